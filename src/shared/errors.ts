@@ -1,0 +1,69 @@
+// The one error type of pgseal: a stable code, a retryable flag, and a message safe to show.
+// Callers branch on `code`, never on message text. Messages must never contain secrets:
+// build them from redacted values only (see redact.ts).
+
+export const ERROR_CODES = {
+  // configuration and input
+  CONFIG_INVALID: false,
+  USAGE: false,
+  // keys and the artifact format (docs/FORMAT.md)
+  KEY_INVALID: false,
+  KEY_UNKNOWN_ID: false,
+  KEY_MISMATCH: false,
+  FORMAT_BAD_MAGIC: false,
+  FORMAT_UNSUPPORTED_VERSION: false,
+  FORMAT_BAD_HEADER: false,
+  FORMAT_AUTH_FAILED: false,
+  FORMAT_TRUNCATED: false,
+  FORMAT_TRAILING_DATA: false,
+  // S3
+  S3_FORBIDDEN: false,
+  S3_NO_SUCH_BUCKET: false,
+  S3_NO_SUCH_KEY: false,
+  S3_BAD_REQUEST: false,
+  S3_UNAVAILABLE: true,
+  S3_PART_SIZE: false,
+  S3_INTEGRITY: false,
+  // PostgreSQL tools
+  PG_TOOLS_MISSING: false,
+  PG_DUMP_TOO_OLD: false,
+  PG_AUTH_FAILED: false,
+  PG_UNREACHABLE: true,
+  PG_DUMP_FAILED: false,
+  PG_RESTORE_FAILED: false,
+  RESTORE_TARGET_NOT_EMPTY: false,
+  // artifacts
+  ARTIFACT_NOT_FOUND: false,
+  MANIFEST_INVALID: false,
+  ARTIFACT_CORRUPT: false,
+  CANCELLED: false,
+} as const satisfies Record<string, boolean>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class PgsealError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "PgsealError";
+    this.code = code;
+    this.retryable = options?.retryable ?? ERROR_CODES[code];
+  }
+
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean } {
+    return { code: this.code, message: this.message, retryable: this.retryable };
+  }
+}
+
+export function isPgsealError(e: unknown, code?: ErrorCode): e is PgsealError {
+  return e instanceof PgsealError && (code === undefined || e.code === code);
+}
+
+/** Wraps anything thrown into a PgsealError without losing one that already is. */
+export function asPgsealError(e: unknown, fallback: ErrorCode, context: string): PgsealError {
+  if (e instanceof PgsealError) return e;
+  const detail = e instanceof Error ? e.message : String(e);
+  return new PgsealError(fallback, `${context}: ${detail}`, { cause: e });
+}

@@ -1,0 +1,18 @@
+// Test projects: "node" runs against real PostgreSQL and a real Swift s3api server.
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "node",
+          include: ["test/**/*.test.ts", "src/shared/**/*.test.ts", "container/**/*.test.ts", "cli/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
