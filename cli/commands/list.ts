@@ -1,0 +1,31 @@
+// `pgseal list`: backups in the bucket, newest first, with incomplete ones marked.
+import { listCatalog, readManifest } from "../../container/src/catalog.ts";
+import { nodeHashing } from "../../container/src/node-hash.ts";
+import { S3Client } from "../../src/shared/s3.ts";
+import type { Command } from "../command.ts";
+import { BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
+import { formatBytes } from "../progress.ts";
+
+export const list: Command = {
+  summary: "list backups in the bucket, newest first",
+  usage: "pgseal list [--name <db>] [--json]",
+  options: { ...BUCKET_FLAGS, name: { type: "string" } },
+  async run({ flags, out }) {
+    const client = new S3Client(s3TargetFrom(flags), nodeHashing);
+    const entries = await listCatalog(client, prefixFrom(flags), flags.name as string | undefined);
+    const rows = [];
+    for (const e of entries) {
+      const manifest = e.orphan ? undefined : await readManifest(client, e.manifestKey);
+      rows.push({
+        db: e.db,
+        createdAt: e.createdAt.toISOString(),
+        status: manifest?.status ?? "incomplete",
+        bytes: manifest?.artifact.bytes ?? e.artifactBytes ?? 0,
+        key: manifest?.artifact.key ?? e.artifactKey ?? e.manifestKey,
+      });
+    }
+    if (flags.json) return out(JSON.stringify(rows));
+    if (!rows.length) return out("no backups found");
+    for (const r of rows) out(`${r.createdAt}  ${r.db.padEnd(16)} ${r.status.padEnd(10)} ${formatBytes(r.bytes).padStart(10)}  ${r.key}`);
+  },
+};

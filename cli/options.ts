@@ -1,0 +1,99 @@
+// CLI settings from flags or environment variables: bucket, credentials, keyring, database URLs.
+import { readFileSync } from "node:fs";
+import { PgsealError } from "../src/shared/errors.ts";
+import { parseKeyring, type Keyring } from "../src/shared/keyring.ts";
+import type { S3Target } from "../src/shared/s3.ts";
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+/** Flag names shared by every command that touches the bucket. */
+export const BUCKET_FLAGS = {
+  endpoint: { type: "string" },
+  bucket: { type: "string" },
+  region: { type: "string" },
+  prefix: { type: "string" },
+  "virtual-host": { type: "boolean" },
+  "keyring-file": { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+export const ENV = {
+  endpoint: "PGSEAL_S3_ENDPOINT",
+  bucket: "PGSEAL_S3_BUCKET",
+  region: "PGSEAL_S3_REGION",
+  accessKeyId: "PGSEAL_S3_ACCESS_KEY_ID",
+  secretAccessKey: "PGSEAL_S3_SECRET_ACCESS_KEY",
+  prefix: "PGSEAL_PREFIX",
+  keyring: "PGSEAL_KEYRING",
+  keyringFile: "PGSEAL_KEYRING_FILE",
+  databaseUrl: "PGSEAL_DATABASE_URL",
+  targetUrl: "PGSEAL_TARGET_URL",
+} as const;
+
+function pick(flags: Flags, flag: string, ...envs: string[]): string | undefined {
+  const f = flags[flag];
+  if (typeof f === "string" && f !== "") return f;
+  for (const e of envs) if (process.env[e]) return process.env[e];
+  return undefined;
+}
+
+/** R2 signs with region "auto"; B2's region is in its host name; everything else defaults to us-east-1. */
+export function defaultRegion(endpoint: string): string {
+  const host = new URL(endpoint).hostname;
+  if (host.endsWith(".r2.cloudflarestorage.com")) return "auto";
+  const b2 = /^s3\.([a-z0-9-]+)\.backblazeb2\.com$/.exec(host);
+  return b2 ? b2[1] : "us-east-1";
+}
+
+export function s3TargetFrom(flags: Flags): S3Target {
+  const missing: string[] = [];
+  const endpoint = pick(flags, "endpoint", ENV.endpoint);
+  const bucket = pick(flags, "bucket", ENV.bucket);
+  const accessKeyId = pick(flags, "", ENV.accessKeyId, "AWS_ACCESS_KEY_ID");
+  const secretAccessKey = pick(flags, "", ENV.secretAccessKey, "AWS_SECRET_ACCESS_KEY");
+  if (!endpoint) missing.push(`--endpoint or ${ENV.endpoint}`);
+  if (!bucket) missing.push(`--bucket or ${ENV.bucket}`);
+  if (!accessKeyId) missing.push(`${ENV.accessKeyId} (or AWS_ACCESS_KEY_ID)`);
+  if (!secretAccessKey) missing.push(`${ENV.secretAccessKey} (or AWS_SECRET_ACCESS_KEY)`);
+  if (missing.length) throw new PgsealError("USAGE", `missing bucket settings: ${missing.join("; ")}`);
+  try {
+    const u = new URL(endpoint!);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+  } catch {
+    throw new PgsealError("USAGE", `endpoint '${endpoint}' is not an http(s) URL, e.g. https://<account>.r2.cloudflarestorage.com`);
+  }
+  return {
+    endpoint: endpoint!,
+    bucket: bucket!,
+    region: pick(flags, "region", ENV.region) ?? defaultRegion(endpoint!),
+    accessKeyId: accessKeyId!,
+    secretAccessKey: secretAccessKey!,
+    pathStyle: !flags["virtual-host"],
+  };
+}
+
+export function prefixFrom(flags: Flags): string {
+  return pick(flags, "prefix", ENV.prefix) ?? "";
+}
+
+export function keyringFrom(flags: Flags): Keyring {
+  const file = pick(flags, "keyring-file", ENV.keyringFile);
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new PgsealError("KEY_INVALID", `cannot read keyring file ${file}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
+    }
+    return parseKeyring(text);
+  }
+  const inline = process.env[ENV.keyring];
+  if (!inline) throw new PgsealError("USAGE", `no encryption keyring: set ${ENV.keyring} or pass --keyring-file (create one with 'pgseal keygen')`);
+  return parseKeyring(inline);
+}
+
+export function urlFrom(flags: Flags, flag: string, env: string, what: string): string {
+  const v = pick(flags, flag, env);
+  if (!v) throw new PgsealError("USAGE", `missing ${what}: pass --${flag} or set ${env}`);
+  return v;
+}

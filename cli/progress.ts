@@ -1,0 +1,27 @@
+// One updating progress line on a TTY (stderr); silence otherwise, so logs stay readable.
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+export function progressLine(enabled = process.stderr.isTTY === true): { update(text: string): void; done(): void } {
+  let shown = false;
+  return {
+    update(text) {
+      if (!enabled) return;
+      const width = process.stderr.columns ?? 100;
+      process.stderr.write(`\r\x1b[K${text.slice(0, width - 1)}`);
+      shown = true;
+    },
+    done() {
+      if (shown) process.stderr.write("\r\x1b[K");
+      shown = false;
+    },
+  };
+}

@@ -1,0 +1,176 @@
+// Wires the backup pipeline: pg_dump → compress → encrypt → multipart upload → manifest (last).
+// Each stage knows nothing of its neighbours; this file is the only place that connects them.
+import { backupKeys, type Compression } from "../../src/shared/artifact-keys.ts";
+import { toHex } from "../../src/shared/bytes.ts";
+import { PgsealError, asPgsealError } from "../../src/shared/errors.ts";
+import { createEncryptStream } from "../../src/shared/format.ts";
+import type { Keyring } from "../../src/shared/keyring.ts";
+import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
+import { choosePartSize, createUploadSink } from "../../src/shared/multipart.ts";
+import { parsePgUrl } from "../../src/shared/pg-url.ts";
+import { S3Client, type S3Target } from "../../src/shared/s3.ts";
+import { tap } from "../../src/shared/tap.ts";
+import { nodeHashing } from "./node-hash.ts";
+import { findPgTools } from "./pg-tools.ts";
+import { inspectSource } from "./preflight.ts";
+import { compressStage, DEFAULT_LEVEL } from "./stages/compress.ts";
+import { pgDumpSource } from "./stages/pg-dump.ts";
+import { PGSEAL_VERSION } from "./version.ts";
+
+export const PROGRESS_INTERVAL_MS = 250;
+export const DEFAULT_UPLOAD_CONCURRENCY = 4;
+
+export interface BackupSpec {
+  /** Logical database name used in object keys. */
+  db: string;
+  databaseUrl: string;
+  s3: S3Target;
+  prefix: string;
+  keyring: Keyring;
+  compression: Compression;
+  level?: number;
+  partSize?: number;
+  concurrency?: number;
+  segmentSize?: number;
+}
+
+export type BackupPhase = "preflight" | "dumping" | "uploading" | "done";
+
+export interface BackupProgress {
+  phase: BackupPhase;
+  table?: string;
+  sourceBytes?: number;
+  bytesDumped: number;
+  bytesCompressed: number;
+  bytesEncrypted: number;
+  bytesUploaded: number;
+  partsUploaded: number;
+  elapsedMs: number;
+}
+
+export interface BackupHooks {
+  onProgress?: (p: BackupProgress) => void;
+  onNotice?: (message: string) => void;
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+export interface BackupResult {
+  manifest: Manifest;
+  manifestKey: string;
+}
+
+export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Promise<BackupResult> {
+  const started = performance.now();
+  const progress: BackupProgress = { phase: "preflight", bytesDumped: 0, bytesCompressed: 0, bytesEncrypted: 0, bytesUploaded: 0, partsUploaded: 0, elapsedMs: 0 };
+  let lastReport = 0;
+  const report = (force = false) => {
+    const now = performance.now();
+    if (!force && now - lastReport < PROGRESS_INTERVAL_MS) return;
+    lastReport = now;
+    progress.elapsedMs = Math.round(now - started);
+    hooks.onProgress?.({ ...progress });
+  };
+  const signal = hooks.signal;
+  const cancelled = () => new PgsealError("CANCELLED", `backup of ${spec.db} was cancelled`);
+  if (signal?.aborted) throw cancelled();
+
+  const conn = parsePgUrl(spec.databaseUrl);
+  for (const n of conn.notices) hooks.onNotice?.(n);
+  const tools = await findPgTools();
+  report(true);
+  const source = await inspectSource(tools, conn);
+  progress.sourceBytes = source.sizeBytes;
+
+  const client = new S3Client(spec.s3, nodeHashing, { signal });
+  const createdAt = (hooks.now ?? (() => new Date()))();
+  const keys = backupKeys(spec.prefix, spec.db, createdAt, spec.compression);
+  // Keys are per second: never let a second run in the same second overwrite a finished backup.
+  if ((await client.head(keys.manifest)) || (await client.head(keys.artifact))) {
+    throw new PgsealError("USAGE", `a backup named ${keys.stem} already exists in ${spec.s3.bucket}; try again in a second`);
+  }
+
+  const level = spec.level ?? DEFAULT_LEVEL[spec.compression];
+  const partSize = spec.partSize ?? choosePartSize(source.sizeBytes);
+  const sha256 = nodeHashing.sha256();
+  const keyring = spec.keyring;
+  const dump = pgDumpSource({
+    tools,
+    conn,
+    onTable: (table) => {
+      progress.table = table;
+      report();
+    },
+  });
+  const sink = createUploadSink(client, keys.artifact, {
+    partSize,
+    concurrency: spec.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
+    signal,
+    onProgress: (p) => {
+      progress.bytesUploaded = p.bytesUploaded;
+      progress.partsUploaded = p.partsDone;
+      report();
+    },
+  });
+  const onAbort = () => dump.kill(cancelled());
+  signal?.addEventListener("abort", onAbort, { once: true });
+
+  progress.phase = "dumping";
+  report(true);
+  let dumpSeconds = 0;
+  try {
+    await dump.readable
+      .pipeThrough(tap((c) => ((progress.bytesDumped += c.length), report())))
+      .pipeThrough(
+        new TransformStream({
+          flush() {
+            // pg_dump exited 0 (the source closes only then): what remains is flushing the upload.
+            dumpSeconds = (performance.now() - started) / 1000;
+            progress.phase = "uploading";
+            progress.table = undefined;
+            report(true);
+          },
+        }),
+      )
+      .pipeThrough(compressStage(spec.compression, level))
+      .pipeThrough(tap((c) => (progress.bytesCompressed += c.length)))
+      .pipeThrough(createEncryptStream(keyring, { segmentSize: spec.segmentSize }))
+      .pipeThrough(tap((c) => (sha256.update(c), (progress.bytesEncrypted += c.length))))
+      .pipeTo(sink.writable);
+  } catch (e) {
+    dump.kill(signal?.aborted ? cancelled() : asPgsealError(e, "PG_DUMP_FAILED", "backup pipeline failed"));
+    await sink.result.catch(() => {});
+    throw signal?.aborted ? cancelled() : asPgsealError(e, "PG_DUMP_FAILED", "backup pipeline failed");
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  const uploaded = await sink.result;
+  if (uploaded.bytes !== progress.bytesEncrypted) {
+    throw new PgsealError("S3_INTEGRITY", `uploaded ${uploaded.bytes} bytes but the pipeline produced ${progress.bytesEncrypted}`);
+  }
+
+  const manifest: Manifest = {
+    format: "pgseal-manifest",
+    version: 1,
+    db: spec.db,
+    createdAt: createdAt.toISOString(),
+    status: "uploaded",
+    tool: { name: "pgseal", version: PGSEAL_VERSION },
+    source: { host: conn.host, database: conn.database, serverVersion: source.serverVersion, serverMajor: source.serverMajor, sizeBytes: source.sizeBytes },
+    dump: { format: "custom", pgDumpVersion: tools.version, bytes: progress.bytesDumped },
+    compression: { algorithm: spec.compression, level, bytes: progress.bytesCompressed },
+    encryption: { format: "pgseal-v1", keyId: keyring.active.id, segmentSize: spec.segmentSize ?? 1_048_576, bytes: progress.bytesEncrypted },
+    artifact: { key: keys.artifact, bytes: uploaded.bytes, sha256: toHex(await sha256.digest()), partSize: uploaded.partSize, parts: uploaded.parts },
+    timings: { dumpSeconds: round3(dumpSeconds), totalSeconds: 0 },
+  };
+  manifest.timings.totalSeconds = round3((performance.now() - started) / 1000);
+  // Written last: a backup without its manifest does not exist for list, restore or retention.
+  await client.put(keys.manifest, serializeManifest(manifest), { contentType: "application/json" });
+  progress.phase = "done";
+  report(true);
+  return { manifest, manifestKey: keys.manifest };
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

@@ -1,0 +1,59 @@
+// Pipeline source: `pg_dump -Fc -Z0 --verbose` as a byte stream that only closes if pg_dump succeeded.
+import { spawn } from "node:child_process";
+import { Readable } from "node:stream";
+import { PgsealError } from "../../../src/shared/errors.ts";
+import type { PgConnection } from "../../../src/shared/pg-url.ts";
+import { pgEnv, pgFailure, StderrLog } from "../pg-process.ts";
+import type { PgTools } from "../pg-tools.ts";
+
+const TABLE_LINE_RE = /^pg_dump: dumping contents of table "(.+)"$/;
+
+export interface PgDumpSource {
+  readable: ReadableStream<Uint8Array>;
+  /** Stops pg_dump; the readable then errors with `reason`. */
+  kill(reason: PgsealError): void;
+}
+
+export function pgDumpSource(opts: {
+  tools: PgTools;
+  conn: PgConnection;
+  onTable?: (table: string) => void;
+}): PgDumpSource {
+  const { tools, conn } = opts;
+  // -Z0: the pipeline compresses once, faster and better than pg_dump's internal gzip.
+  const args = ["--format=custom", "--compress=0", "--verbose", "--no-password", "--dbname", conn.urlWithoutPassword];
+  const child = spawn(tools.pg_dump, args, { env: pgEnv(conn), stdio: ["ignore", "pipe", "pipe"] });
+  const log = new StderrLog([conn.password], (line) => {
+    const m = TABLE_LINE_RE.exec(line);
+    if (m) opts.onTable?.(m[1]);
+  });
+  child.stderr.on("data", (d) => log.push(d));
+
+  let killedWith: PgsealError | undefined;
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on("error", (e) => reject(new PgsealError("PG_TOOLS_MISSING", `could not run ${tools.pg_dump}: ${e.message}`)));
+    child.on("close", (code, signal) => {
+      if (killedWith) reject(killedWith);
+      else if (code === 0) resolve();
+      else reject(pgFailure("pg_dump", "PG_DUMP_FAILED", conn.redacted, log, signal ? `killed by ${signal}` : `exited with ${code}`));
+    });
+  });
+  exited.catch(() => {}); // observed through the stream below
+
+  // A closed stdout is not success: the stream ends only once pg_dump exited 0, so an upload
+  // downstream can never complete on a dump that failed halfway.
+  const gate = new TransformStream<Uint8Array, Uint8Array>({
+    transform: (chunk, controller) => controller.enqueue(chunk),
+    flush: () => exited,
+  });
+  const stdout = Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>;
+  stdout.pipeTo(gate.writable).catch(() => {});
+
+  return {
+    readable: gate.readable,
+    kill(reason) {
+      killedWith ??= reason;
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// The backup manifest: written last (no manifest, no backup), read first by restore and verify.
+// It holds no secrets and no schema information (table names belong in encrypted sections).
+import type { Compression } from "./artifact-keys.ts";
+import { PgsealError } from "./errors.ts";
+
+export const MANIFEST_FORMAT = "pgseal-manifest";
+export const MANIFEST_VERSION = 1;
+
+export type ManifestStatus = "uploaded" | "sealed" | "drill-failed" | "drill-skipped";
+
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  version: typeof MANIFEST_VERSION;
+  db: string;
+  createdAt: string;
+  status: ManifestStatus;
+  tool: { name: "pgseal"; version: string };
+  source: { host: string; database: string; serverVersion: string; serverMajor: number; sizeBytes: number };
+  dump: { format: "custom"; pgDumpVersion: string; bytes: number };
+  compression: { algorithm: Compression; level: number; bytes: number };
+  encryption: { format: "pgseal-v1"; keyId: string; segmentSize: number; bytes: number };
+  artifact: { key: string; bytes: number; sha256: string; partSize: number; parts: number };
+  timings: { dumpSeconds: number; totalSeconds: number };
+}
+
+type Check = (v: unknown) => boolean;
+const str: Check = (v) => typeof v === "string" && v.length > 0;
+const nat: Check = (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+const num: Check = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
+const oneOf = (...xs: unknown[]): Check => (v) => xs.includes(v);
+
+const SHAPE: Record<string, Check> = {
+  format: oneOf(MANIFEST_FORMAT),
+  version: oneOf(MANIFEST_VERSION),
+  db: str,
+  createdAt: (v) => str(v) && !Number.isNaN(Date.parse(v as string)),
+  status: oneOf("uploaded", "sealed", "drill-failed", "drill-skipped"),
+  "tool.name": oneOf("pgseal"),
+  "tool.version": str,
+  "source.host": str,
+  "source.database": str,
+  "source.serverVersion": str,
+  "source.serverMajor": nat,
+  "source.sizeBytes": nat,
+  "dump.format": oneOf("custom"),
+  "dump.pgDumpVersion": str,
+  "dump.bytes": nat,
+  "compression.algorithm": oneOf("zstd", "gzip"),
+  "compression.level": nat,
+  "compression.bytes": nat,
+  "encryption.format": oneOf("pgseal-v1"),
+  "encryption.keyId": str,
+  "encryption.segmentSize": nat,
+  "encryption.bytes": nat,
+  "artifact.key": str,
+  "artifact.bytes": nat,
+  "artifact.sha256": (v) => typeof v === "string" && /^[0-9a-f]{64}$/.test(v),
+  "artifact.partSize": nat,
+  "artifact.parts": nat,
+  "timings.dumpSeconds": num,
+  "timings.totalSeconds": num,
+};
+
+function at(obj: unknown, path: string): unknown {
+  let cur = obj;
+  for (const p of path.split(".")) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Names every bad field at once, so one read of the error explains the whole problem. */
+export function validateManifest(value: unknown): string[] {
+  return Object.entries(SHAPE)
+    .filter(([path, ok]) => !ok(at(value, path)))
+    .map(([path]) => path);
+}
+
+export function parseManifest(text: string, key: string): Manifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new PgsealError("MANIFEST_INVALID", `manifest ${key} is not valid JSON`);
+  }
+  const bad = validateManifest(value);
+  if (bad.length) throw new PgsealError("MANIFEST_INVALID", `manifest ${key} has missing or invalid fields: ${bad.join(", ")}`);
+  return value as Manifest;
+}
+
+export function serializeManifest(m: Manifest): string {
+  const bad = validateManifest(m);
+  if (bad.length) throw new PgsealError("MANIFEST_INVALID", `refusing to write a manifest with invalid fields: ${bad.join(", ")}`);
+  return JSON.stringify(m, null, 2) + "\n";
+}
