@@ -1,0 +1,61 @@
+// A loopback TCP proxy that can take a real server "down" and back, for outage tests.
+import net from "node:net";
+
+export interface TcpProxy {
+  /** http://127.0.0.1:<port> in front of the target. */
+  url: string;
+  port: number;
+  /** Bytes forwarded from clients to the target so far. */
+  bytesUp(): number;
+  /** Resolves once at least `n` bytes went upstream. */
+  waitForBytesUp(n: number): Promise<void>;
+  /** Stops listening and resets every open connection, like a server that died. */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
+  const target = new URL(targetUrl);
+  const sockets = new Set<net.Socket>();
+  let up = 0;
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    client.on("data", (d) => {
+      up += d.length;
+      for (const w of waiters.filter((w) => up >= w.n)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    });
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", close).on("close", close);
+    upstream.on("error", close).on("close", close);
+  });
+  const listen = (port: number) => new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", () => resolve()));
+  await listen(0);
+  const port = (server.address() as net.AddressInfo).port;
+  const down = async () => {
+    for (const s of sockets) s.resetAndDestroy();
+    sockets.clear();
+    await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    bytesUp: () => up,
+    waitForBytesUp: (n) => (up >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
+    down,
+    up: () => listen(port),
+    stop: down,
+  };
+}
