@@ -1,0 +1,106 @@
+// `npm test|demo|bench` run this first (`node scripts/bootstrap.ts [--bench]`): Node 24, PostgreSQL, Swift; installs what is missing when root.
+import { spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
+
+const MIN_NODE_MAJOR = 24;
+const nodeMajor = Number(process.versions.node.split(".")[0]);
+if (nodeMajor < MIN_NODE_MAJOR) {
+  console.error(
+    `bootstrap: pgseal needs Node >= ${MIN_NODE_MAJOR}, this is ${process.version} (${process.execPath}).\n` +
+      "  npm scripts get Node 24 from the `node` devDependency (node_modules/.bin/node), installed by its install script:\n" +
+      "  run `npm ci` (not `npm ci --ignore-scripts`, which skips that script and leaves the system Node in charge).",
+  );
+  process.exit(1);
+}
+
+// Imported after the version check so an old Node fails with the message above, not a syntax error.
+const { findPgTools } = await import("../container/src/pg-tools.ts");
+
+const bench = process.argv.includes("--bench");
+
+interface Need {
+  what: string;
+  /** Debian packages that provide it. */
+  packages: string[];
+  present: () => Promise<string | undefined>;
+}
+
+function onPath(bin: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, bin), constants.X_OK);
+      return join(dir, bin);
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+const SWIFT_BINARIES = ["swift-proxy-server", "swift-account-server", "swift-container-server", "swift-object-server", "swift-ring-builder"];
+
+const needs: Need[] = [
+  {
+    what: "PostgreSQL (pg_dump, pg_restore, psql, initdb, postgres, pgbench)",
+    packages: ["postgresql"],
+    present: async () => {
+      try {
+        const tools = await findPgTools({ needServer: true });
+        return tools.pgbench ? `PostgreSQL ${tools.version}` : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  },
+  {
+    what: `OpenStack Swift (${SWIFT_BINARIES.join(", ")})`,
+    packages: ["swift-proxy", "swift-object", "swift-container", "swift-account"],
+    present: async () => (SWIFT_BINARIES.every((b) => onPath(b)) ? "Swift" : undefined),
+  },
+];
+if (bench) {
+  needs.push({ what: "AWS CLI (aws)", packages: ["awscli"], present: async () => (onPath("aws") ? "aws" : undefined) });
+}
+
+async function missing(): Promise<Need[]> {
+  const found = await Promise.all(needs.map((n) => n.present()));
+  return needs.filter((_, i) => found[i] === undefined);
+}
+
+const aptGet = onPath("apt-get") ?? (existsSync("/usr/bin/apt-get") ? "/usr/bin/apt-get" : undefined);
+
+function apt(args: string[]): number {
+  console.error(`bootstrap: apt-get ${args.join(" ")}`);
+  const r = spawnSync(aptGet ?? "apt-get", args, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  return r.status ?? 1;
+}
+
+let absent = await missing();
+if (absent.length > 0) {
+  const packages = [...new Set(absent.flatMap((n) => n.packages))];
+  const install = ["install", "-y", "--no-install-recommends", ...packages];
+  console.error(`bootstrap: missing ${absent.map((n) => n.what).join("; ")}`);
+  if (!existsSync("/etc/debian_version") || !aptGet) {
+    console.error(`bootstrap: install them with your package manager (Debian/Ubuntu packages: ${packages.join(" ")}), or set PGSEAL_PG_BIN to a PostgreSQL bin directory.`);
+    process.exit(1);
+  }
+  if (process.getuid?.() !== 0) {
+    console.error(`bootstrap: run this, then try again:\n  sudo apt-get ${install.join(" ")}`);
+    process.exit(1);
+  }
+  // Fresh images often have no package lists: update only when the install fails without them.
+  if (apt(install) !== 0 && (apt(["update"]) !== 0 || apt(install) !== 0)) {
+    console.error("bootstrap: apt-get failed; see its output above");
+    process.exit(1);
+  }
+  absent = await missing();
+  if (absent.length > 0) {
+    console.error(`bootstrap: still missing after apt-get: ${absent.map((n) => n.what).join("; ")}`);
+    process.exit(1);
+  }
+}
+
+const found = await Promise.all(needs.map((n) => n.present()));
+console.log(`bootstrap: ok (Node ${process.versions.node}, ${found.join(", ")})`);
