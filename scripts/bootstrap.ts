@@ -1,21 +1,9 @@
-// `npm test|demo|bench` run this first (`node scripts/bootstrap.ts [--bench]`): Node 24, PostgreSQL, Swift; installs what is missing when root.
+// `npm test|demo|bench` run this first (after scripts/require-node.mjs): PostgreSQL, Swift, awscli for --bench; installs what is missing when root.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
-const MIN_NODE_MAJOR = 24;
-const nodeMajor = Number(process.versions.node.split(".")[0]);
-if (nodeMajor < MIN_NODE_MAJOR) {
-  console.error(
-    `bootstrap: pgseal needs Node >= ${MIN_NODE_MAJOR}, this is ${process.version} (${process.execPath}).\n` +
-      "  npm scripts get Node 24 from the `node` devDependency (node_modules/.bin/node), installed by its install script:\n" +
-      "  run `npm ci` (not `npm ci --ignore-scripts`, which skips that script and leaves the system Node in charge).",
-  );
-  process.exit(1);
-}
-
-// Imported after the version check so an old Node fails with the message above, not a syntax error.
-const { findPgTools } = await import("../container/src/pg-tools.ts");
+import { findPgTools } from "../container/src/pg-tools.ts";
 
 const bench = process.argv.includes("--bench");
 
