@@ -16,7 +16,7 @@ const vectors = [];
 for (const c of VECTOR_CASES) {
   const plaintext = vectorPlaintext(c.plaintextBytes);
   const enc = createEncryptStream(keyring, { segmentSize: VECTOR_SEGMENT_BYTES, testOnly: { salt: VECTOR_SALT, noncePrefix: VECTOR_NONCE_PREFIX } });
-  const out = new Uint8Array(await new Response(new Blob([plaintext]).stream().pipeThrough(enc)).arrayBuffer());
+  const out = new Uint8Array(await new Response(new Blob([plaintext as Uint8Array<ArrayBuffer>]).stream().pipeThrough(enc)).arrayBuffer());
   vectors.push({ name: c.name, plaintext: toHex(plaintext), ciphertext: toHex(out) });
 }
 writeFileSync(
