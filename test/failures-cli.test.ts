@@ -35,8 +35,8 @@ function expectNoSecrets(text: string): void {
 beforeAll(async () => {
   pg = await startPostgres();
   sourceUrl = await pg.createDatabase("src");
-  // ~40 MB of incompressible-ish rows so an upload spans several 5 MiB parts.
-  await pg.psql("create table blob as select g as id, md5(g::text) || repeat(md5((g * 7)::text), 20) as t from generate_series(1, 60000) g", "src");
+  // ~40 MB of hex text (compresses only ~2x) so an upload spans several 5 MiB parts.
+  await pg.psql("create table blob as select g as id, (select string_agg(md5((g * 100 + i)::text), '') from generate_series(1, 20) i) as t from generate_series(1, 60000) g", "src");
   const s3 = useS3();
   const bucket = await s3.createBucket("failures");
   target = { endpoint: s3.endpoint, bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
@@ -98,7 +98,8 @@ describe("backup failures", () => {
       });
       // Down after the first part went through, up again a little later: the in-flight parts
       // exhaust their retries, and the abort (retried longer) reaches the server once it is back.
-      await proxy.waitForBytesUp(6 * 1024 * 1024);
+      const first = await Promise.race([proxy.waitForBytesUp(6 * 1024 * 1024).then(() => "outage" as const), run]);
+      expect(first, "the backup ended before the outage began").toBe("outage");
       await proxy.down();
       setTimeout(() => void proxy.up(), 4000);
       const r = await run;
