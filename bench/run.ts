@@ -50,7 +50,7 @@ async function timed(script: string, env: NodeJS.ProcessEnv): Promise<{ wall: nu
 async function buildDatabase(pg: PgCluster, name: string, pgbenchScale: number, docRows: number): Promise<string> {
   const url = await pg.createDatabase(name);
   console.log(`  building ${name}: pgbench scale ${pgbenchScale} + ${docRows} text/jsonb rows`);
-  await sh(pg.tools.pgbench!, ["-i", "-q", "-s", String(pgbenchScale), "--dbname", url.replace(/:[^:@/]*@/, "@")], { ...process.env, PGPASSWORD: pg.password });
+  await sh(pg.tools.pgbench!, ["-i", "-q", "-s", String(pgbenchScale), "-h", "127.0.0.1", "-p", String(pg.port), "-U", pg.superuser, name], { ...process.env, PGPASSWORD: pg.password });
   await pg.psql(
     `create table docs as
        select g as id,
