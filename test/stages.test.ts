@@ -79,6 +79,16 @@ describe("pg_dump source", () => {
 });
 
 describe("preflight", () => {
+  it("refuses a pg_dump older than the server, naming both versions", async () => {
+    const tools = await findPgTools();
+    // The real psql and server; only the pg_dump version is claimed older, as on a host with old client tools.
+    const old = { ...tools, major: tools.major - 1, version: `${tools.major - 1}.9` };
+    const err = await inspectSource(old, parsePgUrl(srcUrl)).catch((e) => e);
+    expect(err).toMatchObject({ code: "PG_DUMP_TOO_OLD" });
+    expect(err.message).toContain(`pg_dump ${tools.major - 1}.9 is older than the server (PostgreSQL ${tools.version}`);
+    expect(err.message).toContain(`install PostgreSQL ${tools.major} client tools or newer`);
+  });
+
   it("reports the server version and database size and counts user objects", async () => {
     const tools = await findPgTools();
     const info = await inspectSource(tools, parsePgUrl(srcUrl));

@@ -3,7 +3,7 @@
 import { backupKeys, type Compression } from "../../src/shared/artifact-keys.ts";
 import { toHex } from "../../src/shared/bytes.ts";
 import { PgsealError, asPgsealError } from "../../src/shared/errors.ts";
-import { createEncryptStream } from "../../src/shared/format.ts";
+import { createEncryptStream, DEFAULT_SEGMENT_BYTES } from "../../src/shared/format.ts";
 import type { Keyring } from "../../src/shared/keyring.ts";
 import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
 import { choosePartSize, createUploadSink } from "../../src/shared/multipart.ts";
@@ -159,7 +159,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     source: { host: conn.host, database: conn.database, serverVersion: source.serverVersion, serverMajor: source.serverMajor, sizeBytes: source.sizeBytes },
     dump: { format: "custom", pgDumpVersion: tools.version, bytes: progress.bytesDumped },
     compression: { algorithm: spec.compression, level, bytes: progress.bytesCompressed },
-    encryption: { format: "pgseal-v1", keyId: keyring.active.id, segmentSize: spec.segmentSize ?? 1_048_576, bytes: progress.bytesEncrypted },
+    encryption: { format: "pgseal-v1", keyId: keyring.active.id, segmentSize: spec.segmentSize ?? DEFAULT_SEGMENT_BYTES, bytes: progress.bytesEncrypted },
     artifact: { key: keys.artifact, bytes: uploaded.bytes, sha256: toHex(await sha256.digest()), partSize: uploaded.partSize, parts: uploaded.parts },
     timings: { dumpSeconds: round3(dumpSeconds), totalSeconds: 0 },
   };
