@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateKey } from "../src/shared/keyring.ts";
+import { pgsealEnv } from "../test/harness/cli.ts";
 import { startDiscardS3 } from "../test/harness/discard-s3.ts";
 import { startPostgres, type PgCluster } from "../test/harness/postgres.ts";
 import { startS3 } from "../test/harness/s3.ts";
@@ -95,14 +96,9 @@ async function main(): Promise<void> {
       AWS_CA_BUNDLE: "",
       ENDPOINT: endpoints[endpoint],
     });
-    const pgsealEnv = (endpoint: "discard" | "swift", rusage: string) => ({
+    const benchEnv = (endpoint: "discard" | "swift", rusage: string) => ({
       ...process.env,
-      PGSEAL_S3_ENDPOINT: endpoints[endpoint],
-      PGSEAL_S3_BUCKET: "bench",
-      PGSEAL_S3_REGION: swift.region,
-      PGSEAL_S3_ACCESS_KEY_ID: swift.accessKeyId,
-      PGSEAL_S3_SECRET_ACCESS_KEY: swift.secretAccessKey,
-      PGSEAL_KEYRING: keyring,
+      ...pgsealEnv({ endpoint: endpoints[endpoint], bucket: "bench", region: swift.region, accessKeyId: swift.accessKeyId, secretAccessKey: swift.secretAccessKey }, keyring),
       PGSEAL_BENCH_RUSAGE: rusage,
     });
 
@@ -127,7 +123,7 @@ async function main(): Promise<void> {
                 const rusage = join(tmpdir(), `pgseal-bench-rusage-${process.pid}.json`);
                 const t = await timed(
                   `PATH='${pg.tools.binDir}':$PATH '${process.execPath}' --import '${ROOT}bench/rusage.ts' '${ROOT}bin/pgseal.mjs' backup --json --name ${db.name} --prefix ${compression}-${ep} --compression ${compression}`,
-                  { ...pgsealEnv(ep, rusage), PGSEAL_DATABASE_URL: db.url, PGSEAL_PG_BIN: pg.tools.binDir },
+                  { ...benchEnv(ep, rusage), PGSEAL_DATABASE_URL: db.url, PGSEAL_PG_BIN: pg.tools.binDir },
                 );
                 const self = JSON.parse(readFileSync(rusage, "utf8"));
                 rmSync(rusage, { force: true });

@@ -5,10 +5,9 @@ import { nodeHashing } from "../container/src/node-hash.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { parseManifest } from "../src/shared/manifest.ts";
 import { S3Client, type S3Target } from "../src/shared/s3.ts";
-import { pgseal } from "./harness/cli.ts";
+import { freshBucket, pgseal, pgsealEnv } from "./harness/cli.ts";
 import { fingerprint } from "./harness/compare.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
-import { useS3 } from "./harness/s3.ts";
 
 const SEED_SQL = new URL("./fixtures/seed.sql", import.meta.url).pathname;
 
@@ -21,18 +20,8 @@ beforeAll(async () => {
   pg = await startPostgres();
   sourceUrl = await pg.createDatabase("seeded");
   await pg.psqlFile(SEED_SQL, "seeded");
-  const s3 = useS3();
-  const bucket = await s3.createBucket("e2e-cli");
-  target = { endpoint: s3.endpoint, bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
-  env = {
-    PGSEAL_S3_ENDPOINT: s3.endpoint,
-    PGSEAL_S3_BUCKET: bucket,
-    PGSEAL_S3_REGION: s3.region,
-    PGSEAL_S3_ACCESS_KEY_ID: s3.accessKeyId,
-    PGSEAL_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    PGSEAL_KEYRING: generateKey("e2e").entry,
-    PGSEAL_PREFIX: "e2e",
-  };
+  target = await freshBucket("e2e-cli");
+  env = { ...pgsealEnv(target, generateKey("e2e").entry), PGSEAL_PREFIX: "e2e" };
 });
 
 afterAll(async () => {

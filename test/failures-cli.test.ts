@@ -3,9 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { S3Client, type S3Target } from "../src/shared/s3.ts";
-import { pgseal } from "./harness/cli.ts";
+import { freshBucket, pgseal, pgsealEnv } from "./harness/cli.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
-import { useS3 } from "./harness/s3.ts";
 import { startTcpProxy } from "./harness/tcp-proxy.ts";
 
 let pg: PgCluster;
@@ -37,18 +36,9 @@ beforeAll(async () => {
   sourceUrl = await pg.createDatabase("src");
   // ~40 MB of hex text (compresses only ~2x) so an upload spans several 5 MiB parts.
   await pg.psql("create table blob as select g as id, (select string_agg(md5((g * 100 + i)::text), '') from generate_series(1, 20) i) as t from generate_series(1, 60000) g", "src");
-  const s3 = useS3();
-  const bucket = await s3.createBucket("failures");
-  target = { endpoint: s3.endpoint, bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
+  target = await freshBucket("failures");
   client = new S3Client(target, nodeHashing);
-  env = {
-    PGSEAL_S3_ENDPOINT: s3.endpoint,
-    PGSEAL_S3_BUCKET: bucket,
-    PGSEAL_S3_REGION: s3.region,
-    PGSEAL_S3_ACCESS_KEY_ID: s3.accessKeyId,
-    PGSEAL_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    PGSEAL_KEYRING: generateKey("fail").entry,
-  };
+  env = pgsealEnv(target, generateKey("fail").entry);
 });
 
 afterAll(async () => {

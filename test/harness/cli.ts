@@ -1,5 +1,7 @@
 // Runs the `pgseal` CLI as a real child process, the way a user does.
 import { execFile } from "node:child_process";
+import type { S3Target } from "../../src/shared/s3.ts";
+import { useS3 } from "./s3.ts";
 
 const BIN = new URL("../../bin/pgseal.mjs", import.meta.url).pathname;
 
@@ -15,4 +17,22 @@ export function pgseal(args: string[], env: Record<string, string>): Promise<Cli
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
+}
+
+/** The environment the CLI reads its bucket, credentials and keyring from (README: settings). */
+export function pgsealEnv(target: S3Target, keyring: string): Record<string, string> {
+  return {
+    PGSEAL_S3_ENDPOINT: target.endpoint,
+    PGSEAL_S3_BUCKET: target.bucket,
+    PGSEAL_S3_REGION: target.region,
+    PGSEAL_S3_ACCESS_KEY_ID: target.accessKeyId,
+    PGSEAL_S3_SECRET_ACCESS_KEY: target.secretAccessKey,
+    PGSEAL_KEYRING: keyring,
+  };
+}
+
+/** A fresh bucket on the run's Swift, as an S3 target. */
+export async function freshBucket(name: string): Promise<S3Target> {
+  const s3 = useS3();
+  return { endpoint: s3.endpoint, bucket: await s3.createBucket(name), region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
 }

@@ -9,15 +9,11 @@ import { join } from "node:path";
 import { AwsClient } from "aws4fetch";
 import { inject } from "vitest";
 import { findOnPath, swiftConfigs, SWIFT_SERVERS } from "./swift-config.ts";
+import { createUniqueBucket, type S3Credentials } from "./buckets.ts";
 import { freePorts, logTail } from "./ports.ts";
 import { signalGroup, sleep, track, waitGone } from "./registry.ts";
 
-export interface S3Credentials {
-  endpoint: string;
-  region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-}
+export type { S3Credentials };
 
 export interface S3Server extends S3Credentials {
   createBucket(name: string): Promise<void>;
@@ -168,16 +164,5 @@ function tcpAccepts(port: number): Promise<void> {
 export function useS3(): S3Credentials & { createBucket(prefix: string): Promise<string> } {
   const creds = inject("s3");
   if (!creds) throw new Error("no S3 server provided: is test/global-setup.ts wired as globalSetup in vitest.config.ts?");
-  const client = new AwsClient({ accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, region: creds.region, service: "s3" });
-  return {
-    ...creds,
-    async createBucket(prefix) {
-      const clean = prefix.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 40);
-      const name = `${clean}-${randomBytes(6).toString("hex")}`;
-      const res = await client.fetch(`${creds.endpoint}/${name}`, { method: "PUT" });
-      const body = await res.text();
-      if (!res.ok) throw new Error(`creating bucket ${name} failed: HTTP ${res.status} ${body.slice(0, 500)}`);
-      return name;
-    },
-  };
+  return { ...creds, createBucket: (prefix) => createUniqueBucket(creds, prefix) };
 }
