@@ -43,7 +43,6 @@ export async function openDump(
   assertKeyAvailable(manifest, keyring);
   const p: ReadProgress = { bytesRead: 0, bytesTotal: manifest.artifact.bytes, bytesPlain: 0 };
   const { body } = await client.get(manifest.artifact.key);
-  let checkedMagic = false;
   return body
     .pipeThrough(tap((c) => ((p.bytesRead += c.length), onProgress?.(p))))
     .pipeThrough(verifyStage(nodeHashing, manifest.artifact, `artifact ${manifest.artifact.key}`))
@@ -52,9 +51,8 @@ export async function openDump(
     .pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
-          if (!checkedMagic && chunk.length >= PGDMP_MAGIC.length) {
-            checkedMagic = true;
-            if (PGDMP_MAGIC.some((b, i) => chunk[i] !== b)) {
+          for (let i = 0; i < chunk.length && p.bytesPlain + i < PGDMP_MAGIC.length; i++) {
+            if (chunk[i] !== PGDMP_MAGIC[p.bytesPlain + i]) {
               throw new PgsealError("ARTIFACT_CORRUPT", `artifact ${manifest.artifact.key} decrypted, but is not a pg_dump custom-format archive`);
             }
           }
