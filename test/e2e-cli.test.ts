@@ -5,7 +5,8 @@ import { nodeHashing } from "../container/src/node-hash.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { parseManifest } from "../src/shared/manifest.ts";
 import { S3Client, type S3Target } from "../src/shared/s3.ts";
-import { freshBucket, pgseal, pgsealEnv } from "./harness/cli.ts";
+import { pgseal, pgsealEnv } from "./harness/cli.ts";
+import { freshBucket } from "./harness/use-s3.ts";
 import { fingerprint } from "./harness/compare.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { S3Client, type S3Target } from "../src/shared/s3.ts";
-import { freshBucket, pgseal, pgsealEnv } from "./harness/cli.ts";
+import { pgseal, pgsealEnv } from "./harness/cli.ts";
+import { freshBucket } from "./harness/use-s3.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { startTcpProxy } from "./harness/tcp-proxy.ts";
 

@@ -8,7 +8,7 @@ import { concatBytes, equalBytes } from "../src/shared/bytes.ts";
 import { choosePartSize, createUploadSink, DEFAULT_PART_BYTES } from "../src/shared/multipart.ts";
 import { S3Client, type S3Target } from "../src/shared/s3.ts";
 import { startDiscardS3 } from "./harness/discard-s3.ts";
-import { useS3 } from "./harness/s3.ts";
+import { useS3 } from "./harness/use-s3.ts";
 
 const MiB = 1024 * 1024;
 let target: S3Target;

@@ -1,7 +1,6 @@
 // Runs the `pgseal` CLI as a real child process, the way a user does.
 import { execFile } from "node:child_process";
 import type { S3Target } from "../../src/shared/s3.ts";
-import { useS3 } from "./s3.ts";
 
 const BIN = new URL("../../bin/pgseal.mjs", import.meta.url).pathname;
 
@@ -29,10 +28,4 @@ export function pgsealEnv(target: S3Target, keyring: string): Record<string, str
     PGSEAL_S3_SECRET_ACCESS_KEY: target.secretAccessKey,
     PGSEAL_KEYRING: keyring,
   };
-}
-
-/** A fresh bucket on the run's Swift, as an S3 target. */
-export async function freshBucket(name: string): Promise<S3Target> {
-  const s3 = useS3();
-  return { endpoint: s3.endpoint, bucket: await s3.createBucket(name), region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
 }

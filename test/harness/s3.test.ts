@@ -4,7 +4,8 @@ import { existsSync } from "node:fs";
 import { AwsClient } from "aws4fetch";
 import { describe, expect, it } from "vitest";
 import { isGone } from "./registry.ts";
-import { startS3, useS3 } from "./s3.ts";
+import { startS3 } from "./s3.ts";
+import { useS3 } from "./use-s3.ts";
 
 describe("useS3 (the Swift started by global setup)", () => {
   const s3 = useS3();

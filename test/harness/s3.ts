@@ -7,7 +7,6 @@ import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { AwsClient } from "aws4fetch";
-import { inject } from "vitest";
 import { findOnPath, swiftConfigs, SWIFT_SERVERS } from "./swift-config.ts";
 import { createUniqueBucket, type S3Credentials } from "./buckets.ts";
 import { freePorts, logTail } from "./ports.ts";
@@ -21,12 +20,6 @@ export interface S3Server extends S3Credentials {
   /** Group leaders of the swift servers (for tests that prove cleanup). */
   pids: number[];
   dir: string;
-}
-
-declare module "vitest" {
-  interface ProvidedContext {
-    s3: S3Credentials;
-  }
 }
 
 const REGION = "us-east-1";
@@ -158,11 +151,4 @@ function tcpAccepts(port: number): Promise<void> {
     });
     s.once("error", reject);
   });
-}
-
-/** The Swift started by test/global-setup.ts, with createBucket making a bucket name unique to this run. */
-export function useS3(): S3Credentials & { createBucket(prefix: string): Promise<string> } {
-  const creds = inject("s3");
-  if (!creds) throw new Error("no S3 server provided: is test/global-setup.ts wired as globalSetup in vitest.config.ts?");
-  return { ...creds, createBucket: (prefix) => createUniqueBucket(creds, prefix) };
 }
