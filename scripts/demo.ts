@@ -1,6 +1,9 @@
 // `npm run demo`: a real backup and restore on embedded defaults — a throwaway PostgreSQL with
 // sample data, a local S3 server (Swift), the pgseal engine — then it stops everything it started.
 // --keep leaves the servers up until Ctrl-C so the printed commands can be tried.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { runBackup } from "../container/src/backup.ts";
 import { nodeHashing } from "../container/src/node-hash.ts";
 import { runRestore } from "../container/src/restore.ts";
@@ -30,13 +33,27 @@ async function main(): Promise<void> {
   const target = { endpoint: s3.endpoint, bucket: "pgseal-demo", region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
   const keyringText = generateKey("demo").entry;
   const keyring = parseKeyring(keyringText);
+  // The key goes to a private file, not the terminal: even a demo should not teach pasting keys around.
+  const keyDir = mkdtempSync(join(tmpdir(), "pgseal-demo-key-"));
+  const keyringFile = join(keyDir, "keyring");
+  writeFileSync(keyringFile, keyringText + "\n", { mode: 0o600 });
+  cleanups.push(async () => rmSync(keyDir, { recursive: true, force: true }));
 
+  let lastPhase = "";
   step("backing up database 'demo': pg_dump → zstd → AES-256-GCM → S3 multipart upload");
   const { manifest, manifestKey } = await runBackup(
     { db: "demo", databaseUrl: sourceUrl, s3: target, prefix: "demo", keyring, compression: "zstd" },
-    { onProgress: (p) => process.stdout.write(`\r  ${p.phase.padEnd(9)} dumped ${formatBytes(p.bytesDumped).padStart(9)} · uploaded ${formatBytes(p.bytesUploaded).padStart(9)} · ${(p.elapsedMs / 1000).toFixed(1)}s   `) },
+    {
+      onProgress: (p) => {
+        const line = `  ${p.phase.padEnd(9)} dumped ${formatBytes(p.bytesDumped).padStart(9)} · uploaded ${formatBytes(p.bytesUploaded).padStart(9)} · ${(p.elapsedMs / 1000).toFixed(1)}s`;
+        if (process.stdout.isTTY) process.stdout.write(`\r${line}   `);
+        else if (p.phase !== lastPhase) console.log(line);
+        lastPhase = p.phase;
+      },
+    },
   );
-  console.log(`\n  artifact  ${manifest.artifact.key}\n  manifest  ${manifestKey}`);
+  if (process.stdout.isTTY) process.stdout.write("\n");
+  console.log(`  artifact  ${manifest.artifact.key}\n  manifest  ${manifestKey}`);
   console.log(`  sizes     dump ${formatBytes(manifest.dump.bytes)} → zstd ${formatBytes(manifest.compression.bytes)} → stored ${formatBytes(manifest.artifact.bytes)} (${manifest.artifact.parts} part)`);
   console.log(`  timings   dump ${manifest.timings.dumpSeconds}s, total ${manifest.timings.totalSeconds}s · sha256 ${manifest.artifact.sha256.slice(0, 16)}…`);
 
@@ -48,17 +65,25 @@ async function main(): Promise<void> {
   console.log(`  restored in ${r.seconds.toFixed(1)}s · customers/orders: source ${before}, restored ${after}`);
   if (before !== after) throw new Error("restored row counts differ from the source");
 
-  step("restore it yourself with the CLI:");
+  // An empty database reachable over the cluster's unix socket (trust auth there): no password to print.
+  await pg.createDatabase("demo_try");
+  const tryUrl = `postgresql://${pg.superuser}@localhost/demo_try?host=${encodeURIComponent(pg.socketDir)}&port=${pg.port}`;
+  step(keep ? "restore it yourself with the CLI (in another terminal):" : "restore it yourself with the CLI (run the demo with --keep to try it):");
   console.log(
     [
       `  PGSEAL_S3_ENDPOINT=${s3.endpoint} PGSEAL_S3_BUCKET=pgseal-demo PGSEAL_S3_REGION=${s3.region} \\`,
       `  PGSEAL_S3_ACCESS_KEY_ID='${s3.accessKeyId}' PGSEAL_S3_SECRET_ACCESS_KEY='${s3.secretAccessKey}' \\`,
-      `  PGSEAL_KEYRING='${keyringText}' \\`,
-      `  npx pgseal restore ${manifest.artifact.key} --prefix demo --target '<postgres://… of an empty database>'`,
+      `  PGSEAL_KEYRING_FILE=${keyringFile} \\`,
+      `  npx pgseal restore ${manifest.artifact.key} --prefix demo --target '${tryUrl}'`,
     ].join("\n"),
   );
-  console.log("  (demo-only credentials and key; the servers stop when the demo ends" + (keep ? ": press Ctrl-C)" : ", run with --keep to try it)"));
-  if (keep) await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+  console.log("  (the local test server's fixed credentials; the servers and the key file go away when the demo ends" + (keep ? ": press Ctrl-C to end it)" : ")"));
+  if (keep) {
+    // The servers are child processes that do not hold the event loop open: this timer does.
+    const alive = setInterval(() => {}, 60_000);
+    await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+    clearInterval(alive);
+  }
 }
 
 try {
