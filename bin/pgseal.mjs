@@ -1,9 +1,16 @@
 #!/usr/bin/env node
-// Entry for `npx pgseal`: checks the Node version, then runs the TypeScript CLI directly (Node >= 22.18 strips types).
-const [major, minor] = process.versions.node.split(".").map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
-  process.stderr.write(`pgseal needs Node.js 22.18 or newer (this is ${process.version}). Inside this repository, run it as 'npm run pgseal -- <command>' or 'npx pgseal', which use the pinned Node 24.\n`);
+// Entry for `npx pgseal`: checks the Node version, then runs the bundled CLI (dist/, built by `npm run build`).
+const [major] = process.versions.node.split(".").map(Number);
+if (major < 22) {
+  process.stderr.write(`pgseal needs Node.js 22 or newer (this is ${process.version}).\n`);
   process.exit(2);
 }
-const { main } = await import("../cli/main.ts");
-process.exitCode = await main(process.argv.slice(2));
+let cli;
+try {
+  cli = await import("../dist/pgseal.mjs");
+} catch (e) {
+  if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist/pgseal.mjs")) throw e;
+  process.stderr.write("pgseal: dist/pgseal.mjs is missing: run 'npm run build' (npm ci does it through the prepare script).\n");
+  process.exit(2);
+}
+process.exitCode = await cli.main(process.argv.slice(2));

@@ -1,4 +1,4 @@
-// The tool version recorded in manifests, read once from package.json.
-import { readFileSync } from "node:fs";
+// The tool version recorded in manifests (inlined by the bundler, read directly when run from source).
+import pkg from "../../package.json" with { type: "json" };
 
-export const PGSEAL_VERSION: string = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
+export const PGSEAL_VERSION: string = pkg.version;
