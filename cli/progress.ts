@@ -10,11 +10,17 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
+const REDRAW_INTERVAL_MS = 200;
+
 export function progressLine(enabled = process.stderr.isTTY === true): { update(text: string): void; done(): void } {
   let shown = false;
+  let drawnAt = 0;
   return {
     update(text) {
       if (!enabled) return;
+      const now = performance.now();
+      if (now - drawnAt < REDRAW_INTERVAL_MS) return;
+      drawnAt = now;
       const width = process.stderr.columns ?? 100;
       process.stderr.write(`\r\x1b[K${text.slice(0, width - 1)}`);
       shown = true;

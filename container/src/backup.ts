@@ -138,9 +138,11 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
       .pipeThrough(tap((c) => (sha256.update(c), (progress.bytesEncrypted += c.length))))
       .pipeTo(sink.writable);
   } catch (e) {
-    dump.kill(signal?.aborted ? cancelled() : asPgsealError(e, "PG_DUMP_FAILED", "backup pipeline failed"));
+    const error = signal?.aborted ? cancelled() : asPgsealError(e, "PG_DUMP_FAILED", "backup pipeline failed");
+    dump.kill(error);
+    // The sink aborts the multipart upload on its own; wait for that so nothing is left behind when we return.
     await sink.result.catch(() => {});
-    throw signal?.aborted ? cancelled() : asPgsealError(e, "PG_DUMP_FAILED", "backup pipeline failed");
+    throw error;
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
