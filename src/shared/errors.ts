@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   S3_UNAVAILABLE: true,
   S3_PART_SIZE: false,
   S3_INTEGRITY: false,
+  S3_PRECONDITION_FAILED: false,
   // PostgreSQL tools
   PG_TOOLS_MISSING: false,
   PG_DUMP_TOO_OLD: false,
@@ -37,6 +38,17 @@ export const ERROR_CODES = {
   MANIFEST_INVALID: false,
   ARTIFACT_CORRUPT: false,
   CANCELLED: false,
+  // the Worker: admin API and job control
+  BAD_REQUEST: false,
+  UNAUTHORIZED: false,
+  AUTH_NOT_CONFIGURED: false,
+  NOT_FOUND: false,
+  DATABASE_NOT_FOUND: false,
+  JOB_NOT_FOUND: false,
+  JOB_ACTIVE: false,
+  JOB_NOT_ACTIVE: false,
+  CONTAINER_LOST: true,
+  INTERNAL: false,
 } as const satisfies Record<string, boolean>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

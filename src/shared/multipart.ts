@@ -3,20 +3,25 @@ import { PgsealError } from "./errors.ts";
 import type { S3Client } from "./s3.ts";
 
 const MiB = 1024 * 1024;
+/** S3's minimum for every part but the last. */
 export const MIN_PART_BYTES = 5 * MiB;
 export const DEFAULT_PART_BYTES = 8 * MiB;
 export const MAX_PART_BYTES = 5 * 1024 * MiB;
 export const MAX_PARTS = 10_000;
 /** Plan for 9,000 parts at twice the expected size: the database may grow while it is dumped. */
-const PLANNED_PARTS = 9_000;
-const GROWTH_FACTOR = 2;
+export const PLANNED_PARTS = 9_000;
+export const GROWTH_FACTOR = 2;
+export const DEFAULT_CONCURRENCY = 4;
 
 /**
- * One part size for the whole upload (R2 rejects unequal non-trailing parts), chosen so that
- * expectedBytes × 2 fits in 9,000 parts: 8 MiB up to ~35 GiB, then whole MiB steps, 5 GiB at most.
+ * One part size for the whole upload (R2 rejects unequal non-trailing parts), so it must be
+ * chosen before the first byte: partSize = max(8 MiB, ceil(expected × 2 / 9,000) rounded up to
+ * a whole MiB), capped at 5 GiB. The ×2 absorbs growth during the dump and a poor size estimate
+ * (pg_database_size vs. the compressed dump); the 1,000 parts between 9,000 and S3's 10,000 are
+ * a further margin. 8 MiB covers up to 9,000 × 8 MiB / 2 ≈ 35 GiB; 100 GB → 22 MiB; 1 TB → 212 MiB.
  */
 export function choosePartSize(expectedBytes?: number): number {
-  if (!expectedBytes || expectedBytes <= 0) return DEFAULT_PART_BYTES;
+  if (!expectedBytes || !Number.isFinite(expectedBytes) || expectedBytes <= 0) return DEFAULT_PART_BYTES;
   const needed = Math.ceil((expectedBytes * GROWTH_FACTOR) / PLANNED_PARTS / MiB) * MiB;
   return Math.min(MAX_PART_BYTES, Math.max(DEFAULT_PART_BYTES, needed));
 }
@@ -39,74 +44,117 @@ export interface UploadSinkOptions {
   contentType?: string;
   onProgress?: (p: UploadProgress) => void;
   signal?: AbortSignal;
+  /** For stores with a lower limit than S3's 10,000 (never higher). */
+  maxParts?: number;
 }
 
-export const DEFAULT_CONCURRENCY = 4;
+function cancelled(key: string, signal: AbortSignal): PgsealError {
+  return signal.reason instanceof PgsealError ? signal.reason : new PgsealError("CANCELLED", `upload of ${key} cancelled`);
+}
 
 /**
- * Memory is bounded by partSize × (concurrency + 1): one part filling, `concurrency` uploading.
- * An object smaller than one part is a single PUT (nothing to abort, two requests saved).
+ * Memory is bounded by partSize × (concurrency + 1): `concurrency` parts uploading plus one
+ * filling (or full and waiting for a slot; the next buffer is allocated only once it has one).
+ * fetch copies each in-flight body once more, which we cannot avoid.
+ *
+ * An object smaller than one part is a single PUT: same integrity (Content-MD5), two requests
+ * fewer, and nothing left to abort if it fails. Empty input is an empty PUT.
+ *
+ * On any failure (a part after its retries, the writable aborted upstream, the signal) no new
+ * part starts, the parts in flight finish (so none can land after the abort), the upload is
+ * aborted (retried, not cancelled by the signal), and `result` rejects with the cause. Complete
+ * is never sent after a failure.
  */
 export function createUploadSink(client: S3Client, key: string, opts: UploadSinkOptions): { writable: WritableStream<Uint8Array>; result: Promise<UploadResult> } {
-  const { partSize } = opts;
+  const { partSize, signal } = opts;
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+  const maxParts = Math.min(opts.maxParts ?? MAX_PARTS, MAX_PARTS);
   if (!Number.isInteger(partSize) || partSize < MIN_PART_BYTES || partSize > MAX_PART_BYTES) {
     throw new PgsealError("S3_PART_SIZE", `part size ${partSize} is outside ${MIN_PART_BYTES}..${MAX_PART_BYTES} bytes`);
   }
-  let buffer = new Uint8Array(partSize);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new PgsealError("USAGE", `upload concurrency must be a positive integer, not ${concurrency}`);
+
+  let buffer: Uint8Array | undefined;
   let filled = 0;
   let nextPart = 1;
   let total = 0;
   let uploaded = 0;
   let uploadId: Promise<string> | undefined;
   let failure: unknown;
+  let failing: Promise<void> | undefined;
+  /** Once Complete is sent the object is committed or not: a late cancel must not race it with an abort. */
+  let completing = false;
+  let controller!: WritableStreamDefaultController;
   const inflight = new Set<Promise<void>>();
   const parts: { partNumber: number; etag: string }[] = [];
   let settle!: { resolve: (r: UploadResult) => void; reject: (e: unknown) => void };
   const result = new Promise<UploadResult>((resolve, reject) => (settle = { resolve, reject }));
-  result.catch(() => {});
+  result.catch(() => {}); // callers that only await the writable must not see an unhandled rejection
+
+  const onAbort = () => {
+    if (!completing) void fail(cancelled(key, signal!));
+  };
+
+  const fail = (reason: unknown): Promise<void> =>
+    (failing ??= (async () => {
+      failure = reason;
+      signal?.removeEventListener("abort", onAbort);
+      // Upstream learns now, not at its next write (pipeTo then cancels the source).
+      controller.error(reason);
+      while (inflight.size > 0) await Promise.allSettled([...inflight]);
+      const id = await uploadId?.catch(() => undefined);
+      if (id) await client.abortMultipart(key, id).catch(() => {});
+      settle.reject(reason);
+    })());
+
+  const mustContinue = () => {
+    if (failure) throw failure;
+    if (signal?.aborted) throw cancelled(key, signal);
+  };
 
   const dispatch = async (bytes: Uint8Array, last: boolean) => {
     if (!last && bytes.length !== partSize) {
-      throw new PgsealError("S3_PART_SIZE", `part ${nextPart} is ${bytes.length} bytes; every part but the last must be ${partSize}`);
+      throw new PgsealError("S3_PART_SIZE", `part ${nextPart} of ${key} is ${bytes.length} bytes; every part but the last must be ${partSize}`);
     }
-    if (nextPart > MAX_PARTS) {
-      throw new PgsealError("S3_PART_SIZE", `the upload needs more than ${MAX_PARTS} parts of ${partSize} bytes: the database outgrew its size estimate; use a larger part size`);
+    if (nextPart > maxParts) {
+      throw new PgsealError(
+        "S3_PART_SIZE",
+        `the upload of ${key} needs more than ${maxParts} parts of ${partSize} bytes (${partSize / MiB} MiB): the data outgrew its size estimate; use a larger part size`,
+      );
     }
-    while (inflight.size >= concurrency) await Promise.race(inflight);
-    if (failure) throw failure;
+    while (inflight.size >= concurrency && !failure) await Promise.race(inflight);
+    mustContinue();
     uploadId ??= client.createMultipart(key, { contentType: opts.contentType });
     const id = await uploadId;
+    // Checked again with no await before the part is tracked: fail() waits for every tracked part.
+    mustContinue();
     const partNumber = nextPart++;
-    const p = client.uploadPart(key, id, partNumber, bytes).then(
-      (etag) => {
-        parts.push({ partNumber, etag });
-        uploaded += bytes.length;
-        opts.onProgress?.({ bytesUploaded: uploaded, partsDone: parts.length });
-      },
-      (e) => void (failure ??= e),
-    );
-    const tracked = p.finally(() => inflight.delete(tracked));
+    const tracked: Promise<void> = client
+      .uploadPart(key, id, partNumber, bytes)
+      .then(
+        (etag) => {
+          parts.push({ partNumber, etag });
+          uploaded += bytes.length;
+          opts.onProgress?.({ bytesUploaded: uploaded, partsDone: parts.length });
+        },
+        (e) => void fail(e),
+      )
+      .finally(() => inflight.delete(tracked));
     inflight.add(tracked);
   };
 
-  const fail = async (reason: unknown) => {
-    failure ??= reason;
-    await Promise.allSettled(inflight);
-    if (uploadId) {
-      const id = await uploadId.catch(() => undefined);
-      if (id) await client.abortMultipart(key, id).catch(() => {});
-    }
-    settle.reject(failure);
-  };
-
   const writable = new WritableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+    },
     async write(chunk) {
       try {
-        if (opts.signal?.aborted) throw new PgsealError("CANCELLED", `upload of ${key} cancelled`);
-        if (failure) throw failure;
+        mustContinue();
         let o = 0;
         while (o < chunk.length) {
+          buffer ??= new Uint8Array(partSize);
           const n = Math.min(partSize - filled, chunk.length - o);
           buffer.set(chunk.subarray(o, o + n), filled);
           filled += n;
@@ -114,8 +162,9 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
           total += n;
           if (filled === partSize) {
             const full = buffer;
-            buffer = new Uint8Array(partSize);
+            buffer = undefined;
             filled = 0;
+            // Resolves only once the part has a slot: this is the backpressure upstream feels.
             await dispatch(full, false);
           }
         }
@@ -126,19 +175,22 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
     },
     async close() {
       try {
+        mustContinue();
         if (!uploadId) {
-          // Everything fit in one buffer: a single PUT.
-          const { etag } = await client.put(key, buffer.subarray(0, filled), { contentType: opts.contentType });
-          opts.onProgress?.({ bytesUploaded: filled, partsDone: 1 });
+          const { etag } = await client.put(key, buffer ? buffer.subarray(0, filled) : new Uint8Array(0), { contentType: opts.contentType });
+          opts.onProgress?.({ bytesUploaded: total, partsDone: 1 });
           settle.resolve({ bytes: total, parts: 1, etag, partSize });
-          return;
+        } else {
+          if (filled > 0) await dispatch(buffer!.subarray(0, filled), true);
+          buffer = undefined;
+          while (inflight.size > 0) await Promise.allSettled([...inflight]);
+          mustContinue();
+          parts.sort((a, b) => a.partNumber - b.partNumber);
+          completing = true;
+          const { etag } = await client.completeMultipart(key, await uploadId, parts);
+          settle.resolve({ bytes: total, parts: parts.length, etag, partSize });
         }
-        if (filled > 0) await dispatch(buffer.subarray(0, filled), true);
-        await Promise.allSettled(inflight);
-        if (failure) throw failure;
-        parts.sort((a, b) => a.partNumber - b.partNumber);
-        const { etag } = await client.completeMultipart(key, await uploadId, parts);
-        settle.resolve({ bytes: total, parts: parts.length, etag, partSize });
+        signal?.removeEventListener("abort", onAbort);
       } catch (e) {
         await fail(e);
         throw failure;

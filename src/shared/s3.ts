@@ -1,10 +1,10 @@
 // The S3 client pgseal needs, on aws4fetch: objects, ranged streaming GET, listing, multipart.
-// Works against R2 (region "auto"), B2 and any S3-compatible store; integrity via Content-MD5,
-// never x-amz-checksum-* (B2 rejects them). Retries only what is worth retrying.
 import { AwsClient } from "aws4fetch";
 import { toBase64 } from "./bytes.ts";
-import { PgsealError, type ErrorCode } from "./errors.ts";
+import { PgsealError } from "./errors.ts";
 import type { Hashing } from "./hash.ts";
+import { redactUrl } from "./redact.ts";
+import { classifyS3Error, xmlValues, escapeXml, type S3ErrorContext } from "./s3-errors.ts";
 
 export interface S3Target {
   endpoint: string;
@@ -21,6 +21,7 @@ export interface S3ClientOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   fetch?: typeof fetch;
+  /** Cancels every call, except AbortMultipartUpload: cleanup must still run after a cancel. */
   signal?: AbortSignal;
 }
 
@@ -38,6 +39,13 @@ export const DEFAULT_BASE_DELAY_MS = 200;
 export const DEFAULT_MAX_DELAY_MS = 5_000;
 /** Aborting an upload is what keeps the bucket clean after a failure: it gets a longer budget. */
 export const ABORT_RETRIES = 8;
+export const DEFAULT_LIST_PAGE_SIZE = 1000;
+/**
+ * The body is not hashed into the signature: Content-MD5 is a signed header and every store
+ * checks it, so the body is already bound to the signature, and a second full pass (sha256 runs
+ * at ~425 MiB/s here, on top of MD5) would cost more than the whole upload stage.
+ */
+const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
 
 type Query = Record<string, string>;
 interface Call {
@@ -46,10 +54,14 @@ interface Call {
   key?: string;
   query?: Query;
   headers?: Record<string, string>;
-  body?: Uint8Array | string;
+  body?: Uint8Array;
   retries?: number;
   /** Statuses the caller handles itself (e.g. 404 on HEAD). */
   accept?: number[];
+  /** Read the XML answer inside the retry loop: a 200 can still carry an <Error> (CompleteMultipartUpload). */
+  xml?: boolean;
+  /** Run even when the client's signal is aborted (cleanup). */
+  ignoreSignal?: boolean;
 }
 
 /** RFC 3986 encoding per path segment, as SigV4 canonicalisation expects. */
@@ -60,36 +72,44 @@ function encodeKey(key: string): string {
     .join("/");
 }
 
-function xmlValues(xml: string, tag: string): string[] {
-  const out: string[] = [];
-  const re = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, "g");
-  for (let m = re.exec(xml); m; m = re.exec(xml)) out.push(unescapeXml(m[1]));
-  return out;
-}
-
-function unescapeXml(s: string): string {
-  return s.replace(/&(lt|gt|quot|apos|amp|#\d+|#x[0-9a-f]+);/gi, (_, e: string) => {
-    const named: Record<string, string> = { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" };
-    if (named[e.toLowerCase()]) return named[e.toLowerCase()];
-    return String.fromCodePoint(e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
   });
 }
 
-function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c]!);
+/** fetch reports network failures as TypeError; undici puts the OS reason (ECONNREFUSED…) in `cause`. */
+function networkCause(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
+/**
+ * Works against R2 (region "auto"), B2 and any S3-compatible store. Integrity via Content-MD5,
+ * never x-amz-checksum-* (B2 rejects them). Retries (full-jitter backoff) only 5xx, 429 and
+ * network errors; a GET stream is retried only before its body starts.
+ */
 export class S3Client {
   readonly target: S3Target;
   #aws: AwsClient;
   #hashing: Hashing;
+  #endpoint: URL;
   #opts: Required<Omit<S3ClientOptions, "signal" | "fetch">> & Pick<S3ClientOptions, "signal" | "fetch">;
 
   constructor(target: S3Target, hashing: Hashing, opts: S3ClientOptions = {}) {
     this.target = target;
     this.#hashing = hashing;
+    try {
+      this.#endpoint = new URL(target.endpoint);
+    } catch {
+      throw new PgsealError("CONFIG_INVALID", `S3 endpoint '${redactUrl(target.endpoint)}' is not a URL (expected e.g. https://<account>.r2.cloudflarestorage.com)`);
+    }
     // aws4fetch's own retries are off: ours know which failures are worth repeating.
     this.#aws = new AwsClient({ accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey, region: target.region, service: "s3", retries: 0 });
     this.#opts = {
@@ -101,13 +121,17 @@ export class S3Client {
     };
   }
 
-  /** "endpoint bucket" or "endpoint bucket/key" for messages: never credentials. */
+  /** "endpoint bucket 'b' key 'k'" for messages: never credentials. */
   where(key?: string): string {
-    return `${this.target.endpoint} bucket '${this.target.bucket}'${key === undefined ? "" : ` key '${key}'`}`;
+    return `${redactUrl(this.target.endpoint)} bucket '${this.target.bucket}'${key === undefined ? "" : ` key '${key}'`}`;
   }
 
   #url(key: string | undefined, query?: Query): string {
-    const base = new URL(this.target.endpoint);
+    const base = this.#endpoint;
+    if (key !== undefined && key.split("/").some((s) => s === "." || s === "..")) {
+      // URL parsing collapses dot segments (even %2E): such a key would address another object.
+      throw new PgsealError("S3_BAD_REQUEST", `S3 key '${key}' has a '.' or '..' segment, which an HTTP URL cannot carry`);
+    }
     const path = key === undefined ? "" : `/${encodeKey(key)}`;
     let url: string;
     if (this.target.pathStyle === false) {
@@ -124,92 +148,92 @@ export class S3Client {
     return url;
   }
 
-  async #send(call: Call): Promise<Response> {
+  #cancelled(call: Call): PgsealError {
+    return new PgsealError("CANCELLED", `S3 ${call.op} on ${this.where(call.key)} cancelled`);
+  }
+
+  #context(call: Call): S3ErrorContext {
+    return { op: call.op, where: this.where(call.key), endpoint: redactUrl(this.target.endpoint), bucket: this.target.bucket, region: this.target.region, secrets: [this.target.secretAccessKey] };
+  }
+
+  async #send(call: Call): Promise<{ res: Response; xml: string }> {
     const retries = call.retries ?? this.#opts.retries;
-    const headers: Record<string, string> = { ...call.headers };
-    if (call.body !== undefined) {
-      const bytes = typeof call.body === "string" ? new TextEncoder().encode(call.body) : call.body;
-      headers["content-md5"] = toBase64(await this.#hashing.md5(bytes));
-    }
+    const signal = call.ignoreSignal ? undefined : this.#opts.signal;
+    const url = this.#url(call.key, call.query);
+    const headers: Record<string, string> = { ...call.headers, "x-amz-content-sha256": UNSIGNED_PAYLOAD };
+    if (call.body !== undefined) headers["content-md5"] = toBase64(await this.#hashing.md5(call.body));
     let last: PgsealError | undefined;
     for (let attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0) {
         // Full jitter: many streamers retrying one store must not retry in lockstep.
-        await sleep(Math.random() * Math.min(this.#opts.maxDelayMs, this.#opts.baseDelayMs * 2 ** (attempt - 1)));
+        await abortableSleep(Math.random() * Math.min(this.#opts.maxDelayMs, this.#opts.baseDelayMs * 2 ** (attempt - 1)), signal);
       }
-      if (this.#opts.signal?.aborted) throw new PgsealError("CANCELLED", `S3 ${call.op} cancelled`);
+      if (signal?.aborted) throw this.#cancelled(call);
       let res: Response;
+      let xml = "";
       try {
-        const req = await this.#aws.sign(this.#url(call.key, call.query), { method: call.method, headers, body: call.body as BodyInit | undefined });
-        res = await (this.#opts.fetch ?? fetch)(req, { signal: this.#opts.signal });
+        // Signed afresh per attempt: the signature carries a timestamp.
+        const req = await this.#aws.sign(url, { method: call.method, headers, body: call.body as BodyInit | undefined });
+        res = await (this.#opts.fetch ?? fetch)(req, signal ? { signal } : undefined);
+        if (call.xml && res.ok) xml = await res.text();
       } catch (e) {
-        if (this.#opts.signal?.aborted) throw new PgsealError("CANCELLED", `S3 ${call.op} cancelled`);
-        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-        last = new PgsealError("S3_UNAVAILABLE", `S3 ${call.op} on ${this.where(call.key)}: cannot reach the endpoint (${cause?.code ?? cause?.message ?? (e as Error).message})`, { cause: e });
+        if (signal?.aborted) throw this.#cancelled(call);
+        if (!(e instanceof TypeError)) throw e;
+        last = new PgsealError("S3_UNAVAILABLE", `S3 ${call.op} on ${this.where(call.key)}: cannot reach the endpoint (${networkCause(e)})`, { cause: e });
         continue;
       }
-      if (res.ok || call.accept?.includes(res.status)) return res;
-      const err = await this.#error(res, call);
+      if (res.ok && !/^\s*(<\?xml[^>]*\?>)?\s*<Error>/.test(xml)) return { res, xml };
+      if (!res.ok && call.accept?.includes(res.status)) return { res, xml };
+      const text = res.ok ? xml : call.method === "HEAD" ? "" : await res.text().catch(() => "");
+      const err = classifyS3Error(res.status, text, this.#context(call));
       if (!err.retryable) throw err;
       last = err;
     }
     throw new PgsealError("S3_UNAVAILABLE", `${last!.message} (gave up after ${retries + 1} attempts)`, { cause: last });
   }
 
-  async #error(res: Response, call: Call): Promise<PgsealError> {
-    const text = call.method === "HEAD" ? "" : await res.text().catch(() => "");
-    const s3Code = xmlValues(text, "Code")[0] ?? "";
-    const s3Message = xmlValues(text, "Message")[0] ?? res.statusText;
-    let code: ErrorCode = "S3_BAD_REQUEST";
-    let hint = "";
-    if (res.status >= 500 || res.status === 429) code = "S3_UNAVAILABLE";
-    else if (s3Code === "NoSuchBucket") {
-      code = "S3_NO_SUCH_BUCKET";
-      hint = ": create the bucket or fix the bucket name";
-    } else if (s3Code === "NoSuchKey" || (res.status === 404 && s3Code !== "NoSuchUpload")) code = "S3_NO_SUCH_KEY";
-    else if (res.status === 403 || ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"].includes(s3Code)) {
-      code = "S3_FORBIDDEN";
-      hint = `: check the access key id and secret for ${this.target.endpoint}, and that the key may use bucket '${this.target.bucket}'`;
-    }
-    const detail = [s3Code, s3Message].filter(Boolean).join(" ");
-    return new PgsealError(code, `S3 ${call.op} on ${this.where(call.key)} failed: HTTP ${res.status}${detail ? ` ${detail}` : ""}${hint}`);
-  }
-
-  async put(key: string, body: Uint8Array | string, opts: { contentType?: string } = {}): Promise<{ etag: string }> {
+  /** Content-MD5 always; `ifNoneMatch` refuses to overwrite (S3_PRECONDITION_FAILED if the key exists). */
+  async put(key: string, body: Uint8Array | string, opts: { contentType?: string; ifNoneMatch?: boolean } = {}): Promise<{ etag: string }> {
     const headers: Record<string, string> = {};
     if (opts.contentType) headers["content-type"] = opts.contentType;
-    const res = await this.#send({ op: "PutObject", method: "PUT", key, body, headers });
+    if (opts.ifNoneMatch) headers["if-none-match"] = "*";
+    const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+    const { res } = await this.#send({ op: "PutObject", method: "PUT", key, body: bytes, headers });
     await res.body?.cancel();
     return { etag: res.headers.get("etag") ?? "" };
   }
 
+  /** Streams the object; retries happen only before the body starts. `size` is the length of what is returned. */
   async get(key: string, opts: { range?: Range } = {}): Promise<{ body: ReadableStream<Uint8Array>; size: number; etag: string }> {
     const headers: Record<string, string> = {};
     const r = opts.range;
     if (r) headers.range = "suffix" in r ? `bytes=-${r.suffix}` : `bytes=${r.start}-${r.end ?? ""}`;
-    const res = await this.#send({ op: "GetObject", method: "GET", key, headers });
-    if (!res.body) throw new PgsealError("S3_BAD_REQUEST", `S3 GetObject on ${this.where(key)} returned no body`);
-    return { body: res.body, size: Number(res.headers.get("content-length") ?? -1), etag: res.headers.get("etag") ?? "" };
+    const { res } = await this.#send({ op: "GetObject", method: "GET", key, headers });
+    const size = Number(res.headers.get("content-length") ?? 0);
+    return { body: res.body ?? new Blob([]).stream(), size, etag: res.headers.get("etag") ?? "" };
   }
 
+  /** null when the key (or the whole bucket: HEAD answers carry no error code) does not exist. */
   async head(key: string): Promise<{ size: number; etag: string; lastModified: Date } | null> {
-    const res = await this.#send({ op: "HeadObject", method: "HEAD", key, accept: [404] });
+    const { res } = await this.#send({ op: "HeadObject", method: "HEAD", key, accept: [404] });
     if (res.status === 404) return null;
     return { size: Number(res.headers.get("content-length")), etag: res.headers.get("etag") ?? "", lastModified: new Date(res.headers.get("last-modified") ?? 0) };
   }
 
+  /** Deleting a key that does not exist is not an error (S3 semantics). */
   async delete(key: string): Promise<void> {
-    const res = await this.#send({ op: "DeleteObject", method: "DELETE", key, accept: [404] });
+    const { res } = await this.#send({ op: "DeleteObject", method: "DELETE", key, accept: [404] });
     await res.body?.cancel();
   }
 
+  /** ListObjectsV2 with continuation tokens; objects only (common prefixes are not yielded). */
   async *list(prefix: string, opts: { pageSize?: number; delimiter?: string } = {}): AsyncIterable<ObjectInfo> {
     let token: string | undefined;
     do {
-      const query: Query = { "list-type": "2", prefix, "max-keys": String(opts.pageSize ?? 1000) };
+      const query: Query = { "list-type": "2", prefix, "max-keys": String(opts.pageSize ?? DEFAULT_LIST_PAGE_SIZE) };
       if (opts.delimiter) query.delimiter = opts.delimiter;
       if (token) query["continuation-token"] = token;
-      const xml = await (await this.#send({ op: "ListObjectsV2", method: "GET", query })).text();
+      const { xml } = await this.#send({ op: "ListObjectsV2", method: "GET", query, xml: true });
       for (const c of xmlValues(xml, "Contents")) {
         yield {
           key: xmlValues(c, "Key")[0],
@@ -225,35 +249,34 @@ export class S3Client {
   async createMultipart(key: string, opts: { contentType?: string } = {}): Promise<string> {
     const headers: Record<string, string> = {};
     if (opts.contentType) headers["content-type"] = opts.contentType;
-    const xml = await (await this.#send({ op: "CreateMultipartUpload", method: "POST", key, query: { uploads: "" }, headers })).text();
+    const { xml } = await this.#send({ op: "CreateMultipartUpload", method: "POST", key, query: { uploads: "" }, headers, xml: true });
     const id = xmlValues(xml, "UploadId")[0];
     if (!id) throw new PgsealError("S3_BAD_REQUEST", `S3 CreateMultipartUpload on ${this.where(key)} returned no UploadId`);
     return id;
   }
 
+  /** Content-MD5 on every part; returns the part's ETag (quotes included, as Complete wants it). */
   async uploadPart(key: string, uploadId: string, partNumber: number, bytes: Uint8Array): Promise<string> {
-    const res = await this.#send({ op: `UploadPart ${partNumber}`, method: "PUT", key, query: { partNumber: String(partNumber), uploadId }, body: bytes });
+    const { res } = await this.#send({ op: `UploadPart ${partNumber}`, method: "PUT", key, query: { partNumber: String(partNumber), uploadId }, body: bytes });
     await res.body?.cancel();
     const etag = res.headers.get("etag");
     if (!etag) throw new PgsealError("S3_BAD_REQUEST", `S3 UploadPart ${partNumber} on ${this.where(key)} returned no ETag`);
     return etag;
   }
 
+  /** A 200 whose body is an <Error> is a failure (retried when the store says it was transient). */
   async completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<{ etag: string }> {
     const body =
       "<CompleteMultipartUpload>" +
       parts.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXml(p.etag)}</ETag></Part>`).join("") +
       "</CompleteMultipartUpload>";
-    const xml = await (await this.#send({ op: "CompleteMultipartUpload", method: "POST", key, query: { uploadId }, body })).text();
-    // S3 may answer 200 and still fail: the error is in the body.
-    if (/<Error>/.test(xml)) {
-      throw new PgsealError("S3_BAD_REQUEST", `S3 CompleteMultipartUpload on ${this.where(key)} failed: ${xmlValues(xml, "Code")[0]} ${xmlValues(xml, "Message")[0] ?? ""}`);
-    }
+    const { xml } = await this.#send({ op: "CompleteMultipartUpload", method: "POST", key, query: { uploadId }, body: new TextEncoder().encode(body), xml: true });
     return { etag: xmlValues(xml, "ETag")[0] ?? "" };
   }
 
+  /** Best effort with a longer retry budget, and not cancelled by the client's signal. An unknown upload is fine. */
   async abortMultipart(key: string, uploadId: string): Promise<void> {
-    const res = await this.#send({ op: "AbortMultipartUpload", method: "DELETE", key, query: { uploadId }, accept: [404], retries: ABORT_RETRIES });
+    const { res } = await this.#send({ op: "AbortMultipartUpload", method: "DELETE", key, query: { uploadId }, accept: [404], retries: ABORT_RETRIES, ignoreSignal: true });
     await res.body?.cancel();
   }
 
@@ -264,7 +287,7 @@ export class S3Client {
       const query: Query = { uploads: "", prefix };
       if (keyMarker) query["key-marker"] = keyMarker;
       if (idMarker) query["upload-id-marker"] = idMarker;
-      const xml = await (await this.#send({ op: "ListMultipartUploads", method: "GET", query })).text();
+      const { xml } = await this.#send({ op: "ListMultipartUploads", method: "GET", query, xml: true });
       for (const u of xmlValues(xml, "Upload")) {
         yield { key: xmlValues(u, "Key")[0], uploadId: xmlValues(u, "UploadId")[0], initiated: new Date(xmlValues(u, "Initiated")[0]) };
       }
