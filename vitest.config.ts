@@ -1,5 +1,5 @@
 // Test projects: "node" runs against real PostgreSQL and a real Swift s3api server; "workers" runs
-// the shared code inside workerd (the Workers runtime) against the same kind of Swift.
+// the Worker and the shared code inside workerd (the Workers runtime) against the same real parts.
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { createUniqueBucket } from "./test/harness/buckets.ts";
@@ -26,14 +26,17 @@ export default defineConfig({
             const bucket = await createUniqueBucket(s3, "workerd");
             return {
               wrangler: { configPath: "./wrangler.jsonc" },
-              miniflare: { bindings: { TEST_S3: JSON.stringify({ ...s3, bucket }) } },
+              // The Worker's config, secrets and STREAMER_URL come from test/worker-global-setup.ts.
+              miniflare: { bindings: { ...inject("workerBindings"), TEST_S3: JSON.stringify({ ...s3, bucket }) } },
             };
           }),
         ],
         test: {
           name: "workers",
-          include: ["test/worker/**/*.test.ts"],
-          globalSetup: ["test/global-setup.ts"],
+          include: ["test/worker/**/*.test.ts", "src/**/*.test.ts"],
+          exclude: ["src/shared/**"],
+          // Swift, PostgreSQL and the real streamer for the Worker's tests.
+          globalSetup: ["test/worker-global-setup.ts"],
           testTimeout: 60_000,
         },
       },

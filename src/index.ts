@@ -1,14 +1,15 @@
-// The Worker entry. This release carries the engine and CLI only: /health answers, every other
-// route says plainly that the admin API is not in this version (never a silent 404 or a fake 200).
-import { PGSEAL_WORKER_API_AVAILABLE } from "./status.ts";
+// The Worker entry: the admin API, the cron watchdog, and the Durable Object classes wrangler.jsonc binds.
+import { app } from "./api/app.ts";
+import { runWatchdog } from "./watchdog.ts";
+
+export { DatabaseBackups } from "./do/database-backups.ts";
+export { JobSlots } from "./do/job-slots.ts";
+export { PgDumpContainer } from "./do/pg-dump-container.ts";
 
 export default {
-  async fetch(request: Request): Promise<Response> {
-    const { pathname } = new URL(request.url);
-    if (pathname === "/health") return Response.json({ ok: true, api: PGSEAL_WORKER_API_AVAILABLE });
-    return Response.json(
-      { error: { code: "NOT_IMPLEMENTED", message: "the pgseal admin API is not part of this version: use the pgseal CLI (see README)" } },
-      { status: 501 },
-    );
+  fetch: app.fetch,
+  async scheduled(_controller, env) {
+    const { reports: _, ...summary } = await runWatchdog(env);
+    console.log(JSON.stringify({ watchdog: summary }));
   },
-} satisfies ExportedHandler;
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,178 @@
+// POST /jobs body → BackupSpec: every bad field is named at once, and no secret is ever quoted back.
+import { assertDbName, normalizePrefix, type Compression } from "../../src/shared/artifact-keys.ts";
+import { isPgsealError } from "../../src/shared/errors.ts";
+import { parseKeyring } from "../../src/shared/keyring.ts";
+import { MAX_PART_BYTES, MIN_PART_BYTES } from "../../src/shared/multipart.ts";
+import { parsePgUrl } from "../../src/shared/pg-url.ts";
+import { scrub } from "../../src/shared/redact.ts";
+import type { BackupSpec } from "./backup.ts";
+
+export const JOB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** The levels the CLI offers too: zstd above 19 needs far more memory than a container has to spare. */
+export const LEVEL_RANGE: Record<Compression, readonly [number, number]> = { zstd: [1, 19], gzip: [1, 9] };
+
+const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "prefix", "keyring", "compression", "level", "partSizeBytes"];
+const DESTINATION_FIELDS = ["endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", "pathStyle"];
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export interface JobRequest {
+  jobId: string;
+  spec: BackupSpec;
+  /** The request's secret strings, for scrubbing anything that leaves the streamer. */
+  secrets: string[];
+}
+
+export type ParseOutcome = { ok: true; request: JobRequest } | { ok: false; problems: FieldProblem[] };
+
+type Obj = Record<string, unknown>;
+const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The message of a PgsealError thrown by a shared validator, with the request's secrets removed. */
+function reason(e: unknown, secrets: string[]): string {
+  if (isPgsealError(e)) return scrub(e.message, secrets);
+  throw e;
+}
+
+/** Every string a log line or error message must never contain, in the forms they could appear in. */
+function secretsOf(body: Obj): string[] {
+  const out: string[] = [];
+  const add = (v: unknown) => {
+    if (typeof v === "string" && v !== "") out.push(v);
+  };
+  add(body.databaseUrl);
+  if (typeof body.databaseUrl === "string") {
+    try {
+      const url = new URL(body.databaseUrl.trim());
+      add(url.password);
+      add(decodeURIComponent(url.password));
+      add(url.searchParams.get("password"));
+    } catch {
+      // not a URL: the whole string is already listed
+    }
+  }
+  if (isObject(body.destination)) add(body.destination.secretAccessKey);
+  add(body.keyring);
+  if (typeof body.keyring === "string") {
+    for (const entry of body.keyring.split(/[\s,]+/)) {
+      add(entry);
+      add(entry.slice(entry.indexOf(":") + 1));
+    }
+  }
+  // Longest first, so a secret that contains another is removed whole.
+  return [...new Set(out)].sort((a, b) => b.length - a.length);
+}
+
+export function parseJobRequest(body: unknown): ParseOutcome {
+  if (!isObject(body)) return { ok: false, problems: [{ field: "body", message: "must be a JSON object" }] };
+  const secrets = secretsOf(body);
+  const problems: FieldProblem[] = [];
+  const bad = (field: string, message: string) => problems.push({ field, message });
+  const str = (v: unknown, field: string, allowEmpty = false): string | undefined => {
+    if (typeof v === "string" && (allowEmpty || v.trim() !== "")) return v;
+    bad(field, v === undefined ? "is required" : allowEmpty ? "must be a string" : "must be a non-empty string");
+    return undefined;
+  };
+
+  for (const k of Object.keys(body)) if (!TOP_FIELDS.includes(k)) bad(k, "is not a field of a job request");
+
+  const jobId = str(body.jobId, "jobId");
+  if (jobId !== undefined && !JOB_ID_RE.test(jobId)) bad("jobId", "must be 1-64 letters, digits, '_' or '-'");
+  if (body.kind !== "backup") bad("kind", body.kind === undefined ? "is required" : "must be \"backup\"");
+
+  const db = str(body.db, "db");
+  if (db !== undefined) {
+    try {
+      assertDbName(db);
+    } catch (e) {
+      bad("db", reason(e, secrets));
+    }
+  }
+
+  const databaseUrl = str(body.databaseUrl, "databaseUrl");
+  if (databaseUrl !== undefined) {
+    try {
+      parsePgUrl(databaseUrl);
+    } catch (e) {
+      bad("databaseUrl", reason(e, secrets));
+    }
+  }
+
+  const dest = body.destination;
+  let s3: BackupSpec["s3"] | undefined;
+  if (!isObject(dest)) {
+    bad("destination", dest === undefined ? "is required" : "must be an object");
+  } else {
+    for (const k of Object.keys(dest)) if (!DESTINATION_FIELDS.includes(k)) bad(`destination.${k}`, "is not a field of a destination");
+    const endpoint = str(dest.endpoint, "destination.endpoint");
+    if (endpoint !== undefined && !/^https?:\/\/[^/]/i.test(endpoint)) bad("destination.endpoint", "must be an http:// or https:// URL");
+    const bucket = str(dest.bucket, "destination.bucket");
+    const region = str(dest.region, "destination.region");
+    const accessKeyId = str(dest.accessKeyId, "destination.accessKeyId");
+    const secretAccessKey = str(dest.secretAccessKey, "destination.secretAccessKey");
+    if (dest.pathStyle !== undefined && typeof dest.pathStyle !== "boolean") bad("destination.pathStyle", "must be true or false");
+    if (endpoint && bucket && region && accessKeyId && secretAccessKey) {
+      s3 = { endpoint, bucket, region, accessKeyId, secretAccessKey, ...(typeof dest.pathStyle === "boolean" ? { pathStyle: dest.pathStyle } : {}) };
+    }
+  }
+
+  const prefix = str(body.prefix, "prefix", true);
+  if (prefix !== undefined) {
+    try {
+      normalizePrefix(prefix);
+    } catch (e) {
+      bad("prefix", reason(e, secrets));
+    }
+  }
+
+  let keyring: BackupSpec["keyring"] | undefined;
+  const keyringText = str(body.keyring, "keyring");
+  if (keyringText !== undefined) {
+    try {
+      keyring = parseKeyring(keyringText);
+    } catch (e) {
+      bad("keyring", reason(e, secrets));
+    }
+  }
+
+  const compression = body.compression;
+  if (compression !== "zstd" && compression !== "gzip") bad("compression", compression === undefined ? "is required" : "must be \"zstd\" or \"gzip\"");
+  const level = body.level;
+  if (level !== undefined && (compression === "zstd" || compression === "gzip")) {
+    const [min, max] = LEVEL_RANGE[compression];
+    if (typeof level !== "number" || !Number.isInteger(level) || level < min || level > max) bad("level", `must be an integer ${min}-${max} for ${compression}`);
+  } else if (level !== undefined && (typeof level !== "number" || !Number.isInteger(level))) {
+    bad("level", "must be an integer");
+  }
+  const partSizeBytes = body.partSizeBytes;
+  if (partSizeBytes !== undefined && (typeof partSizeBytes !== "number" || !Number.isInteger(partSizeBytes) || partSizeBytes < MIN_PART_BYTES || partSizeBytes > MAX_PART_BYTES)) {
+    bad("partSizeBytes", `must be an integer ${MIN_PART_BYTES}-${MAX_PART_BYTES} (5 MiB to 5 GiB)`);
+  }
+
+  if (problems.length > 0 || !jobId || !db || !databaseUrl || !s3 || prefix === undefined || !keyring) return { ok: false, problems };
+  return {
+    ok: true,
+    request: {
+      jobId,
+      secrets,
+      spec: {
+        db,
+        databaseUrl,
+        s3,
+        prefix,
+        keyring,
+        compression: compression as Compression,
+        ...(typeof level === "number" ? { level } : {}),
+        ...(typeof partSizeBytes === "number" ? { partSize: partSizeBytes } : {}),
+      },
+    },
+  };
+}
+
+/** "invalid job request: jobId: must be …; destination.bucket: is required", in the order checked. */
+export function describeProblems(problems: FieldProblem[]): string {
+  return `invalid job request: ${problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`;
+}

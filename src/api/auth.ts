@@ -1,0 +1,25 @@
+// Bearer-token auth for the admin API: ADMIN_TOKEN, compared in constant time; closed when unset.
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "./errors.ts";
+
+async function digest(s: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest("SHA-256", new TextEncoder().encode(s));
+}
+
+/** Hashing first gives equal-length inputs, so neither the content nor the length leaks through timing. */
+export async function tokensEqual(given: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([digest(given), digest(expected)]);
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
+  const expected = (c.env as unknown as Record<string, unknown>).ADMIN_TOKEN;
+  if (typeof expected !== "string" || expected === "") {
+    throw new ApiError("AUTH_NOT_CONFIGURED", "ADMIN_TOKEN is not set, so the admin API stays closed: wrangler secret put ADMIN_TOKEN");
+  }
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(c.req.header("authorization") ?? "");
+  if (!match || !(await tokensEqual(match[1], expected))) {
+    throw new ApiError("UNAUTHORIZED", match ? "wrong bearer token" : "missing bearer token: send Authorization: Bearer <ADMIN_TOKEN>", {}, { "WWW-Authenticate": 'Bearer realm="pgseal"' });
+  }
+  await next();
+};

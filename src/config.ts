@@ -1,0 +1,289 @@
+// The Worker's configuration: PGSEAL_CONFIG (wrangler vars) and the secrets it implies, validated once per isolate, every problem by path.
+import type { Compression } from "./shared/artifact-keys.ts";
+import { PgsealError } from "./shared/errors.ts";
+import { parseKeyring } from "./shared/keyring.ts";
+import { nextRun, parseCron, type CronSchedule } from "./schedule/cron.ts";
+
+export const DEFAULT_MAX_CONCURRENT_JOBS = 20;
+const MAX_CONCURRENT_JOBS_LIMIT = 1000;
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const NAME_RULE = "1-63 letters, digits, '_' or '-', starting with a letter or digit";
+
+export interface Destination {
+  name: string;
+  endpoint: string;
+  bucket: string;
+  region: string;
+  prefix: string;
+  pathStyle?: boolean;
+}
+
+export interface DatabaseEntry {
+  name: string;
+  schedule: string;
+  cron: CronSchedule;
+  destination: string;
+  compression: Compression;
+  /** false turns the schedule off; manual backups still run. */
+  enabled: boolean;
+}
+
+export interface PgsealConfig {
+  destinations: Record<string, Destination>;
+  databases: Record<string, DatabaseEntry>;
+  maxConcurrentJobs: number;
+}
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+export interface ValidatedConfig {
+  /** Only the entries that validated; a database with a bad field is left out, never half-used. */
+  config: PgsealConfig;
+  problems: ConfigProblem[];
+}
+
+/** Upper-cased, '-' → '_': the suffix of a database's or destination's secret names. */
+export function secretSuffix(name: string): string {
+  return name.toUpperCase().replace(/-/g, "_");
+}
+export const databaseUrlSecret = (db: string) => `DATABASE_URL_${secretSuffix(db)}`;
+export const accessKeySecret = (dest: string) => `S3_ACCESS_KEY_ID_${secretSuffix(dest)}`;
+export const secretKeySecret = (dest: string) => `S3_SECRET_ACCESS_KEY_${secretSuffix(dest)}`;
+
+type Bag = Record<string, unknown>;
+const isObject = (v: unknown): v is Bag => typeof v === "object" && v !== null && !Array.isArray(v);
+const envBag = (env: object) => env as Bag;
+
+function secretValue(env: object, name: string): string | undefined {
+  const v = envBag(env)[name];
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+class Problems {
+  readonly list: ConfigProblem[] = [];
+  add(path: string, message: string): void {
+    this.list.push({ path, message });
+  }
+  unknownKeys(path: string, value: Bag, known: readonly string[]): void {
+    for (const k of Object.keys(value)) if (!known.includes(k)) this.add(path ? `${path}.${k}` : k, `unknown field (known: ${known.join(", ")})`);
+  }
+}
+
+function readRaw(env: object, p: Problems): Bag | undefined {
+  const raw = envBag(env).PGSEAL_CONFIG;
+  if (raw === undefined || raw === "") {
+    p.add("PGSEAL_CONFIG", "missing: set vars.PGSEAL_CONFIG in wrangler.jsonc");
+    return undefined;
+  }
+  let value: unknown = raw;
+  // Wrangler passes an object var as an object, but a var set elsewhere arrives as JSON text.
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch (e) {
+      p.add("PGSEAL_CONFIG", `not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  }
+  if (!isObject(value)) {
+    p.add("PGSEAL_CONFIG", "must be an object with 'destinations' and 'databases'");
+    return undefined;
+  }
+  return value;
+}
+
+function optionalString(p: Problems, path: string, v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") p.add(path, "must be a string");
+  return typeof v === "string" ? v : undefined;
+}
+
+function requiredString(p: Problems, path: string, v: unknown): string | undefined {
+  if (v === undefined || v === "") {
+    p.add(path, "required");
+    return undefined;
+  }
+  return optionalString(p, path, v);
+}
+
+function optionalBoolean(p: Problems, path: string, v: unknown): boolean | undefined {
+  if (v === undefined || typeof v === "boolean") return v;
+  p.add(path, "must be true or false");
+  return undefined;
+}
+
+function checkEndpoint(p: Problems, path: string, endpoint: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    p.add(path, "must be an absolute http(s) URL");
+    return false;
+  }
+  const before = p.list.length;
+  if (url.protocol !== "https:" && url.protocol !== "http:") p.add(path, "must use https (or http)");
+  // Credentials belong in secrets, never in vars that `wrangler deploy` prints and the dashboard shows.
+  if (url.username !== "" || url.password !== "") p.add(path, "must not contain credentials: use the S3_* secrets");
+  if (url.search !== "" || url.hash !== "") p.add(path, "must not have a query or fragment");
+  return p.list.length === before;
+}
+
+function checkNames(p: Problems, section: string, entries: Bag): string[] {
+  const ok: string[] = [];
+  const bySuffix = new Map<string, string>();
+  for (const name of Object.keys(entries)) {
+    if (!NAME_RE.test(name)) {
+      p.add(`${section}.${name}`, `name must be ${NAME_RULE}`);
+      continue;
+    }
+    const other = bySuffix.get(secretSuffix(name));
+    if (other !== undefined) {
+      p.add(`${section}.${name}`, `clashes with '${other}': both use the secret suffix ${secretSuffix(name)}`);
+      continue;
+    }
+    bySuffix.set(secretSuffix(name), name);
+    if (!isObject(entries[name])) {
+      p.add(`${section}.${name}`, "must be an object");
+      continue;
+    }
+    ok.push(name);
+  }
+  return ok;
+}
+
+function readDestinations(p: Problems, raw: unknown, env: object): Record<string, Destination> {
+  const out: Record<string, Destination> = {};
+  if (!isObject(raw)) {
+    p.add("destinations", raw === undefined ? "required: at least one destination" : "must be an object of named destinations");
+    return out;
+  }
+  for (const name of checkNames(p, "destinations", raw)) {
+    const v = raw[name] as Bag;
+    const path = `destinations.${name}`;
+    const before = p.list.length;
+    p.unknownKeys(path, v, ["endpoint", "bucket", "region", "prefix", "pathStyle"]);
+    const endpoint = requiredString(p, `${path}.endpoint`, v.endpoint);
+    if (endpoint !== undefined) checkEndpoint(p, `${path}.endpoint`, endpoint);
+    const bucket = requiredString(p, `${path}.bucket`, v.bucket);
+    const region = optionalString(p, `${path}.region`, v.region) ?? "auto";
+    const prefix = optionalString(p, `${path}.prefix`, v.prefix) ?? "";
+    if (prefix.split("/").some((s) => s === "." || s === "..")) p.add(`${path}.prefix`, "must not contain '.' or '..' segments");
+    const pathStyle = optionalBoolean(p, `${path}.pathStyle`, v.pathStyle);
+    for (const secret of [accessKeySecret(name), secretKeySecret(name)]) {
+      if (secretValue(env, secret) === undefined) p.add(`secrets.${secret}`, `missing secret for destination '${name}': wrangler secret put ${secret}`);
+    }
+    const fieldProblems = p.list.slice(before).filter((x) => !x.path.startsWith("secrets."));
+    if (fieldProblems.length === 0 && endpoint && bucket) out[name] = { name, endpoint, bucket, region, prefix, ...(pathStyle === undefined ? {} : { pathStyle }) };
+  }
+  return out;
+}
+
+function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object): Record<string, DatabaseEntry> {
+  const out: Record<string, DatabaseEntry> = {};
+  if (!isObject(raw)) {
+    p.add("databases", raw === undefined ? "required: an object of named databases" : "must be an object of named databases");
+    return out;
+  }
+  for (const name of checkNames(p, "databases", raw)) {
+    const v = raw[name] as Bag;
+    const path = `databases.${name}`;
+    const before = p.list.length;
+    p.unknownKeys(path, v, ["schedule", "destination", "compression", "enabled"]);
+    const schedule = requiredString(p, `${path}.schedule`, v.schedule);
+    let cron: CronSchedule | undefined;
+    if (schedule !== undefined) {
+      try {
+        cron = parseCron(schedule);
+        nextRun(cron, new Date()); // a schedule that never fires is a mistake, not a feature
+      } catch (e) {
+        p.add(`${path}.schedule`, e instanceof PgsealError ? e.message : String(e));
+      }
+    }
+    const destination = requiredString(p, `${path}.destination`, v.destination);
+    if (destination !== undefined && !Object.hasOwn(destinations, destination)) {
+      p.add(`${path}.destination`, `no destination named '${destination}' (known: ${Object.keys(destinations).join(", ") || "none"})`);
+    }
+    const compression = v.compression ?? "zstd";
+    if (compression !== "zstd" && compression !== "gzip") p.add(`${path}.compression`, "must be \"zstd\" or \"gzip\"");
+    const enabled = optionalBoolean(p, `${path}.enabled`, v.enabled) ?? true;
+    const urlSecret = databaseUrlSecret(name);
+    const url = secretValue(env, urlSecret);
+    if (url === undefined) p.add(`secrets.${urlSecret}`, `missing secret for database '${name}': wrangler secret put ${urlSecret}`);
+    else if (!/^postgres(ql)?:\/\//.test(url)) p.add(`secrets.${urlSecret}`, "must be a postgres:// or postgresql:// URL");
+    // Missing secrets are reported above but do not drop the database: its jobs fail with CONFIG_INVALID, visibly.
+    const fieldProblems = p.list.slice(before).filter((x) => !x.path.startsWith("secrets."));
+    if (fieldProblems.length === 0 && schedule && cron && destination) {
+      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled };
+    }
+  }
+  return out;
+}
+
+export function validateConfig(env: object): ValidatedConfig {
+  const p = new Problems();
+  const config: PgsealConfig = { destinations: {}, databases: {}, maxConcurrentJobs: DEFAULT_MAX_CONCURRENT_JOBS };
+  const raw = readRaw(env, p);
+  if (raw) {
+    p.unknownKeys("", raw, ["destinations", "databases", "maxConcurrentJobs"]);
+    const destRaw = isObject(raw.destinations) ? raw.destinations : {};
+    config.destinations = readDestinations(p, raw.destinations, env);
+    config.databases = readDatabases(p, raw.databases, destRaw, env);
+    const max = raw.maxConcurrentJobs;
+    if (max !== undefined) {
+      if (typeof max === "number" && Number.isInteger(max) && max >= 1 && max <= MAX_CONCURRENT_JOBS_LIMIT) config.maxConcurrentJobs = max;
+      else p.add("maxConcurrentJobs", `must be a whole number from 1 to ${MAX_CONCURRENT_JOBS_LIMIT}`);
+    }
+    // A database whose destination was dropped for its own problems cannot run either.
+    for (const [name, db] of Object.entries(config.databases)) {
+      if (!config.destinations[db.destination]) delete config.databases[name];
+    }
+  }
+  const keyring = secretValue(env, "PGSEAL_KEYRING");
+  if (keyring === undefined) p.add("secrets.PGSEAL_KEYRING", "missing: create one with 'npx pgseal keygen', then wrangler secret put PGSEAL_KEYRING");
+  else {
+    try {
+      parseKeyring(keyring);
+    } catch (e) {
+      // parseKeyring's messages name entries and ids, never key bytes.
+      p.add("secrets.PGSEAL_KEYRING", e instanceof PgsealError ? e.message : "not a valid keyring");
+    }
+  }
+  if (secretValue(env, "ADMIN_TOKEN") === undefined) p.add("secrets.ADMIN_TOKEN", "missing: the admin API refuses every request until wrangler secret put ADMIN_TOKEN");
+  return { config, problems: p.list };
+}
+
+const cache = new WeakMap<object, ValidatedConfig>();
+
+/** validateConfig, once per env object (one per isolate in production). */
+export function loadConfig(env: object): ValidatedConfig {
+  let v = cache.get(env);
+  if (!v) {
+    v = validateConfig(env);
+    cache.set(env, v);
+  }
+  return v;
+}
+
+export interface JobSecrets {
+  databaseUrl: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  keyring: string;
+}
+
+/** Reads a database's secrets at the moment a job starts (they are never stored); names what is missing. */
+export function readJobSecrets(env: object, db: DatabaseEntry): JobSecrets {
+  const names = {
+    databaseUrl: databaseUrlSecret(db.name),
+    accessKeyId: accessKeySecret(db.destination),
+    secretAccessKey: secretKeySecret(db.destination),
+    keyring: "PGSEAL_KEYRING",
+  };
+  const values = Object.fromEntries(Object.entries(names).map(([k, n]) => [k, secretValue(env, n)]));
+  const missing = Object.entries(names).filter(([k]) => values[k] === undefined).map(([, n]) => n);
+  if (missing.length > 0) throw new PgsealError("CONFIG_INVALID", `missing secrets: ${missing.join(", ")} (wrangler secret put <NAME>)`);
+  return values as unknown as JobSecrets;
+}

@@ -1,0 +1,53 @@
+// JobSlots: the global Durable Object that leases container slots, so at most maxConcurrentJobs backups run at once.
+import { DurableObject } from "cloudflare:workers";
+
+/** Renewed on every poll (every few seconds); two minutes of silence frees the slot. */
+export const LEASE_MS = 120_000;
+export const JOB_SLOTS_NAME = "global";
+
+export interface SlotGrant {
+  granted: boolean;
+  inUse: number;
+}
+
+/**
+ * A lease expires unless renewed, so a DatabaseBackups object that crashed or was evicted mid-job
+ * can never hold a slot for longer than LEASE_MS (docs/JOBS.md, "Capacity").
+ */
+export class JobSlots extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS leases (holder TEXT PRIMARY KEY, job_id TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+    );
+  }
+
+  /** Takes or renews `holder`'s slot (one per database). Renewal always succeeds, even above a lowered max. */
+  acquire(holder: string, jobId: string, max: number): SlotGrant {
+    const now = Date.now();
+    const sql = this.ctx.storage.sql;
+    sql.exec("DELETE FROM leases WHERE expires_at <= ?", now);
+    const mine = sql.exec("SELECT 1 FROM leases WHERE holder = ?", holder).toArray().length > 0;
+    const inUse = Number(sql.exec("SELECT count(*) AS n FROM leases").one().n);
+    if (!mine && inUse >= max) return { granted: false, inUse };
+    sql.exec(
+      "INSERT INTO leases (holder, job_id, expires_at) VALUES (?, ?, ?) ON CONFLICT(holder) DO UPDATE SET job_id = excluded.job_id, expires_at = excluded.expires_at",
+      holder,
+      jobId,
+      now + LEASE_MS,
+    );
+    return { granted: true, inUse: mine ? inUse : inUse + 1 };
+  }
+
+  release(holder: string): void {
+    this.ctx.storage.sql.exec("DELETE FROM leases WHERE holder = ?", holder);
+  }
+
+  /** Live leases, for status pages and tests. */
+  leases(): { holder: string; jobId: string; expiresAt: number }[] {
+    return this.ctx.storage.sql
+      .exec("SELECT holder, job_id, expires_at FROM leases WHERE expires_at > ? ORDER BY holder", Date.now())
+      .toArray()
+      .map((r) => ({ holder: String(r.holder), jobId: String(r.job_id), expiresAt: Number(r.expires_at) }));
+  }
+}

@@ -1,0 +1,71 @@
+// PgDumpContainer: the streamer image as a Durable Object (one per database). Thin on purpose: image,
+// port, sleep and network settings, and lifecycle hooks that report to the database's DatabaseBackups.
+import { Container, type StopParams } from "@cloudflare/containers";
+import type { ContainerEvent } from "./rpc-types.ts";
+import { installLocalContainer, STREAMER_PORT } from "./local-process-container.ts";
+
+/** DatabaseBackups may name its database in this header, for runtimes whose ids carry no name. */
+export const DB_HEADER = "x-pgseal-db";
+const DB_NAME_KEY = "pgseal:db";
+const MAX_DETAIL_CHARS = 300;
+
+/** STREAMER_URL is never configured in production: only tests and the demo set it (DESIGN §2). */
+type SeamEnv = Env & { STREAMER_URL?: string };
+
+export class PgDumpContainer extends Container<Env> {
+  defaultPort = STREAMER_PORT;
+  // A job's polls renew activity every few seconds; five idle minutes after the last one, it sleeps.
+  sleepAfter = "5m";
+  // pg_dump must reach the database and the upload the bucket: both are on the internet.
+  enableInternet = true;
+
+  constructor(ctx: DurableObjectState<{}>, env: Env) {
+    // Before super(): the library reads ctx.container in its constructor and throws without one.
+    installLocalContainer(ctx, env as SeamEnv);
+    super(ctx, env);
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const db = request.headers.get(DB_HEADER);
+    if (db && !this.ctx.id.name && this.ctx.storage.kv.get(DB_NAME_KEY) !== db) this.ctx.storage.kv.put(DB_NAME_KEY, db);
+    return super.fetch(request);
+  }
+
+  override onStart(): void {
+    this.#report({ kind: "start" });
+  }
+
+  override onStop(params: StopParams): void {
+    this.#report({ kind: "stop", detail: `exit code ${params.exitCode} (${params.reason})` });
+  }
+
+  /** Reported, not rethrown: the library has already failed the request or marked the container stopped. */
+  override onError(error: unknown): void {
+    const detail = error instanceof Error ? error.message : String(error);
+    this.#report({ kind: "error", detail: detail.slice(0, MAX_DETAIL_CHARS) });
+  }
+
+  /** The database this container serves: the name it was addressed by, else the one a request named. */
+  get db(): string | undefined {
+    return this.ctx.id.name ?? (this.ctx.storage.kv.get(DB_NAME_KEY) as string | undefined);
+  }
+
+  /**
+   * In the background: DatabaseBackups may end a job on this news and talk to this container
+   * again, which must not wait for the library's start or stop sequence that called the hook.
+   */
+  #report(event: ContainerEvent): void {
+    const db = this.db;
+    if (!db) {
+      console.warn(`PgDumpContainer ${this.ctx.id}: container ${event.kind} not reported, the database name is unknown`);
+      return;
+    }
+    const backups = this.env.DATABASE_BACKUPS.get(this.env.DATABASE_BACKUPS.idFromName(db));
+    this.ctx.waitUntil(
+      backups.containerEvent(event).then(
+        () => undefined,
+        (e: unknown) => console.error(`PgDumpContainer ${db}: reporting container ${event.kind} failed: ${e instanceof Error ? e.message : String(e)}`),
+      ),
+    );
+  }
+}

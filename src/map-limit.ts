@@ -1,0 +1,13 @@
+// Runs an async function over many items with a cap on how many run at once (subrequest and fan-out limits).
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(0, Math.min(limit, items.length)) }, worker));
+  return out;
+}

@@ -1,0 +1,198 @@
+// DatabaseBackups with the real streamer, PgDumpContainer's seam, PostgreSQL and Swift: backup, capacity, cancel, container loss.
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { DatabaseBackups } from "../../src/do/database-backups.ts";
+import { QUEUE_RETRY_MS, RETRY_BASE_DELAY_MS } from "../../src/do/job-driver.ts";
+import { isTerminal } from "../../src/do/job-states.ts";
+import type { JobView } from "../../src/do/rpc-types.ts";
+import { concatBytes, toHex } from "../../src/shared/bytes.ts";
+import { S3Client } from "../../src/shared/s3.ts";
+import { workersHashing } from "../../src/shared/web-hash.ts";
+import { api, backups, secretValues, testWorkers, waitFor } from "./helpers.ts";
+
+// Tests run in order: the streamer takes one job at a time. After the first, they move the object's
+// clock by calling tick(now) themselves, so retries and backoffs do not cost real minutes.
+const HOUR_MS = 3_600_000;
+const slots = () => env.JOB_SLOTS.getByName("global");
+const streamerUrl = () => String((env as unknown as Record<string, unknown>).STREAMER_URL);
+
+async function collect(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of s) parts.push(c);
+  return concatBytes(parts);
+}
+
+function bucket(): S3Client {
+  const t = testWorkers();
+  return new S3Client({ ...t.s3, bucket: t.bucket, pathStyle: true }, workersHashing);
+}
+
+async function view(db: string, id: string): Promise<JobView> {
+  const r = await backups(db).getJob(id);
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value;
+}
+
+/** A job whose clock starts an hour ahead: real alarms stay out of the way, the test ticks. */
+async function startParked(db: string): Promise<{ id: string; clock: { now: number } }> {
+  const clock = { now: Date.now() + HOUR_MS };
+  const r = await backups(db).startBackup({ trigger: "manual" }, clock.now);
+  if (!r.ok) throw new Error(r.error.message);
+  return { id: r.value.jobId, clock };
+}
+
+/**
+ * Runs the object's alarm work at the job's next due time (its clock only moves forward) until
+ * `done` holds. Real time passes between ticks: the streamer and pg_dump are real.
+ */
+async function tickUntil(db: string, id: string, clock: { now: number }, done: (j: JobView) => boolean, what: string, maxTicks = 60): Promise<JobView> {
+  for (let i = 0; i < maxTicks; i++) {
+    clock.now = await runInDurableObject(backups(db), async (o: DatabaseBackups) => {
+      const at = Math.max(clock.now + 1, o.store.get(id)?.notBefore ?? 0);
+      await o.tick(at);
+      return at;
+    });
+    const j = await view(db, id);
+    if (done(j)) return j;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`job ${id} of ${db} never became ${what}: ${JSON.stringify(await view(db, id))}`);
+}
+
+async function streamerJob(streamerJobId: string): Promise<{ status: number; body: { state?: string } }> {
+  const res = await fetch(`${streamerUrl()}/jobs/${streamerJobId}`);
+  return { status: res.status, body: (await res.json()) as { state?: string } };
+}
+
+async function control(action: "down" | "up" | "restart"): Promise<void> {
+  const res = await fetch(`${testWorkers().controlUrl}/streamer/${action}`, { method: "POST" });
+  if (res.status !== 204) throw new Error(`streamer ${action}: HTTP ${res.status}`);
+}
+
+const states = (j: JobView) => j.events.map((e) => e.to);
+const leaseHolders = async () => (await slots().leases()).map((l) => l.holder);
+
+describe("backups with the real streamer", () => {
+  it("back up the seed database through the API and end uploaded, with progress and the manifest in the bucket", async () => {
+    const start = await api("/backups/app", { method: "POST" });
+    expect(start.status).toBe(202);
+    const done: JobView = await waitFor("the backup to end", async () => {
+      const r = await api(start.body.status_url);
+      return isTerminal(r.body.state) ? r.body : undefined;
+    }, 90_000, 300);
+    expect(done.state, JSON.stringify(done.error)).toBe("uploaded");
+    expect(states(done)).toEqual(["queued", "starting", "dumping", "uploading", "uploaded"]);
+    const manifest = done.manifest as { db: string; status: string; artifact: { key: string; bytes: number; sha256: string; parts: number } };
+    expect(manifest).toMatchObject({ db: "app", status: "uploaded", artifact: { key: done.artifactKey } });
+    // The last poll's progress is the streamer's final count: every byte it uploaded is in the bucket.
+    expect(done.progress).toMatchObject({ bytesUploaded: manifest.artifact.bytes, partsUploaded: manifest.artifact.parts });
+
+    const stored = await collect((await bucket().get(done.artifactKey!)).body);
+    expect(stored.length).toBe(manifest.artifact.bytes);
+    expect(toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", stored as Uint8Array<ArrayBuffer>)))).toBe(manifest.artifact.sha256);
+    const storedManifest = new TextDecoder().decode(await collect((await bucket().get(done.manifestKey!)).body));
+    expect(JSON.parse(storedManifest)).toEqual(done.manifest);
+
+    const status = await backups("app").status();
+    expect(status.lastBackup).toMatchObject({ jobId: done.id, state: "uploaded", artifactKey: done.artifactKey });
+    expect(status.activeJob).toBeNull();
+    expect(await leaseHolders()).not.toContain("app");
+    const text = JSON.stringify(done);
+    for (const secret of secretValues()) expect(text).not.toContain(secret);
+  });
+
+  it("keep a job queued, without an error, while every container slot is taken, and start it when one frees", async () => {
+    await slots().acquire("other-1", "elsewhere", 2);
+    await slots().acquire("other-2", "elsewhere", 2);
+    const { id, clock } = await startParked("queued");
+    try {
+      for (let i = 0; i < 2; i++) {
+        await runInDurableObject(backups("queued"), (o: DatabaseBackups) => o.tick(clock.now));
+        const j = await view("queued", id);
+        expect(j.state).toBe("queued");
+        expect(j.error).toBeNull();
+        expect(states(j)).toEqual(["queued"]);
+        clock.now += QUEUE_RETRY_MS;
+      }
+    } finally {
+      await slots().release("other-1");
+      await slots().release("other-2");
+    }
+    const done = await tickUntil("queued", id, clock, (j) => isTerminal(j.state), "finished");
+    expect(done.state, JSON.stringify(done.error)).toBe("uploaded");
+    expect(states(done)).toEqual(["queued", "starting", "dumping", "uploading", "uploaded"]);
+    expect(await leaseHolders()).not.toContain("queued");
+  });
+
+  it("cancel a running job: the streamer stops pg_dump, writes no manifest, and the slot is freed", async () => {
+    const { id, clock } = await startParked("cancelme");
+    const running = await tickUntil("cancelme", id, clock, (j) => j.state === "dumping", "dumping");
+    expect(await leaseHolders()).toContain("cancelme");
+    // The poll stored the streamer's progress: its preflight measured the source, nothing is uploaded yet.
+    expect(running.progress).toMatchObject({ bytesUploaded: 0, partsUploaded: 0, sourceBytes: expect.any(Number) });
+    expect(running.progress!.sourceBytes).toBeGreaterThan(0);
+    const r = await backups("cancelme").cancel(id, clock.now);
+    expect(r).toEqual({ ok: true, value: { jobId: id, state: "cancelled" } });
+    const j = await view("cancelme", id);
+    expect(j.events.at(-1)).toMatchObject({ from: "dumping", to: "cancelled", detail: "cancelled through the admin API (streamer: cancelling)" });
+    await waitFor("the streamer to finish cancelling", async () => ((await streamerJob(`${id}-a1`)).body.state === "cancelled" ? true : undefined));
+    expect(await leaseHolders()).not.toContain("cancelme");
+    const keys: string[] = [];
+    for await (const o of bucket().list("workers/cancelme/")) keys.push(o.key);
+    expect(keys.filter((k) => k.endsWith(".manifest.json"))).toEqual([]);
+  });
+
+  it("end the running attempt with CONTAINER_LOST when the container reports a stop, and retry as a new attempt", async () => {
+    const { id, clock } = await startParked("cancelme");
+    await tickUntil("cancelme", id, clock, (j) => j.state === "dumping", "dumping");
+    expect(await backups("cancelme").containerEvent({ kind: "stop", detail: "exit code 137" }, clock.now)).toEqual({ handled: "attempt-ended" });
+    const retrying = await view("cancelme", id);
+    expect(retrying).toMatchObject({ state: "queued", attempt: 2 });
+    expect(retrying.events.at(-1)!.detail).toBe(
+      `attempt 1/3 failed with CONTAINER_LOST: the container stopped while the job was dumping: exit code 137; retrying in ${RETRY_BASE_DELAY_MS / 1000} s`,
+    );
+    // The first attempt still waits in the (real, still running) streamer: the retry finds it busy,
+    // cancels that older attempt of its own job, and starts once the streamer is free.
+    const second = await tickUntil("cancelme", id, clock, (j) => j.attempt === 2 && j.state === "dumping", "dumping again");
+    expect(second.events.some((e) => e.detail === `the streamer is busy with ${id}-a1; asking again in 10 s`)).toBe(true);
+    expect((await streamerJob(`${id}-a1`)).body.state).toBe("cancelled");
+    expect((await backups("cancelme").cancel(id, clock.now)).ok).toBe(true);
+    await waitFor("the streamer to finish cancelling", async () => ((await streamerJob(`${id}-a2`)).body.state === "cancelled" ? true : undefined));
+  });
+
+  it("end the attempt with CONTAINER_LOST when a replaced container no longer knows the job", async () => {
+    const { id, clock } = await startParked("cancelme");
+    await tickUntil("cancelme", id, clock, (j) => j.state === "dumping", "dumping");
+    await control("restart");
+    const lost = await tickUntil("cancelme", id, clock, (j) => j.attempt === 2, "retried");
+    expect(lost.state).toBe("queued");
+    expect(lost.events.at(-1)!.detail).toBe(
+      `attempt 1/3 failed with CONTAINER_LOST: the streamer does not know job ${id}-a1: the container was replaced; retrying in ${RETRY_BASE_DELAY_MS / 1000} s`,
+    );
+    expect(await leaseHolders()).not.toContain("cancelme");
+    expect((await backups("cancelme").cancel(id, clock.now)).ok).toBe(true);
+  });
+
+  it("fail with CONTAINER_LOST after the streamer stops answering, once every attempt is used", async () => {
+    const { id, clock } = await startParked("lost");
+    await tickUntil("lost", id, clock, (j) => j.state === "dumping", "dumping");
+    await control("down");
+    let failed: JobView;
+    try {
+      failed = await tickUntil("lost", id, clock, (j) => isTerminal(j.state), "failed");
+    } finally {
+      await control("up");
+    }
+    expect(failed.state).toBe("failed");
+    expect(failed.attempt).toBe(3);
+    expect(failed.error).toMatchObject({ code: "CONTAINER_LOST", retryable: true });
+    const details = failed.events.map((e) => e.detail ?? "");
+    expect(details.filter((d) => /^attempt \d\/3 failed with CONTAINER_LOST/.test(d)).length).toBe(2);
+    expect(details.some((d) => d.includes("no answer from the streamer for 3 polls"))).toBe(true);
+    expect(await leaseHolders()).not.toContain("lost");
+    // The first attempt's pg_dump still waits on the lock inside the streamer: stop it, so nothing outlives the test.
+    expect((await fetch(`${streamerUrl()}/jobs/${id}-a1`, { method: "DELETE" })).status).toBe(202);
+    await waitFor("the orphan to be cancelled", async () => ((await streamerJob(`${id}-a1`)).body.state === "cancelled" ? true : undefined));
+  });
+});
