@@ -1,25 +1,37 @@
-// `npm run demo`: a real backup and restore on embedded defaults — a throwaway PostgreSQL with
-// sample data, a local S3 server (Swift), the pgseal engine — then it stops everything it started.
-// --keep leaves the servers up until Ctrl-C so the printed commands can be tried.
+// `npm run demo`: the whole deployment on this machine — a PostgreSQL with sample data, a local S3 server (Swift),
+// the streamer, the Worker (wrangler.jsonc, containers off) — one backup over the admin API, then a restore with the CLI.
+// --keep leaves everything up until Ctrl-C so the printed commands can be tried.
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runBackup } from "../container/src/backup.ts";
-import { nodeHashing } from "../container/src/node-hash.ts";
-import { runRestore } from "../container/src/restore.ts";
+import { startStreamer } from "../container/src/server.ts";
 import { formatBytes } from "../cli/progress.ts";
-import { generateKey, parseKeyring } from "../src/shared/keyring.ts";
-import { S3Client } from "../src/shared/s3.ts";
+import { generateKey } from "../src/shared/keyring.ts";
+import { startLocalWorker, type ApiJob } from "../test/harness/local-worker.ts";
 import { startPostgres } from "../test/harness/postgres.ts";
 import { startS3 } from "../test/harness/s3.ts";
 
 const keep = process.argv.includes("--keep");
+const BUCKET = "pgseal-demo";
+const PREFIX = "demo";
+const POLL_MS = 500;
+const JOB_DEADLINE_MS = 10 * 60_000;
+const BIN = new URL("../bin/pgseal.mjs", import.meta.url).pathname;
 const step = (s: string) => console.log(`\n▸ ${s}`);
 const cleanups: (() => Promise<void>)[] = [];
 
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } }, (error, _stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr }),
+    ),
+  );
+}
+
 async function main(): Promise<void> {
   step("starting a throwaway PostgreSQL and a local S3 server (OpenStack Swift)");
-  const [pg, s3] = await Promise.all([startPostgres(), startS3()]);
+  const [pg, s3] = await Promise.all([startPostgres({ name: "demo" }), startS3()]);
   cleanups.push(() => pg.stop(), () => s3.stop());
   const sourceUrl = await pg.createDatabase("demo");
   await pg.psql(
@@ -29,55 +41,88 @@ async function main(): Promise<void> {
      insert into orders(customer_id, total, items) select 1 + g % 50000, (g % 997) * 1.25, jsonb_build_object('sku', g % 313, 'qty', g % 7) from generate_series(1, 200000) g;`,
     "demo",
   );
-  await s3.createBucket("pgseal-demo");
-  const target = { endpoint: s3.endpoint, bucket: "pgseal-demo", region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
-  const keyringText = generateKey("demo").entry;
-  const keyring = parseKeyring(keyringText);
+  await s3.createBucket(BUCKET);
+  const target = { endpoint: s3.endpoint, bucket: BUCKET, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
+  const keyring = generateKey("demo").entry;
   // The key goes to a private file, not the terminal: even a demo should not teach pasting keys around.
   const keyDir = mkdtempSync(join(tmpdir(), "pgseal-demo-key-"));
   const keyringFile = join(keyDir, "keyring");
-  writeFileSync(keyringFile, keyringText + "\n", { mode: 0o600 });
+  writeFileSync(keyringFile, keyring + "\n", { mode: 0o600 });
   cleanups.push(async () => rmSync(keyDir, { recursive: true, force: true }));
 
-  let lastPhase = "";
-  step("backing up database 'demo': pg_dump → zstd → AES-256-GCM → S3 multipart upload");
-  const { manifest, manifestKey } = await runBackup(
-    { db: "demo", databaseUrl: sourceUrl, s3: target, prefix: "demo", keyring, compression: "zstd" },
-    {
-      onProgress: (p) => {
-        const line = `  ${p.phase.padEnd(9)} dumped ${formatBytes(p.bytesDumped).padStart(9)} · uploaded ${formatBytes(p.bytesUploaded).padStart(9)} · ${(p.elapsedMs / 1000).toFixed(1)}s`;
-        if (process.stdout.isTTY) process.stdout.write(`\r${line}   `);
-        else if (p.phase !== lastPhase) console.log(line);
-        lastPhase = p.phase;
-      },
-    },
-  );
-  if (process.stdout.isTTY) process.stdout.write("\n");
-  console.log(`  artifact  ${manifest.artifact.key}\n  manifest  ${manifestKey}`);
-  console.log(`  sizes     dump ${formatBytes(manifest.dump.bytes)} → zstd ${formatBytes(manifest.compression.bytes)} → stored ${formatBytes(manifest.artifact.bytes)} (${manifest.artifact.parts} part)`);
-  console.log(`  timings   dump ${manifest.timings.dumpSeconds}s, total ${manifest.timings.totalSeconds}s · sha256 ${manifest.artifact.sha256.slice(0, 16)}…`);
+  step("starting the streamer (what the container runs) and the Worker (wrangler.jsonc, containers off, STREAMER_URL → streamer)");
+  const streamer = await startStreamer({ port: 0, host: "127.0.0.1", log: () => {} });
+  cleanups.push(() => streamer.stop());
+  const worker = await startLocalWorker({ s3: target, prefix: PREFIX, keyring, streamerUrl: streamer.url, databases: { demo: { url: sourceUrl } } });
+  cleanups.push(() => worker.close());
+  console.log(`  Worker    ${worker.url}  (admin token in $TOKEN below)\n  streamer  ${streamer.url}`);
 
-  step("restoring it into a new database 'demo_restored'");
-  const restoredUrl = await pg.createDatabase("demo_restored");
-  const r = await runRestore({ client: new S3Client(target, nodeHashing), manifest, keyring, targetUrl: restoredUrl });
+  step(`POST ${worker.url}/backups/demo`);
+  const post = await worker.api<{ jobId: string; status_url: string; error?: { code: string; message: string } }>("/backups/demo", { method: "POST" });
+  if (post.status !== 202) throw new Error(`POST /backups/demo answered ${post.status}: ${post.body.error?.code} ${post.body.error?.message}`);
+  console.log(`  202 → job ${post.body.jobId}; polling GET ${post.body.status_url}`);
+
+  const deadline = Date.now() + JOB_DEADLINE_MS;
+  let job: ApiJob;
+  let lastLine = "";
+  for (;;) {
+    const r = await worker.api<ApiJob>(post.body.status_url);
+    if (r.status !== 200) throw new Error(`GET ${post.body.status_url} answered ${r.status}`);
+    job = r.body;
+    const p = job.progress;
+    const line = `  ${job.state.padEnd(9)}` + (p ? ` dumped ${formatBytes(p.bytesDumped).padStart(9)} · uploaded ${formatBytes(p.bytesUploaded).padStart(9)} · ${(p.elapsedMs / 1000).toFixed(1)}s${p.table ? ` · ${p.table}` : ""}` : "");
+    if (process.stdout.isTTY) process.stdout.write(`\r\x1b[K${line}`);
+    else if (line !== lastLine) console.log(line);
+    lastLine = line;
+    if (["uploaded", "sealed", "failed", "drill-failed", "drill-skipped", "cancelled"].includes(job.state)) break;
+    if (Date.now() > deadline) throw new Error(`the job did not finish within ${JOB_DEADLINE_MS / 60_000} minutes (state ${job.state})`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  if (process.stdout.isTTY) process.stdout.write("\n");
+  if (job.error || !job.manifest || !job.artifactKey) {
+    throw new Error(`the backup ended ${job.state}${job.error ? `: ${job.error.code}: ${job.error.message}` : ""}`);
+  }
+  const m = job.manifest;
+  console.log(`  phases    ${job.events.map((e) => e.to).join(" → ")}`);
+  console.log(`  artifact  ${job.artifactKey}\n  manifest  ${job.manifestKey}`);
+  console.log(`  sizes     dump ${formatBytes(m.dump.bytes)} → ${m.compression.algorithm} ${formatBytes(m.compression.bytes)} → stored ${formatBytes(m.artifact.bytes)} (${m.artifact.parts} part${m.artifact.parts === 1 ? "" : "s"})`);
+  console.log(`  timings   dump ${m.timings.dumpSeconds}s, total ${m.timings.totalSeconds}s · sha256 ${m.artifact.sha256.slice(0, 16)}…`);
+
+  const cliEnv = {
+    PGSEAL_S3_ENDPOINT: s3.endpoint,
+    PGSEAL_S3_BUCKET: BUCKET,
+    PGSEAL_S3_REGION: s3.region,
+    PGSEAL_S3_ACCESS_KEY_ID: s3.accessKeyId,
+    PGSEAL_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    PGSEAL_KEYRING_FILE: keyringFile,
+  };
+  step("restoring it with the CLI (pgseal restore) into a new database 'demo_restored'");
+  await pg.createDatabase("demo_restored");
+  const started = performance.now();
+  const restore = await runCli(["restore", job.artifactKey, "--prefix", PREFIX, "--target", pg.urlFor("demo_restored")], cliEnv);
+  if (restore.code !== 0) throw new Error(`pgseal restore failed:\n${restore.stderr}`);
   const count = (db: string) => pg.psql("select (select count(*) from customers) || '/' || (select count(*) from orders)", db);
   const [before, after] = await Promise.all([count("demo"), count("demo_restored")]);
-  console.log(`  restored in ${r.seconds.toFixed(1)}s · customers/orders: source ${before}, restored ${after}`);
+  console.log(`  restored in ${((performance.now() - started) / 1000).toFixed(1)}s · customers/orders: source ${before}, restored ${after}`);
   if (before !== after) throw new Error("restored row counts differ from the source");
 
   // An empty database reachable over the cluster's unix socket (trust auth there): no password to print.
   await pg.createDatabase("demo_try");
   const tryUrl = `postgresql://${pg.superuser}@localhost/demo_try?host=${encodeURIComponent(pg.socketDir)}&port=${pg.port}`;
-  step(keep ? "restore it yourself with the CLI (in another terminal):" : "restore it yourself with the CLI (run the demo with --keep to try it):");
+  step(keep ? "try it yourself (in another terminal):" : "try it yourself (run the demo with --keep to keep the servers up):");
   console.log(
     [
-      `  PGSEAL_S3_ENDPOINT=${s3.endpoint} PGSEAL_S3_BUCKET=pgseal-demo PGSEAL_S3_REGION=${s3.region} \\`,
+      `  TOKEN='${worker.token}'`,
+      `  curl -s -H "authorization: Bearer $TOKEN" ${worker.url}/databases`,
+      `  curl -s -X POST -H "authorization: Bearer $TOKEN" ${worker.url}/backups/demo`,
+      "",
+      `  PGSEAL_S3_ENDPOINT=${s3.endpoint} PGSEAL_S3_BUCKET=${BUCKET} PGSEAL_S3_REGION=${s3.region} \\`,
       `  PGSEAL_S3_ACCESS_KEY_ID='${s3.accessKeyId}' PGSEAL_S3_SECRET_ACCESS_KEY='${s3.secretAccessKey}' \\`,
       `  PGSEAL_KEYRING_FILE=${keyringFile} \\`,
-      `  npx pgseal restore ${manifest.artifact.key} --prefix demo --target '${tryUrl}'`,
+      `  npx pgseal restore ${job.artifactKey} --prefix ${PREFIX} --target '${tryUrl}'`,
     ].join("\n"),
   );
-  console.log("  (the local test server's fixed credentials; the servers and the key file go away when the demo ends" + (keep ? ": press Ctrl-C to end it)" : ")"));
+  console.log("  (a throwaway token and the local test server's fixed credentials; everything, key file included, goes away when the demo ends" + (keep ? ": press Ctrl-C to end it)" : ")"));
   if (keep) {
     // The servers are child processes that do not hold the event loop open: this timer does.
     const alive = setInterval(() => {}, 60_000);
@@ -88,7 +133,7 @@ async function main(): Promise<void> {
 
 try {
   await main();
-  console.log("\n✓ demo finished: backup written, restored and counted");
+  console.log("\n✓ demo finished: backup taken through the Worker, restored with the CLI and counted");
 } catch (e) {
   process.exitCode = 1;
   console.error(`\n✗ demo failed: ${e instanceof Error ? e.message : String(e)}`);

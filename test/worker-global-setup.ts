@@ -1,12 +1,12 @@
 // Real parts for the "workers" project: Swift, PostgreSQL, and the real streamer behind a TCP proxy tests can take down.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { TestProject } from "vitest/node";
 import { startStreamer } from "../container/src/server.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { createUniqueBucket } from "./harness/buckets.ts";
-import { startPostgres, type PgCluster } from "./harness/postgres.ts";
+import { holdLock } from "./harness/held-lock.ts";
+import { startPostgres } from "./harness/postgres.ts";
 import { startS3 } from "./harness/s3.ts";
 import { startTcpProxy } from "./harness/tcp-proxy.ts";
 
@@ -38,29 +38,6 @@ function listen(server: Server): Promise<string> {
   });
 }
 
-const LOCK_TIMEOUT_MS = 15_000;
-
-/** A psql session holding ACCESS EXCLUSIVE on held.t until the returned stop(); pg_dump waits for it. */
-async function holdLock(pg: PgCluster): Promise<() => Promise<void>> {
-  await pg.psql("CREATE TABLE t (id int); INSERT INTO t VALUES (1);", "held");
-  const child = spawn(pg.tools.psql, pg.psqlArgs("held"), { stdio: ["pipe", "ignore", "ignore"], env: { PATH: process.env.PATH ?? "" } });
-  child.stdin.write("BEGIN;\nLOCK TABLE t IN ACCESS EXCLUSIVE MODE;\n");
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
-  const granted = "SELECT count(*) FROM pg_locks WHERE relation = 't'::regclass AND mode = 'AccessExclusiveLock' AND granted";
-  while ((await pg.psql(granted, "held")) !== "1") {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error("could not take the lock on held.t");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return async () => {
-    child.stdin.end(); // psql ends the session, which rolls back and frees the lock
-    await new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-    });
-  };
-}
-
 /**
  * The streamer is container/src/server.ts in this process; a loopback control endpoint takes its
  * proxy down and up, or replaces it. Everything reaches workerd as bindings: PGSEAL_CONFIG, the
@@ -80,7 +57,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await pg.psqlFile("test/fixtures/seed.sql", "app");
     const bucket = await createUniqueBucket(s3, "worker-backups");
     const heldUrl = await pg.createDatabase("held");
-    stops.push(await holdLock(pg));
+    stops.push(await holdLock(pg, "held"));
 
     // The streamer's JSON log lines would drown the test report; its behaviour is asserted through its API.
     let streamer = await startStreamer({ port: 0, host: "127.0.0.1", log: () => {} });

@@ -1,0 +1,54 @@
+// `pgseal check-config`: the Worker's configuration validated as the deployed Worker validates it, every problem by path.
+import { readFileSync } from "node:fs";
+import { validateConfig } from "../../src/config.ts";
+import { PgsealError } from "../../src/shared/errors.ts";
+import type { Command } from "../command.ts";
+import { parseDotenv, parseJsonc } from "../jsonc.ts";
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new PgsealError("CONFIG_INVALID", `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+export const checkConfig: Command = {
+  summary: "validate PGSEAL_CONFIG in wrangler.jsonc (and the secrets in an env file) like the Worker does",
+  usage: [
+    "pgseal check-config [--config wrangler.jsonc] [--env-file .dev.vars] [--json]",
+    "  Field problems always fail. Secrets are checked only with --env-file (e.g. .dev.vars): deployed",
+    "  secrets live in Cloudflare, where GET /health reports the same list.",
+  ].join("\n"),
+  options: { config: { type: "string" }, "env-file": { type: "string" }, json: { type: "boolean" } },
+  async run({ flags, out, err }) {
+    const configPath = typeof flags.config === "string" ? flags.config : "wrangler.jsonc";
+    const envFile = typeof flags["env-file"] === "string" ? flags["env-file"] : undefined;
+    let wrangler: unknown;
+    try {
+      wrangler = parseJsonc(readText(configPath, "the wrangler config"));
+    } catch (e) {
+      if (e instanceof PgsealError) throw e;
+      throw new PgsealError("CONFIG_INVALID", `${configPath} is not valid JSONC: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const vars = (wrangler as { vars?: Record<string, unknown> })?.vars ?? {};
+    const secrets = envFile ? parseDotenv(readText(envFile, "the env file")) : {};
+    // As in `wrangler dev`: values in the env file override vars of the same name.
+    const { config, problems } = validateConfig({ ...vars, ...secrets });
+    const fieldProblems = problems.filter((p) => !p.path.startsWith("secrets."));
+    const secretProblems = problems.filter((p) => p.path.startsWith("secrets."));
+    const failing = envFile ? problems : fieldProblems;
+    if (flags.json) {
+      out(JSON.stringify({ ok: failing.length === 0, databases: Object.keys(config.databases), destinations: Object.keys(config.destinations), problems: failing, secretsChecked: envFile !== undefined }, null, 2));
+    } else {
+      for (const p of fieldProblems) err(`✗ ${p.path}: ${p.message}`);
+      if (envFile) for (const p of secretProblems) err(`✗ ${p.path}: ${p.message}`);
+      else if (secretProblems.length > 0) {
+        err(`secrets this configuration needs (not checked without --env-file; set each with wrangler secret put):`);
+        for (const p of secretProblems) err(`  ${p.path.slice("secrets.".length)}`);
+      }
+      if (failing.length === 0) out(`ok: ${Object.keys(config.databases).length} database(s), ${Object.keys(config.destinations).length} destination(s) in ${configPath}`);
+    }
+    if (failing.length > 0) throw new PgsealError("CONFIG_INVALID", `${failing.length} problem(s) in ${configPath}${envFile ? ` and ${envFile}` : ""}`);
+  },
+};

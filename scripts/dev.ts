@@ -1,0 +1,94 @@
+// `npm run dev`: `wrangler dev` (containers off) with the streamer as a local process, a local S3 store (Swift) and a
+// sample PostgreSQL; secrets through a generated .dev.vars. Ctrl-C stops everything it started.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { localWorkerSettings } from "../test/harness/local-worker.ts";
+import { freePorts } from "../test/harness/ports.ts";
+import { startPostgres } from "../test/harness/postgres.ts";
+import { startS3 } from "../test/harness/s3.ts";
+import { generateKey } from "../src/shared/keyring.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const DEV_VARS = `${ROOT}.dev.vars`;
+const MARKER = "# written by `npm run dev`: rewritten on every run (delete this line to keep your own)";
+const WRANGLER_PORT = Number(process.env.PORT ?? 8787);
+const BUCKET = "pgseal-dev";
+
+const cleanups: (() => Promise<void>)[] = [];
+const stopChild = (child: ChildProcess) => async () => {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+};
+
+function dotenvLine(name: string, value: string): string {
+  // Single quotes: dotenv takes the value literally (JSON keeps its double quotes and backslashes).
+  if (/['\n]/.test(value)) throw new Error(`${name} cannot be written to .dev.vars: it contains a single quote or a newline`);
+  return `${name}='${value}'`;
+}
+
+async function main(): Promise<void> {
+  if (existsSync(DEV_VARS) && !readFileSync(DEV_VARS, "utf8").startsWith(MARKER)) {
+    throw new Error(`.dev.vars exists and was not written by 'npm run dev': it holds your settings, so it is left alone. Move it aside (mv .dev.vars .dev.vars.mine) and run again.`);
+  }
+  console.log("▸ starting PostgreSQL (database 'demo' with sample rows) and Swift (bucket 'pgseal-dev')");
+  const [pg, s3] = await Promise.all([startPostgres({ name: "dev" }), startS3()]);
+  cleanups.push(() => pg.stop(), () => s3.stop());
+  const sourceUrl = await pg.createDatabase("demo");
+  await pg.psql("create table items(id int primary key, name text); insert into items select g, 'item ' || g from generate_series(1, 10000) g;", "demo");
+  await s3.createBucket(BUCKET);
+
+  const [streamerPort] = await freePorts(1);
+  console.log(`▸ starting the streamer: node container/src/server.ts on 127.0.0.1:${streamerPort}`);
+  const streamer = spawn(process.execPath, [`${ROOT}container/src/server.ts`], {
+    env: { PATH: process.env.PATH ?? "", PORT: String(streamerPort), STREAMER_HOST: "127.0.0.1" },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  cleanups.push(stopChild(streamer));
+
+  const token = randomBytes(24).toString("base64url");
+  const { vars, secrets } = localWorkerSettings(
+    {
+      s3: { endpoint: s3.endpoint, bucket: BUCKET, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      prefix: "dev",
+      keyring: generateKey("dev").entry,
+      streamerUrl: `http://127.0.0.1:${streamerPort}`,
+      databases: { demo: { url: sourceUrl, schedule: "0 * * * *" } },
+    },
+    token,
+  );
+  // .dev.vars values override wrangler.jsonc vars: PGSEAL_CONFIG points at the local bucket instead of R2.
+  const lines = [MARKER, dotenvLine("PGSEAL_CONFIG", JSON.stringify(vars.PGSEAL_CONFIG)), ...Object.entries(secrets).map(([k, v]) => dotenvLine(k, v))];
+  writeFileSync(DEV_VARS, lines.join("\n") + "\n", { mode: 0o600 });
+  cleanups.push(async () => rmSync(DEV_VARS, { force: true })); // its ports and token die with this run
+
+  console.log(`▸ wrangler dev on http://127.0.0.1:${WRANGLER_PORT} (containers off; the seam forwards to the streamer)\n`);
+  console.log(`  TOKEN='${token}'`);
+  console.log(`  curl -s -H "authorization: Bearer $TOKEN" http://127.0.0.1:${WRANGLER_PORT}/databases`);
+  console.log(`  curl -s -X POST -H "authorization: Bearer $TOKEN" http://127.0.0.1:${WRANGLER_PORT}/backups/demo`);
+  console.log(`  curl -s "http://127.0.0.1:${WRANGLER_PORT}/cdn-cgi/handler/scheduled?cron=*/5+*+*+*+*"   # the cron watchdog\n`);
+  const wrangler = spawn(process.execPath, [`${ROOT}node_modules/wrangler/bin/wrangler.js`, "dev", "--ip", "127.0.0.1", "--port", String(WRANGLER_PORT), "--show-interactive-dev-session=false"], {
+    cwd: ROOT,
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  cleanups.push(stopChild(wrangler));
+  const ended = await new Promise<string>((resolve) => {
+    process.once("SIGINT", () => resolve("Ctrl-C"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    wrangler.once("exit", (code) => resolve(`wrangler dev exited (${code})`));
+    streamer.once("exit", (code) => resolve(`the streamer exited (${code})`));
+  });
+  console.log(`\n▸ ${ended}: stopping wrangler, the streamer, PostgreSQL and Swift`);
+}
+
+try {
+  await main();
+} catch (e) {
+  process.exitCode = 1;
+  console.error(`✗ dev failed: ${e instanceof Error ? e.message : String(e)}`);
+} finally {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+}

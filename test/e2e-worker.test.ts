@@ -1,0 +1,158 @@
+// End to end through the Worker's HTTP API from plain Node: wrangler.jsonc run locally, the seam to a real streamer, PostgreSQL and Swift.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStreamer, type Streamer } from "../container/src/server.ts";
+import { nodeHashing } from "../container/src/node-hash.ts";
+import { generateKey } from "../src/shared/keyring.ts";
+import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { pgseal, pgsealEnv } from "./harness/cli.ts";
+import { fingerprint } from "./harness/compare.ts";
+import { holdLock } from "./harness/held-lock.ts";
+import { startLocalWorker, type ApiJob, type LocalWorker } from "./harness/local-worker.ts";
+import { startPostgres, type PgCluster } from "./harness/postgres.ts";
+import { startSlowProxy, type SlowProxy } from "./harness/slow-proxy.ts";
+import { freshBucket } from "./harness/use-s3.ts";
+
+const SEED_SQL = new URL("./fixtures/seed.sql", import.meta.url).pathname;
+const JOB_DEADLINE_MS = 90_000;
+/** Slow enough that an 8 MiB part takes seconds: the cancel lands while the upload is open. */
+const SLOW_UPLOAD_BYTES_PER_SECOND = 2 * 1024 * 1024;
+
+let pg: PgCluster;
+let target: S3Target;
+let streamer: Streamer;
+let worker: LocalWorker;
+let releaseLock: () => Promise<void>;
+const keyring = generateKey("e2e-worker").entry;
+
+async function waitForJob(w: LocalWorker, db: string, id: string, done: (j: ApiJob) => boolean): Promise<ApiJob> {
+  const deadline = Date.now() + JOB_DEADLINE_MS;
+  for (;;) {
+    const { status, body } = await w.api<ApiJob>(`/backups/${db}/${id}`);
+    expect(status).toBe(200);
+    if (done(body)) return body;
+    if (Date.now() > deadline) throw new Error(`job ${db}/${id} did not get there in time: ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function listKeys(client: S3Client, prefix: string): Promise<{ objects: string[]; uploads: string[] }> {
+  const objects: string[] = [];
+  const uploads: string[] = [];
+  for await (const o of client.list(prefix)) objects.push(o.key);
+  for await (const u of client.listMultipartUploads(prefix)) uploads.push(u.key);
+  return { objects, uploads };
+}
+
+beforeAll(async () => {
+  pg = await startPostgres({ name: "e2e-worker" });
+  const seedUrl = await pg.createDatabase("seeded");
+  await pg.psqlFile(SEED_SQL, "seeded");
+  const heldUrl = await pg.createDatabase("held");
+  releaseLock = await holdLock(pg, "held");
+  target = await freshBucket("e2e-worker");
+  streamer = await startStreamer({ port: 0, host: "127.0.0.1", log: () => {} });
+  worker = await startLocalWorker({
+    s3: target,
+    prefix: "e2e",
+    keyring,
+    streamerUrl: streamer.url,
+    databases: { shop: { url: seedUrl }, held: { url: heldUrl } },
+  });
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await streamer?.stop();
+  await releaseLock?.();
+  await pg?.stop();
+});
+
+describe("the Worker, started from Node with containers off and STREAMER_URL bound", () => {
+  it("backs up through POST /backups/:db, and pgseal restore reproduces the database exactly", async () => {
+    const post = await worker.api<{ jobId: string; status_url: string }>("/backups/shop", { method: "POST" });
+    expect(post.status).toBe(202);
+    expect(post.body.status_url).toBe(`/backups/shop/${post.body.jobId}`);
+
+    const job = await waitForJob(worker, "shop", post.body.jobId, (j) => ["uploaded", "failed", "cancelled"].includes(j.state));
+    expect(job.error).toBeNull();
+    expect(job.state).toBe("uploaded");
+    expect(job.events.map((e) => e.to)).toEqual(expect.arrayContaining(["queued", "starting", "dumping", "uploaded"]));
+    expect(JSON.stringify(job)).not.toContain(pg.password);
+
+    const client = new S3Client(target, nodeHashing);
+    const { objects, uploads } = await listKeys(client, "e2e/shop/");
+    expect(objects.sort()).toEqual([job.artifactKey, job.manifestKey].sort());
+    expect(uploads).toEqual([]);
+    expect(job.manifest?.artifact.bytes).toBe((await client.head(job.artifactKey!))!.size);
+
+    await pg.createDatabase("restored");
+    const restore = await pgseal(["restore", job.artifactKey!, "--prefix", "e2e", "--target", pg.urlFor("restored")], pgsealEnv(target, keyring));
+    expect(restore.code, restore.stderr).toBe(0);
+    const [a, b] = await Promise.all([fingerprint(pg, "seeded"), fingerprint(pg, "restored")]);
+    expect(Object.keys(a.tables).length).toBeGreaterThan(10);
+    expect(b).toEqual(a);
+
+    const list = await worker.api<{ jobs: { id: string; state: string }[] }>("/backups/shop");
+    expect(list.body.jobs[0]).toMatchObject({ id: post.body.jobId, state: "uploaded" });
+  });
+
+  it("answers a second POST during a run with 409 and the active job's id, and a cancel leaves nothing in the bucket", async () => {
+    const first = await worker.api<{ jobId: string }>("/backups/held", { method: "POST" });
+    expect(first.status).toBe(202);
+    await waitForJob(worker, "held", first.body.jobId, (j) => j.state === "dumping");
+    const second = await worker.api<{ error: { code: string; message: string } }>("/backups/held", { method: "POST" });
+    expect(second.status).toBe(409);
+    expect(second.body.error.code).toBe("JOB_ACTIVE");
+    expect(second.body.error.message).toContain(first.body.jobId);
+
+    const cancel = await worker.api<{ state: string }>(`/backups/held/${first.body.jobId}`, { method: "DELETE" });
+    expect(cancel.status).toBe(202);
+    const job = await waitForJob(worker, "held", first.body.jobId, (j) => j.state === "cancelled");
+    expect(job.artifactKey).toBeNull();
+    expect(await listKeys(new S3Client(target, nodeHashing), "e2e/held/")).toEqual({ objects: [], uploads: [] });
+  });
+});
+
+describe("cancelling while parts are uploading", () => {
+  let slow: SlowProxy;
+  let slowWorker: LocalWorker;
+  let slowTarget: S3Target;
+
+  beforeAll(async () => {
+    const bigUrl = await pg.createDatabase("big");
+    // Incompressible rows (md5 chains), ~40 MB: zstd cannot shrink it below several parts.
+    await pg.psql("create table blob as select g as id, repeat(md5(g::text) || md5((g * 7)::text), 8) as v from generate_series(1, 80000) g;", "big");
+    await pg.psql("update blob set v = encode(sha512(v::bytea), 'base64') || encode(sha512((v || 'x')::bytea), 'base64') || v;", "big");
+    slowTarget = await freshBucket("e2e-worker-slow");
+    slow = await startSlowProxy(slowTarget.endpoint, { bytesPerSecond: SLOW_UPLOAD_BYTES_PER_SECOND });
+    slowWorker = await startLocalWorker({ s3: { ...slowTarget, endpoint: slow.url }, prefix: "slow", keyring, streamerUrl: streamer.url, databases: { big: { url: bigUrl } } });
+  });
+
+  afterAll(async () => {
+    await slowWorker?.close();
+    await slow?.stop();
+  });
+
+  it("aborts the open multipart upload: no object and no upload remain", async () => {
+    const post = await slowWorker.api<{ jobId: string }>("/backups/big", { method: "POST" });
+    expect(post.status).toBe(202);
+    const client = new S3Client(slowTarget, nodeHashing);
+    // The upload is open once the first part is on its way; cancel then.
+    const deadline = Date.now() + JOB_DEADLINE_MS;
+    while ((await listKeys(client, "slow/big/")).uploads.length === 0) {
+      if (Date.now() > deadline) throw new Error("the multipart upload never started");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const cancel = await slowWorker.api(`/backups/big/${post.body.jobId}`, { method: "DELETE" });
+    expect(cancel.status).toBe(202);
+    const job = await waitForJob(slowWorker, "big", post.body.jobId, (j) => j.state === "cancelled");
+    expect(job.manifestKey).toBeNull();
+    // The streamer aborts after the job is marked cancelled: give it the time its abort takes.
+    let left = await listKeys(client, "slow/big/");
+    while (left.uploads.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = await listKeys(client, "slow/big/");
+    }
+    expect(left).toEqual({ objects: [], uploads: [] });
+  });
+});
