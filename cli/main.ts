@@ -5,12 +5,13 @@ import type { Command } from "./command.ts";
 import { backup } from "./commands/backup.ts";
 import { checkConfig } from "./commands/check-config.ts";
 import { decrypt } from "./commands/decrypt.ts";
+import { drill } from "./commands/drill.ts";
 import { keygen } from "./commands/keygen.ts";
 import { list } from "./commands/list.ts";
 import { restore } from "./commands/restore.ts";
 import { verify } from "./commands/verify.ts";
 
-const COMMANDS: Record<string, Command> = { keygen, backup, list, restore, decrypt, verify, "check-config": checkConfig };
+const COMMANDS: Record<string, Command> = { keygen, backup, list, restore, decrypt, verify, drill, "check-config": checkConfig };
 
 export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;

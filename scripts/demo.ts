@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   if (process.stdout.isTTY) process.stdout.write("\n");
-  if (job.error || !job.manifest || !job.artifactKey) {
+  if (!job.manifest || !job.artifactKey) {
     throw new Error(`the backup ended ${job.state}${job.error ? `: ${job.error.code}: ${job.error.message}` : ""}`);
   }
   const m = job.manifest;
@@ -87,6 +87,12 @@ async function main(): Promise<void> {
   console.log(`  artifact  ${job.artifactKey}\n  manifest  ${job.manifestKey}`);
   console.log(`  sizes     dump ${formatBytes(m.dump.bytes)} → ${m.compression.algorithm} ${formatBytes(m.compression.bytes)} → stored ${formatBytes(m.artifact.bytes)} (${m.artifact.parts} part${m.artifact.parts === 1 ? "" : "s"})`);
   console.log(`  timings   dump ${m.timings.dumpSeconds}s, total ${m.timings.totalSeconds}s · sha256 ${m.artifact.sha256.slice(0, 16)}…`);
+  const d = job.drillRecord;
+  if (d) {
+    console.log(`  drill     ${d.verdict} (${d.code ?? "every count matches"}): restored from the bucket into a throwaway cluster in ${d.restoreSeconds}s, counted in ${d.countSeconds}s`);
+    for (const t of d.comparison?.tables ?? []) console.log(`            ${t.table.padEnd(20)} dump ${String(t.expected).padStart(7)} · restored ${String(t.actual ?? "missing").padStart(7)}`);
+  }
+  if (job.state !== "sealed") throw new Error(`the backup is stored but ended ${job.state}: ${job.error?.code}: ${job.error?.message}`);
 
   const cliEnv = {
     PGSEAL_S3_ENDPOINT: s3.endpoint,
@@ -133,7 +139,7 @@ async function main(): Promise<void> {
 
 try {
   await main();
-  console.log("\n✓ demo finished: backup taken through the Worker, restored with the CLI and counted");
+  console.log("\n✓ demo finished: backup taken through the Worker, drilled and sealed, restored again with the CLI and counted");
 } catch (e) {
   process.exitCode = 1;
   console.error(`\n✗ demo failed: ${e instanceof Error ? e.message : String(e)}`);

@@ -151,3 +151,36 @@ describe("secrets for a job", () => {
     expect(() => readJobSecrets(without, db)).toThrow(/missing secrets: S3_SECRET_ACCESS_KEY_R2/);
   });
 });
+
+describe("drill and alert settings", () => {
+  it("default to a local drill, no age limit and no success alerts", () => {
+    const { config } = validateConfig({ PGSEAL_CONFIG: good, ...secrets });
+    expect(config.databases.app).toMatchObject({ drill: "local", maxAgeHours: null });
+    expect(config.alerts).toEqual({ onSuccess: false });
+  });
+
+  it("take a per-database age over the deployment's, and a scratch drill needs its secret", () => {
+    const cfg = { ...good, alerts: { onSuccess: true, maxAgeHours: 48 }, databases: { ...good.databases, app: { schedule: "0 3 * * *", destination: "r2", drill: "scratch", maxAgeHours: 30 } } };
+    const missing = validateConfig({ PGSEAL_CONFIG: cfg, ...secrets });
+    expect(missing.problems.map((p) => p.path)).toEqual(["secrets.DRILL_SCRATCH_URL_APP"]);
+    const ok = validateConfig({ PGSEAL_CONFIG: cfg, ...secrets, DRILL_SCRATCH_URL_APP: "postgres://scratch:pw@scratch.example.com/postgres" });
+    expect(ok.problems).toEqual([]);
+    expect(ok.config.databases.app).toMatchObject({ drill: "scratch", maxAgeHours: 30 });
+    expect(ok.config.databases["billing-db"].maxAgeHours).toBe(48);
+    expect(ok.config.alerts.onSuccess).toBe(true);
+    expect(readJobSecrets({ PGSEAL_CONFIG: cfg, ...secrets, DRILL_SCRATCH_URL_APP: "postgres://scratch:pw@scratch.example.com/postgres" }, ok.config.databases.app).drillScratchUrl).toBe(
+      "postgres://scratch:pw@scratch.example.com/postgres",
+    );
+  });
+
+  it("name bad drill modes, ages and alert fields by path", () => {
+    const cfg = { ...good, alerts: { onSuccess: "yes", maxAgeHours: -1, webhook: "x" }, databases: { app: { schedule: "0 3 * * *", destination: "r2", drill: "remote", maxAgeHours: 0 } } };
+    expect(paths({ PGSEAL_CONFIG: cfg, ...secrets }).filter((p) => !p.startsWith("secrets."))).toEqual([
+      "alerts.webhook",
+      "alerts.onSuccess",
+      "alerts.maxAgeHours",
+      "databases.app.maxAgeHours",
+      "databases.app.drill",
+    ]);
+  });
+});

@@ -26,13 +26,24 @@ export interface DatabaseEntry {
   compression: Compression;
   /** false turns the schedule off; manual backups still run. */
   enabled: boolean;
+  /** Restore drill after each upload: a throwaway cluster in the container (default), a scratch server, or none (never sealed). */
+  drill: DrillMode;
+  /** Alert when no sealed backup is newer than this (falls back to alerts.maxAgeHours); null: never. */
+  maxAgeHours: number | null;
 }
+
+export const DRILL_MODES = ["local", "scratch", "off"] as const;
+export type DrillMode = (typeof DRILL_MODES)[number];
 
 export interface PgsealConfig {
   destinations: Record<string, Destination>;
   databases: Record<string, DatabaseEntry>;
   maxConcurrentJobs: number;
+  /** Webhook (secret ALERT_WEBHOOK_URL) on failures always; on success only when asked. */
+  alerts: { onSuccess: boolean };
 }
+
+const MAX_AGE_HOURS_LIMIT = 24 * 366;
 
 export interface ConfigProblem {
   path: string;
@@ -52,6 +63,7 @@ export function secretSuffix(name: string): string {
 export const databaseUrlSecret = (db: string) => `DATABASE_URL_${secretSuffix(db)}`;
 export const accessKeySecret = (dest: string) => `S3_ACCESS_KEY_ID_${secretSuffix(dest)}`;
 export const secretKeySecret = (dest: string) => `S3_SECRET_ACCESS_KEY_${secretSuffix(dest)}`;
+export const drillScratchSecret = (db: string) => `DRILL_SCRATCH_URL_${secretSuffix(db)}`;
 
 type Bag = Record<string, unknown>;
 const isObject = (v: unknown): v is Bag => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -181,7 +193,14 @@ function readDestinations(p: Problems, raw: unknown, env: object): Record<string
   return out;
 }
 
-function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object): Record<string, DatabaseEntry> {
+function optionalHours(p: Problems, path: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === "number" && Number.isFinite(v) && v > 0 && v <= MAX_AGE_HOURS_LIMIT) return v;
+  p.add(path, `must be a number of hours, more than 0 and at most ${MAX_AGE_HOURS_LIMIT}`);
+  return undefined;
+}
+
+function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object, defaultMaxAge: number | undefined): Record<string, DatabaseEntry> {
   const out: Record<string, DatabaseEntry> = {};
   if (!isObject(raw)) {
     p.add("databases", raw === undefined ? "required: an object of named databases" : "must be an object of named databases");
@@ -191,7 +210,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     const v = raw[name] as Bag;
     const path = `databases.${name}`;
     const before = p.list.length;
-    p.unknownKeys(path, v, ["schedule", "destination", "compression", "enabled"]);
+    p.unknownKeys(path, v, ["schedule", "destination", "compression", "enabled", "drill", "maxAgeHours"]);
     const schedule = requiredString(p, `${path}.schedule`, v.schedule);
     let cron: CronSchedule | undefined;
     if (schedule !== undefined) {
@@ -209,6 +228,14 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     const compression = v.compression ?? "zstd";
     if (compression !== "zstd" && compression !== "gzip") p.add(`${path}.compression`, "must be \"zstd\" or \"gzip\"");
     const enabled = optionalBoolean(p, `${path}.enabled`, v.enabled) ?? true;
+    const maxAgeHours = optionalHours(p, `${path}.maxAgeHours`, v.maxAgeHours) ?? defaultMaxAge ?? null;
+    const drill = v.drill ?? "local";
+    if (!(DRILL_MODES as readonly unknown[]).includes(drill)) p.add(`${path}.drill`, `must be one of ${DRILL_MODES.map((m) => `"${m}"`).join(", ")}`);
+    else if (drill === "scratch") {
+      const scratch = secretValue(env, drillScratchSecret(name));
+      if (scratch === undefined) p.add(`secrets.${drillScratchSecret(name)}`, `missing secret for the scratch drill of '${name}': wrangler secret put ${drillScratchSecret(name)}`);
+      else if (!/^postgres(ql)?:\/\//.test(scratch)) p.add(`secrets.${drillScratchSecret(name)}`, "must be a postgres:// or postgresql:// URL");
+    }
     const urlSecret = databaseUrlSecret(name);
     const url = secretValue(env, urlSecret);
     if (url === undefined) p.add(`secrets.${urlSecret}`, `missing secret for database '${name}': wrangler secret put ${urlSecret}`);
@@ -216,7 +243,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     // Missing secrets are reported above but do not drop the database: its jobs fail with CONFIG_INVALID, visibly.
     const fieldProblems = p.list.slice(before).filter((x) => !x.path.startsWith("secrets."));
     if (fieldProblems.length === 0 && schedule && cron && destination) {
-      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled };
+      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled, drill: drill as DrillMode, maxAgeHours };
     }
   }
   return out;
@@ -224,13 +251,22 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
 
 export function validateConfig(env: object): ValidatedConfig {
   const p = new Problems();
-  const config: PgsealConfig = { destinations: {}, databases: {}, maxConcurrentJobs: DEFAULT_MAX_CONCURRENT_JOBS };
+  const config: PgsealConfig = { destinations: {}, databases: {}, maxConcurrentJobs: DEFAULT_MAX_CONCURRENT_JOBS, alerts: { onSuccess: false } };
   const raw = readRaw(env, p);
   if (raw) {
-    p.unknownKeys("", raw, ["destinations", "databases", "maxConcurrentJobs"]);
+    p.unknownKeys("", raw, ["destinations", "databases", "maxConcurrentJobs", "alerts"]);
+    let defaultMaxAge: number | undefined;
+    if (raw.alerts !== undefined) {
+      if (!isObject(raw.alerts)) p.add("alerts", "must be an object like {\"onSuccess\": false, \"maxAgeHours\": 36}");
+      else {
+        p.unknownKeys("alerts", raw.alerts, ["onSuccess", "maxAgeHours"]);
+        config.alerts.onSuccess = optionalBoolean(p, "alerts.onSuccess", raw.alerts.onSuccess) ?? false;
+        defaultMaxAge = optionalHours(p, "alerts.maxAgeHours", raw.alerts.maxAgeHours);
+      }
+    }
     const destRaw = isObject(raw.destinations) ? raw.destinations : {};
     config.destinations = readDestinations(p, raw.destinations, env);
-    config.databases = readDatabases(p, raw.databases, destRaw, env);
+    config.databases = readDatabases(p, raw.databases, destRaw, env, defaultMaxAge);
     const max = raw.maxConcurrentJobs;
     if (max !== undefined) {
       if (typeof max === "number" && Number.isInteger(max) && max >= 1 && max <= MAX_CONCURRENT_JOBS_LIMIT) config.maxConcurrentJobs = max;
@@ -272,6 +308,7 @@ export interface JobSecrets {
   accessKeyId: string;
   secretAccessKey: string;
   keyring: string;
+  drillScratchUrl?: string;
 }
 
 /** Reads a database's secrets at the moment a job starts (they are never stored); names what is missing. */
@@ -284,6 +321,9 @@ export function readJobSecrets(env: object, db: DatabaseEntry): JobSecrets {
   };
   const values = Object.fromEntries(Object.entries(names).map(([k, n]) => [k, secretValue(env, n)]));
   const missing = Object.entries(names).filter(([k]) => values[k] === undefined).map(([, n]) => n);
+  if (db.drill === "scratch" && secretValue(env, drillScratchSecret(db.name)) === undefined) missing.push(drillScratchSecret(db.name));
   if (missing.length > 0) throw new PgsealError("CONFIG_INVALID", `missing secrets: ${missing.join(", ")} (wrangler secret put <NAME>)`);
-  return values as unknown as JobSecrets;
+  const secrets = values as unknown as JobSecrets;
+  if (db.drill === "scratch") secrets.drillScratchUrl = secretValue(env, drillScratchSecret(db.name));
+  return secrets;
 }

@@ -82,3 +82,22 @@ describe("pgseal list, verify and decrypt", () => {
     expect(readFileSync(out).subarray(0, 5).toString()).toBe("PGDMP");
   });
 });
+
+describe("pgseal drill", () => {
+  it("seals a backup with backup --drill, drills it again by key, and list shows it sealed", async () => {
+    const backup = await pgseal(["backup", "--name", "drilled", "--drill"], { ...env, PGSEAL_DATABASE_URL: sourceUrl });
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stderr).toMatch(/drill pass: restored in [\d.]+s, \d+ tables and \d+ rows compared → sealed/);
+    const key = backup.stdout.trim();
+
+    const again = await pgseal(["drill", key, "--json"], env);
+    expect(again.code, again.stderr).toBe(0);
+    const result = JSON.parse(again.stdout) as { status: string; drill: { verdict: string; comparison: { tables: { table: string; expected: number; actual: number }[] } } };
+    expect(result.status).toBe("sealed");
+    for (const t of result.drill.comparison.tables) expect(t.actual).toBe(t.expected);
+    expect(result.drill.comparison.tables.length).toBeGreaterThan(10);
+
+    const list = await pgseal(["list", "--name", "drilled", "--json"], env);
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ key, status: "sealed" })]);
+  });
+});

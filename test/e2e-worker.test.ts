@@ -1,11 +1,12 @@
 // End to end through the Worker's HTTP API from plain Node: wrangler.jsonc run locally, the seam to a real streamer, PostgreSQL and Swift.
+import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStreamer, type Streamer } from "../container/src/server.ts";
 import { nodeHashing } from "../container/src/node-hash.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { S3Client, type S3Target } from "../src/shared/s3.ts";
 import { pgseal, pgsealEnv } from "./harness/cli.ts";
-import { fingerprint } from "./harness/compare.ts";
+import { fingerprint, tableCounts } from "./harness/compare.ts";
 import { holdLock } from "./harness/held-lock.ts";
 import { startLocalWorker, type ApiJob, type LocalWorker } from "./harness/local-worker.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
@@ -22,7 +23,34 @@ let target: S3Target;
 let streamer: Streamer;
 let worker: LocalWorker;
 let releaseLock: () => Promise<void>;
+let receiver: Server;
+/** What the webhook and ping URLs received: path and parsed JSON body (if any). */
+const received: { path: string; body: Record<string, unknown> | null }[] = [];
 const keyring = generateKey("e2e-worker").entry;
+
+async function startReceiver(): Promise<string> {
+  receiver = createServer((req, res) => {
+    let text = "";
+    req.setEncoding("utf8").on("data", (d: string) => (text += d));
+    req.on("end", () => {
+      received.push({ path: req.url ?? "", body: text ? (JSON.parse(text) as Record<string, unknown>) : null });
+      res.writeHead(200).end("ok");
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", () => resolve()));
+  const addr = receiver.address();
+  return `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`;
+}
+
+async function waitForReceived(pred: (r: (typeof received)[number]) => boolean, what: string) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const hit = received.find(pred);
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`never received ${what}; got ${JSON.stringify(received.map((r) => r.path))}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function waitForJob(w: LocalWorker, db: string, id: string, done: (j: ApiJob) => boolean): Promise<ApiJob> {
   const deadline = Date.now() + JOB_DEADLINE_MS;
@@ -51,12 +79,16 @@ beforeAll(async () => {
   releaseLock = await holdLock(pg, "held");
   target = await freshBucket("e2e-worker");
   streamer = await startStreamer({ port: 0, host: "127.0.0.1", log: () => {} });
+  const receiverUrl = await startReceiver();
+  const wrongPassword = new URL(seedUrl);
+  wrongPassword.password = "not-the-password-123";
   worker = await startLocalWorker({
     s3: target,
     prefix: "e2e",
     keyring,
     streamerUrl: streamer.url,
-    databases: { shop: { url: seedUrl }, held: { url: heldUrl } },
+    alerts: { webhookUrl: `${receiverUrl}/hook`, onSuccess: true },
+    databases: { shop: { url: seedUrl, pingUrl: `${receiverUrl}/ping/shop` }, held: { url: heldUrl }, broken: { url: wrongPassword.href } },
   });
 });
 
@@ -65,19 +97,46 @@ afterAll(async () => {
   await streamer?.stop();
   await releaseLock?.();
   await pg?.stop();
+  await new Promise((r) => receiver?.close(r));
 });
 
 describe("the Worker, started from Node with containers off and STREAMER_URL bound", () => {
-  it("backs up through POST /backups/:db, and pgseal restore reproduces the database exactly", async () => {
+  it("backs up through POST /backups/:db, drills it to sealed with exact per-table counts, and pgseal restore reproduces the database", async () => {
     const post = await worker.api<{ jobId: string; status_url: string }>("/backups/shop", { method: "POST" });
     expect(post.status).toBe(202);
     expect(post.body.status_url).toBe(`/backups/shop/${post.body.jobId}`);
 
-    const job = await waitForJob(worker, "shop", post.body.jobId, (j) => ["uploaded", "failed", "cancelled"].includes(j.state));
+    const job = await waitForJob(worker, "shop", post.body.jobId, (j) => ["uploaded", "sealed", "drill-failed", "drill-skipped", "failed", "cancelled"].includes(j.state));
     expect(job.error).toBeNull();
-    expect(job.state).toBe("uploaded");
-    expect(job.events.map((e) => e.to)).toEqual(expect.arrayContaining(["queued", "starting", "dumping", "uploaded"]));
+    expect(job.state).toBe("sealed");
+    expect(job.events.map((e) => e.to)).toEqual(["queued", "starting", "dumping", "uploading", "drilling", "sealed"]);
     expect(JSON.stringify(job)).not.toContain(pg.password);
+    expect(job.manifest?.status).toBe("sealed");
+    expect(job.drill).toMatchObject({ verdict: "pass", target: "local-cluster" });
+    // Exact per-table counts: the drill's restored counts equal the source database's.
+    const sourceCounts = await tableCounts(pg, "seeded");
+    expect(Object.fromEntries(job.drillRecord!.comparison!.tables.map((t) => [t.table, t.actual]))).toEqual(sourceCounts);
+    expect(Object.fromEntries(job.drillRecord!.comparison!.tables.map((t) => [t.table, t.expected]))).toEqual(sourceCounts);
+
+    const status = await worker.api<{ databases: { db: string; lastSealed: { jobId: string; drill: { restoreSeconds: number } } | null }[] }>("/databases");
+    expect(status.body.databases.find((d) => d.db === "shop")?.lastSealed).toMatchObject({ jobId: post.body.jobId, drill: { restoreSeconds: job.drill!.restoreSeconds } });
+
+    // The month's report lists it with its restore time.
+    const month = job.events[0].at.slice(0, 7);
+    const report = await worker.api<{ databases: { db: string; counts: { sealed: number }; restoreSeconds: { max: number | null } }[] }>(`/reports/${month}`, { headers: { accept: "application/json" } });
+    expect(report.status).toBe(200);
+    const shop = report.body.databases.find((d) => d.db === "shop")!;
+    expect(shop.counts.sealed).toBe(1);
+    expect(shop.restoreSeconds.max).toBe(job.drill!.restoreSeconds);
+    const html = await fetch(`${worker.url}/reports/${month}`, { headers: { authorization: `Bearer ${worker.token}` } });
+    expect(html.headers.get("content-type")).toContain("text/html");
+    expect(await html.text()).toContain("<svg");
+
+    // Alerts: the ping saw start and success, the webhook a sealed message without secrets.
+    await waitForReceived((r) => r.path === "/ping/shop/start", "the start ping");
+    await waitForReceived((r) => r.path === "/ping/shop", "the success ping");
+    const sealedAlert = await waitForReceived((r) => r.path === "/hook" && (r.body?.pgseal as { event?: string })?.event === "backup-sealed", "the sealed alert");
+    expect(sealedAlert.body).toMatchObject({ text: expect.stringContaining("shop: backup sealed"), content: expect.any(String) });
 
     const client = new S3Client(target, nodeHashing);
     const { objects, uploads } = await listKeys(client, "e2e/shop/");
@@ -93,7 +152,16 @@ describe("the Worker, started from Node with containers off and STREAMER_URL bou
     expect(b).toEqual(a);
 
     const list = await worker.api<{ jobs: { id: string; state: string }[] }>("/backups/shop");
-    expect(list.body.jobs[0]).toMatchObject({ id: post.body.jobId, state: "uploaded" });
+    expect(list.body.jobs[0]).toMatchObject({ id: post.body.jobId, state: "sealed" });
+  });
+
+  it("alerts the webhook when a backup fails, naming the code and never the password", async () => {
+    const post = await worker.api<{ jobId: string }>("/backups/broken", { method: "POST" });
+    const job = await waitForJob(worker, "broken", post.body.jobId, (j) => j.state === "failed");
+    expect(job.error?.code).toBe("PG_AUTH_FAILED");
+    const alert = await waitForReceived((r) => r.path === "/hook" && (r.body?.pgseal as { db?: string })?.db === "broken", "the failure alert");
+    expect(alert.body).toMatchObject({ pgseal: { event: "backup-failed", code: "PG_AUTH_FAILED", jobId: post.body.jobId } });
+    expect(JSON.stringify(alert.body)).not.toContain("not-the-password-123");
   });
 
   it("answers a second POST during a run with 409 and the active job's id, and a cancel leaves nothing in the bucket", async () => {

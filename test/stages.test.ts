@@ -128,7 +128,7 @@ describe("pg_restore sink", () => {
     const targetUrl = await pg.createDatabase("sink_ok");
     const sink = pgRestoreSink(tools, parsePgUrl(targetUrl));
     await streamOf(dump).pipeTo(sink.writable);
-    expect(await sink.done).toEqual({ warnings: [] });
+    expect(await sink.done).toEqual({ warnings: [], errors: [] });
     expect(await pg.psql(`select count(*) from "Mixed Case"`, "sink_ok")).toBe("5000");
   });
 });

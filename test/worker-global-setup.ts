@@ -87,6 +87,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const schedule = "0 0 1 1 *";
     const databases: Record<string, unknown> = {};
     for (const db of [...LIVE_DATABASES, ...HELD_DATABASES, ...OFFLINE_DATABASES, ...WATCHDOG_DATABASES]) databases[db] = { schedule, destination: "swift" };
+    // "queued" covers a database with drills switched off: its jobs end `uploaded`, never sealed.
+    databases.queued = { schedule, destination: "swift", drill: "off" };
     const bindings: Record<string, unknown> = {
       PGSEAL_CONFIG: {
         destinations: { swift: { endpoint: s3.endpoint, bucket, region: s3.region, prefix: "workers", pathStyle: true } },

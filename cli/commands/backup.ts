@@ -1,6 +1,10 @@
 // `pgseal backup`: pg_dump → zstd/gzip → encrypt → multipart upload → manifest.
 import { runBackup } from "../../container/src/backup.ts";
-import { PgsealError } from "../../src/shared/errors.ts";
+import { nodeHashing } from "../../container/src/node-hash.ts";
+import { sealBackup } from "../../container/src/seal.ts";
+import type { DrillRecord } from "../../src/shared/drill-record.ts";
+import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
+import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
 import { BUCKET_FLAGS, ENV, keyringFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
 import { formatBytes, progressLine } from "../progress.ts";
@@ -8,7 +12,7 @@ import { parsePgUrl } from "../../src/shared/pg-url.ts";
 
 export const backup: Command = {
   summary: "back a database up to the bucket, encrypted",
-  usage: `pgseal backup [--db-url <url> | ${ENV.databaseUrl}] [--name <db>] [--compression zstd|gzip] [--level N] [--part-size-mib N]`,
+  usage: `pgseal backup [--db-url <url> | ${ENV.databaseUrl}] [--name <db>] [--compression zstd|gzip] [--level N] [--part-size-mib N] [--drill [--scratch-url URL]]`,
   options: {
     ...BUCKET_FLAGS,
     "db-url": { type: "string" },
@@ -16,6 +20,8 @@ export const backup: Command = {
     compression: { type: "string" },
     level: { type: "string" },
     "part-size-mib": { type: "string" },
+    drill: { type: "boolean" },
+    "scratch-url": { type: "string" },
   },
   async run({ flags, out, err, signal }) {
     const databaseUrl = urlFrom(flags, "db-url", ENV.databaseUrl, "database URL");
@@ -47,13 +53,23 @@ export const backup: Command = {
           ),
       },
     ).finally(() => line.done());
-    const m = result.manifest;
-    if (flags.json) out(JSON.stringify({ manifestKey: result.manifestKey, manifest: m }));
+    let m = result.manifest;
+    let drilled: DrillRecord | undefined;
+    if (flags.drill) {
+      const client = new S3Client(s3TargetFrom(flags), nodeHashing, { signal });
+      const scratch = typeof flags["scratch-url"] === "string" ? flags["scratch-url"] : process.env.PGSEAL_DRILL_SCRATCH_URL || undefined;
+      const sealed = await sealBackup({ client, manifest: m, manifestKey: result.manifestKey, keyring: keyringFrom(flags), inventory: result.inventory, scratchUrl: scratch, signal, onNotice: (n) => err(n) });
+      m = sealed.manifest;
+      drilled = sealed.drill;
+      err(`drill ${drilled.verdict}: restored in ${drilled.restoreSeconds}s, ${drilled.tables} tables and ${drilled.rows} rows compared → ${m.status}${drilled.reason ? ` (${drilled.code}: ${drilled.reason})` : ""}`);
+    }
+    if (flags.json) out(JSON.stringify({ manifestKey: result.manifestKey, manifest: m, ...(drilled ? { drill: drilled } : {}) }));
     else {
       out(m.artifact.key);
       err(
         `backed up ${m.db}: dump ${formatBytes(m.dump.bytes)} → ${m.compression.algorithm} ${formatBytes(m.compression.bytes)} → stored ${formatBytes(m.artifact.bytes)} in ${m.artifact.parts} parts, ${m.timings.totalSeconds.toFixed(1)}s (key id ${m.encryption.keyId})`,
       );
     }
+    if (drilled && drilled.verdict !== "pass") throw new PgsealError(isErrorCode(drilled.code) ? drilled.code : "DRILL_FAILED", `the backup is stored but not sealed: ${drilled.reason ?? drilled.verdict}`);
   },
 };

@@ -6,6 +6,7 @@ import { PgsealError, asPgsealError } from "../../src/shared/errors.ts";
 import { createEncryptStream, DEFAULT_SEGMENT_BYTES } from "../../src/shared/format.ts";
 import type { Keyring } from "../../src/shared/keyring.ts";
 import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
+import { sealJson } from "../../src/shared/sealed-json.ts";
 import { choosePartSize, createUploadSink } from "../../src/shared/multipart.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import { S3Client, type S3Target } from "../../src/shared/s3.ts";
@@ -14,6 +15,7 @@ import { nodeHashing } from "./node-hash.ts";
 import { findPgTools } from "./pg-tools.ts";
 import { inspectSource } from "./preflight.ts";
 import { compressStage, DEFAULT_LEVEL } from "./stages/compress.ts";
+import { dumpInventory, type DumpInventory } from "./stages/dump-inventory.ts";
 import { pgDumpSource } from "./stages/pg-dump.ts";
 import { PGSEAL_VERSION } from "./version.ts";
 
@@ -34,7 +36,7 @@ export interface BackupSpec {
   segmentSize?: number;
 }
 
-export type BackupPhase = "preflight" | "dumping" | "uploading" | "done";
+export type BackupPhase = "preflight" | "dumping" | "uploading" | "drilling" | "done";
 
 export interface BackupProgress {
   phase: BackupPhase;
@@ -46,6 +48,8 @@ export interface BackupProgress {
   bytesUploaded: number;
   partsUploaded: number;
   elapsedMs: number;
+  /** While drilling: the artifact read back so far. */
+  drill?: { step: "preparing" | "restoring" | "counting"; bytesRead: number; bytesTotal: number };
 }
 
 export interface BackupHooks {
@@ -58,6 +62,8 @@ export interface BackupHooks {
 export interface BackupResult {
   manifest: Manifest;
   manifestKey: string;
+  /** What the dump held (tables and rows, sequences, objects), read as it streamed; null if it could not be parsed. */
+  inventory: DumpInventory | null;
 }
 
 export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Promise<BackupResult> {
@@ -112,6 +118,8 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
       report();
     },
   });
+  const inventory = dumpInventory();
+  inventory.result.catch(() => {}); // judged after the upload; a failed pipeline must not leave it unhandled
   const onAbort = () => dump.kill(cancelled());
   signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -121,6 +129,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   try {
     await dump.readable
       .pipeThrough(tap((c) => ((progress.bytesDumped += c.length), report())))
+      .pipeThrough(inventory.stage)
       .pipeThrough(
         new TransformStream({
           flush() {
@@ -165,12 +174,18 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     artifact: { key: keys.artifact, bytes: uploaded.bytes, sha256: toHex(await sha256.digest()), partSize: uploaded.partSize, parts: uploaded.parts },
     timings: { dumpSeconds: round3(dumpSeconds), totalSeconds: 0 },
   };
+  // The inventory only feeds the drill: a dump it cannot parse is still a good backup, just not drillable.
+  const counted = await inventory.result.catch((e: unknown) => {
+    hooks.onNotice?.(`the dump's table inventory is unavailable, so this backup cannot be drilled: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  });
+  if (counted) manifest.sealed = { inventory: await sealJson(keyring, counted) };
   manifest.timings.totalSeconds = round3((performance.now() - started) / 1000);
   // Written last: a backup without its manifest does not exist for list, restore or retention.
   await client.put(keys.manifest, serializeManifest(manifest), { contentType: "application/json" });
   progress.phase = "done";
   report(true);
-  return { manifest, manifestKey: keys.manifest };
+  return { manifest, manifestKey: keys.manifest, inventory: counted };
 }
 
 function round3(n: number): number {

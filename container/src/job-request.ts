@@ -11,7 +11,9 @@ export const JOB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** The levels the CLI offers too: zstd above 19 needs far more memory than a container has to spare. */
 export const LEVEL_RANGE: Record<Compression, readonly [number, number]> = { zstd: [1, 19], gzip: [1, 9] };
 
-const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "prefix", "keyring", "compression", "level", "partSizeBytes"];
+const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "prefix", "keyring", "compression", "level", "partSizeBytes", "drill"];
+const DRILL_MODES = ["off", "local", "scratch"] as const;
+export type DrillMode = (typeof DRILL_MODES)[number];
 const DESTINATION_FIELDS = ["endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", "pathStyle"];
 
 export interface FieldProblem {
@@ -22,6 +24,8 @@ export interface FieldProblem {
 export interface JobRequest {
   jobId: string;
   spec: BackupSpec;
+  /** After the upload: no drill, a throwaway cluster in the container, or a fresh database on a scratch server. */
+  drill: { mode: DrillMode; scratchUrl?: string };
   /** The request's secret strings, for scrubbing anything that leaves the streamer. */
   secrets: string[];
 }
@@ -55,6 +59,14 @@ function secretsOf(body: Obj): string[] {
     }
   }
   if (isObject(body.destination)) add(body.destination.secretAccessKey);
+  if (isObject(body.drill) && typeof body.drill.scratchUrl === "string") {
+    add(body.drill.scratchUrl);
+    try {
+      add(decodeURIComponent(new URL(body.drill.scratchUrl).password));
+    } catch {
+      // not a URL: the whole string is already listed
+    }
+  }
   add(body.keyring);
   if (typeof body.keyring === "string") {
     for (const entry of body.keyring.split(/[\s,]+/)) {
@@ -152,12 +164,35 @@ export function parseJobRequest(body: unknown): ParseOutcome {
     bad("partSizeBytes", `must be an integer ${MIN_PART_BYTES}-${MAX_PART_BYTES} (5 MiB to 5 GiB)`);
   }
 
+  let drill: JobRequest["drill"] = { mode: "off" };
+  if (body.drill !== undefined) {
+    const d = body.drill;
+    if (!isObject(d)) bad("drill", "must be an object like {\"mode\": \"local\"}");
+    else {
+      for (const k of Object.keys(d)) if (k !== "mode" && k !== "scratchUrl") bad(`drill.${k}`, "is not a field of drill");
+      if (!(DRILL_MODES as readonly unknown[]).includes(d.mode)) bad("drill.mode", `must be one of ${DRILL_MODES.join(", ")}`);
+      const scratchUrl = d.scratchUrl;
+      if (d.mode === "scratch") {
+        if (typeof scratchUrl !== "string" || scratchUrl === "") bad("drill.scratchUrl", "is required with mode \"scratch\"");
+        else {
+          try {
+            parsePgUrl(scratchUrl, "drill.scratchUrl");
+          } catch (e) {
+            bad("drill.scratchUrl", reason(e, secrets));
+          }
+        }
+      } else if (scratchUrl !== undefined) bad("drill.scratchUrl", "is only used with mode \"scratch\"");
+      if ((DRILL_MODES as readonly unknown[]).includes(d.mode)) drill = { mode: d.mode as DrillMode, ...(typeof scratchUrl === "string" ? { scratchUrl } : {}) };
+    }
+  }
+
   if (problems.length > 0 || !jobId || !db || !databaseUrl || !s3 || prefix === undefined || !keyring) return { ok: false, problems };
   return {
     ok: true,
     request: {
       jobId,
       secrets,
+      drill,
       spec: {
         db,
         databaseUrl,

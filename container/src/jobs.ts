@@ -2,6 +2,7 @@
 import { PgsealError } from "../../src/shared/errors.ts";
 import type { Manifest } from "../../src/shared/manifest.ts";
 import type { BackupPhase, BackupProgress } from "./backup.ts";
+import type { DrillRecord } from "./drill.ts";
 
 /** Enough for a poller that lost a few answers in a row; a restarted container forgets them all anyway. */
 export const KEEP_FINISHED_JOBS = 20;
@@ -15,6 +16,8 @@ export interface JobResult {
   manifestKey: string;
   artifactKey: string;
   manifest: Manifest;
+  /** Present when the job drilled: its verdict is also the manifest's status. */
+  drill?: DrillRecord;
 }
 
 export interface JobError {

@@ -3,7 +3,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { redactUrl, scrub } from "../../src/shared/redact.ts";
-import { runBackup } from "./backup.ts";
+import { nodeHashing } from "./node-hash.ts";
+import { S3Client } from "../../src/shared/s3.ts";
+import { runBackup, type BackupProgress } from "./backup.ts";
+import { sealBackup } from "./seal.ts";
 import { describeProblems, JOB_ID_RE, parseJobRequest } from "./job-request.ts";
 import { JobRegistry, toJobError, type JobStatus } from "./jobs.ts";
 import { findPgTools } from "./pg-tools.ts";
@@ -116,14 +119,32 @@ export async function startStreamer(opts: StreamerOptions = {}): Promise<Streame
       log("job.rejected", { ...(typeof jobId === "string" && JOB_ID_RE.test(jobId) ? { jobId } : {}), fields: parsed.problems.map((p) => p.field) });
       return send(res, 400, { error: { code: "BAD_REQUEST", message: describeProblems(parsed.problems), fields: parsed.problems } });
     }
-    const { jobId, spec, secrets } = parsed.request;
+    const { jobId, spec, secrets, drill } = parsed.request;
     const clean = (t: string) => scrub(t, secrets);
     const outcome = jobs.start(
       jobId,
       spec.db,
       async (signal, report) => {
-        const r = await runBackup(spec, { signal, onProgress: report, onNotice: (m) => log("job.notice", { jobId, db: spec.db, message: clean(m) }) });
-        return { manifestKey: r.manifestKey, artifactKey: r.manifest.artifact.key, manifest: r.manifest };
+        const onNotice = (m: string) => log("job.notice", { jobId, db: spec.db, message: clean(m) });
+        let last: BackupProgress | undefined;
+        const track = (p: BackupProgress) => report((last = p));
+        const r = await runBackup(spec, { signal, onProgress: track, onNotice });
+        const stored = { manifestKey: r.manifestKey, artifactKey: r.manifest.artifact.key, manifest: r.manifest };
+        if (drill.mode === "off") return stored;
+        const started = performance.now() - (last?.elapsedMs ?? 0);
+        const client = new S3Client(spec.s3, nodeHashing, { signal });
+        const sealed = await sealBackup({
+          client,
+          manifest: r.manifest,
+          manifestKey: r.manifestKey,
+          keyring: spec.keyring,
+          inventory: r.inventory,
+          scratchUrl: drill.scratchUrl,
+          signal,
+          onNotice,
+          onProgress: (d) => last && track({ ...last, phase: "drilling", drill: { ...d }, elapsedMs: Math.round(performance.now() - started) }),
+        });
+        return { ...stored, manifest: sealed.manifest, drill: sealed.drill };
       },
       clean,
     );

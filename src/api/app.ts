@@ -5,6 +5,8 @@ import { JOB_ID_RE } from "../do/job-store.ts";
 import type { JobPage } from "../do/rpc-types.ts";
 import { backupsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";
+import { gatherReport } from "../report/monthly.ts";
+import { renderReportHtml } from "../report/render-html.ts";
 import { requireAdmin } from "./auth.ts";
 import { ApiError, errorResponse, unwrap } from "./errors.ts";
 
@@ -79,6 +81,14 @@ app.get("/backups/:db", async (c) => {
 app.get("/backups/:db/:jobId", async (c) => {
   const db = configuredDb(c.env, c.req.param("db"));
   return c.json(unwrap(await backupsStub(c.env, db).getJob(jobIdParam(c.req.param("jobId")))));
+});
+
+app.get("/reports/:month", async (c) => {
+  const month = c.req.param("month");
+  if (!/^\d{4}-\d{2}$/.test(month)) throw new ApiError("BAD_REQUEST", "month: expected YYYY-MM, e.g. /reports/2026-11");
+  const report = await gatherReport(c.env, month);
+  if ((c.req.header("accept") ?? "").includes("application/json")) return c.json(report);
+  return c.html(renderReportHtml(report));
 });
 
 app.delete("/backups/:db/:jobId", async (c) => {

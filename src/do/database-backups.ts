@@ -1,14 +1,18 @@
 // DatabaseBackups: one SQLite Durable Object per database; its jobs, their history, the schedule, and the one alarm.
 import { DurableObject } from "cloudflare:workers";
-import { loadConfig, type DatabaseEntry } from "../config.ts";
+import { ALERT_WEBHOOK_SECRET, alertFor, alertMessage, deliver, pingFor, pingSecret, pingUrl, staleDue } from "../alerts.ts";
+import { loadConfig, secretSuffix, type DatabaseEntry } from "../config.ts";
 import { nextFireAt } from "../schedule/fire-time.ts";
+import { drillSummary } from "../shared/drill-record.ts";
 import { PgsealError } from "../shared/errors.ts";
 import { applyStatus, driveJob, endAttempt, isRunning, MAX_ATTEMPTS, POLL_INTERVAL_MS, releaseSlot, type DriverContext } from "./job-driver.ts";
-import { isTerminal } from "./job-states.ts";
+import { isTerminal, type JobState } from "./job-states.ts";
 import { JobStore, type JobRecord } from "./job-store.ts";
 import { cancelJob, getJobStatus } from "./streamer-client.ts";
 import { jobSummary, jobView, type ArmReport, type ContainerEvent, type DatabaseStatus, type JobPage, type JobView, type RpcResult } from "./rpc-types.ts";
 import { containerStub, slotsStub } from "./stubs.ts";
+import { toReportJob } from "../report/from-jobs.ts";
+import type { ReportJob } from "../report/report.ts";
 
 /** Keys of the meta table (exported for tests that replay an outage). */
 export const META_NEXT_RUN = "next_run_ms";
@@ -16,6 +20,7 @@ export const META_SCHEDULE = "schedule";
 export const META_LAST_SKIPPED = "last_skipped_run";
 const META_LAST_POLL_OK = "last_poll_ok_ms";
 const META_LAST_CONTAINER_EVENT = "last_container_event";
+export const META_LAST_STALE_ALERT = "last_stale_alert_ms";
 
 function fail<T>(e: unknown): RpcResult<T> {
   if (e instanceof PgsealError) return { ok: false, error: { code: e.code, message: e.message } };
@@ -28,10 +33,60 @@ function fail<T>(e: unknown): RpcResult<T> {
  */
 export class DatabaseBackups extends DurableObject<Env> {
   readonly store: JobStore;
+  /** Alerts and pings raised by state changes, sent once the step that caused them is stored. */
+  #outbox: { url: string; body?: Record<string, unknown>; what: string }[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new JobStore(ctx.storage);
+    this.store.onTransition = (job, from) => this.#noteTransition(job, from);
+  }
+
+  #noteTransition(job: JobRecord, _from: JobState): void {
+    const env = this.env as unknown as Record<string, unknown>;
+    const entry = this.#entry();
+    const ping = pingFor(job.state, job.attempt);
+    const pingBase = env[pingSecret(secretSuffix(this.db))];
+    if (ping && typeof pingBase === "string" && pingBase !== "") this.#outbox.push({ url: pingUrl(pingBase, ping), what: `ping ${ping}` });
+    const event = alertFor(job.state, loadConfig(this.env).config.alerts.onSuccess);
+    const webhook = env[ALERT_WEBHOOK_SECRET];
+    if (!event || typeof webhook !== "string" || webhook === "" || !entry) return;
+    const drill = job.result?.drill;
+    this.#outbox.push({
+      url: webhook,
+      what: "alert",
+      body: alertMessage({
+        event,
+        db: this.db,
+        at: new Date(job.updatedAt).toISOString(),
+        jobId: job.id,
+        state: job.state,
+        ...(job.error ? { code: job.error.code, message: job.error.message } : {}),
+        ...(job.result?.artifactKey ? { artifactKey: job.result.artifactKey } : {}),
+        ...(drill ? { restoreSeconds: drill.restoreSeconds, tables: drill.tables, rows: drill.rows } : {}),
+      }),
+    });
+  }
+
+  /** Sends what the last step raised; never throws (deliver() logs failures). */
+  async #flush(): Promise<void> {
+    const batch = this.#outbox.splice(0);
+    await Promise.all(batch.map((m) => deliver(m.url, m.body, m.what)));
+  }
+
+  /** Stale check, from the watchdog's tick: an alert when no sealed backup is newer than the database's max age. */
+  async #checkStale(now: number): Promise<void> {
+    const entry = this.#entry();
+    const webhook = (this.env as unknown as Record<string, unknown>)[ALERT_WEBHOOK_SECRET];
+    if (!entry?.maxAgeHours || typeof webhook !== "string" || webhook === "") return;
+    const sealed = this.store.lastSealed();
+    const first = this.store.first();
+    const last = this.store.getMeta(META_LAST_STALE_ALERT);
+    const maxAgeMs = entry.maxAgeHours * 3_600_000;
+    if (!staleDue({ lastSealedMs: sealed?.updatedAt ?? null, firstJobMs: first?.createdAt ?? null, maxAgeMs, lastAlertMs: last === null ? null : Number(last), now })) return;
+    this.store.setMeta(META_LAST_STALE_ALERT, String(now));
+    const lastSealedAt = sealed ? new Date(sealed.updatedAt).toISOString() : null;
+    await deliver(webhook, alertMessage({ event: "stale", db: this.db, at: new Date(now).toISOString(), lastSealedAt, maxAgeHours: entry.maxAgeHours }), "stale alert");
   }
 
   /** The database this object serves: the name it was addressed by (idFromName / getByName). */
@@ -68,6 +123,7 @@ export class DatabaseBackups extends DurableObject<Env> {
     if (!this.#entry()) return { ok: false, error: { code: "DATABASE_NOT_FOUND", message: `no database '${this.db}' in PGSEAL_CONFIG` } };
     const job = this.store.create(this.db, opts.trigger, now, opts.trigger === "manual" ? "started through the admin API" : "scheduled run");
     await this.#arm(now);
+    await this.#flush();
     return { ok: true, value: { jobId: job.id } };
   }
 
@@ -84,6 +140,13 @@ export class DatabaseBackups extends DurableObject<Env> {
     } catch (e) {
       return fail(e);
     }
+  }
+
+  /** The month's jobs for the Restore Drill Report, plus the newest sealed job before it (the first RPO gap's anchor). */
+  reportJobs(fromMs: number, toMs: number): ReportJob[] {
+    const jobs = this.store.createdBetween(fromMs, toMs).filter((j) => isTerminal(j.state));
+    const anchor = this.store.lastSealedBefore(fromMs);
+    return [...(anchor ? [anchor] : []), ...jobs].map(toReportJob);
   }
 
   async cancel(id: string, now = Date.now()): Promise<RpcResult<{ jobId: string; state: string }>> {
@@ -104,6 +167,7 @@ export class DatabaseBackups extends DurableObject<Env> {
         const after = this.store.get(id)!;
         if (isTerminal(after.state)) {
           await this.#arm(now);
+          await this.#flush();
           return { ok: true, value: { jobId: id, state: after.state } };
         }
       }
@@ -114,6 +178,7 @@ export class DatabaseBackups extends DurableObject<Env> {
     this.store.transition(latest, "cancelled", now, detail);
     if (latest.state !== "queued") await releaseSlot(driver);
     await this.#arm(now);
+    await this.#flush();
     return { ok: true, value: { jobId: id, state: "cancelled" } };
   }
 
@@ -121,6 +186,7 @@ export class DatabaseBackups extends DurableObject<Env> {
     const entry = this.#entry();
     const active = this.store.active();
     const last = this.store.lastBackup();
+    const sealed = this.store.lastSealed();
     const finished = this.store.lastFinished();
     const stored = this.store.getMeta(META_NEXT_RUN);
     const nextRun = entry?.enabled ? (stored !== null && this.store.getMeta(META_SCHEDULE) === entry.schedule ? Number(stored) : nextFireAt(entry.cron, this.db, now)) : null;
@@ -136,6 +202,15 @@ export class DatabaseBackups extends DurableObject<Env> {
       lastBackup: last
         ? { jobId: last.id, state: last.state, finishedAt: new Date(last.updatedAt).toISOString(), ageSeconds: Math.max(0, Math.round((now - last.updatedAt) / 1000)), artifactKey: last.result?.artifactKey ?? null }
         : null,
+      lastSealed: sealed
+        ? {
+            jobId: sealed.id,
+            finishedAt: new Date(sealed.updatedAt).toISOString(),
+            ageSeconds: Math.max(0, Math.round((now - sealed.updatedAt) / 1000)),
+            artifactKey: sealed.result?.artifactKey ?? null,
+            drill: drillSummary(sealed.result?.drill),
+          }
+        : null,
       lastJob: finished ? jobSummary(finished, MAX_ATTEMPTS) : null,
       lastPollOkAt: lastPollOk === null ? null : new Date(Number(lastPollOk)).toISOString(),
     };
@@ -150,6 +225,7 @@ export class DatabaseBackups extends DurableObject<Env> {
     const what = e.kind === "stop" ? "stopped" : "failed";
     await endAttempt(this.#driver(), job, now, { code: "CONTAINER_LOST", message: `the container ${what} while the job was ${job.state}${e.detail ? `: ${e.detail.slice(0, 300)}` : ""}`, retryable: true });
     await this.#arm(now);
+    await this.#flush();
     return { handled: "attempt-ended" };
   }
 
@@ -159,6 +235,7 @@ export class DatabaseBackups extends DurableObject<Env> {
    * already due gets an alarm now, and the alarm runs it once.
    */
   async ensureArmed(now = Date.now()): Promise<ArmReport> {
+    await this.#checkStale(now);
     const scheduleChanged = this.#syncSchedule(now);
     const desired = this.#wakeAt();
     const current = await this.ctx.storage.getAlarm();
@@ -214,6 +291,7 @@ export class DatabaseBackups extends DurableObject<Env> {
       }
     }
     await this.#arm(now);
+    await this.#flush();
   }
 
   // ---- schedule and alarm bookkeeping ------------------------------------------------------

@@ -33,7 +33,7 @@ export interface DriverContext {
   slots: Slots;
 }
 
-const RUNNING: readonly JobState[] = ["starting", "dumping", "uploading"];
+const RUNNING: readonly JobState[] = ["starting", "dumping", "uploading", "drilling"];
 
 export function isRunning(state: JobState): boolean {
   return RUNNING.includes(state);
@@ -93,6 +93,7 @@ async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Pr
     prefix: dest.prefix,
     keyring: secrets.keyring,
     compression: entry.compression,
+    drill: entry.drill === "scratch" ? { mode: "scratch", scratchUrl: secrets.drillScratchUrl } : { mode: entry.drill },
   });
   const fresh = ctx.store.get(job.id);
   if (!fresh || fresh.state !== "starting" || fresh.attempt !== starting.attempt) {
@@ -148,6 +149,7 @@ async function pollJob(ctx: DriverContext, job: JobRecord, now: number): Promise
 function phaseState(status: StreamerJobStatus): JobState {
   if (status.phase === "preflight") return "starting";
   if (status.phase === "dumping") return "dumping";
+  if (status.phase === "drilling") return "drilling";
   return "uploading";
 }
 
@@ -170,8 +172,23 @@ export async function applyStatus(ctx: DriverContext, job: JobRecord, status: St
     return;
   }
   if (status.state === "succeeded") {
-    const result = status.result ? { artifactKey: status.result.artifactKey, manifestKey: status.result.manifestKey, manifest: status.result.manifest } : null;
-    advance(ctx, job, "uploaded", now, `uploaded ${result?.artifactKey ?? "(no key reported)"}`, { ...polled, result });
+    const r = status.result;
+    const result = r ? { artifactKey: r.artifactKey, manifestKey: r.manifestKey, manifest: r.manifest, ...(r.drill ? { drill: r.drill } : {}) } : null;
+    const drill = r?.drill;
+    if (!drill) {
+      advance(ctx, job, "uploaded", now, `uploaded ${result?.artifactKey ?? "(no key reported)"}`, { ...polled, result });
+    } else {
+      const end: JobState = drill.verdict === "pass" ? "sealed" : drill.verdict === "skipped" ? "drill-skipped" : "drill-failed";
+      const detail =
+        drill.verdict === "pass"
+          ? `sealed: restored in ${drill.restoreSeconds} s, ${drill.tables} tables and ${drill.rows} rows match the dump`
+          : `${drill.code ?? "DRILL_FAILED"}: ${drill.reason ?? "the drill did not pass"}`;
+      // A drill that failed is the job's error too: it shows wherever failures are listed.
+      const error = drill.verdict === "pass" ? {} : { error: { code: drill.code ?? "DRILL_FAILED", message: drill.reason ?? "the drill did not pass", retryable: false } };
+      advance(ctx, job, "drilling", now, "drilling (passed between two polls)", {});
+      const fresh = ctx.store.get(job.id) ?? job;
+      ctx.store.transition(fresh, end, now, detail, { ...polled, result, ...error });
+    }
     return releaseSlot(ctx);
   }
   if (status.state === "cancelled") {

@@ -7,7 +7,7 @@ export const JOB_STATES = [
   "dumping",
   "uploading",
   "drilling",
-  // Ends. "uploaded": stored and manifested, not (yet) drilled — the end of every backup until drills ship.
+  // Ends. "uploaded": stored and manifested, not drilled (the database's drill mode is "off").
   "uploaded",
   "sealed",
   "failed",
@@ -28,7 +28,8 @@ export const TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = {
   starting: ["dumping", "queued", "failed", "cancelled"],
   dumping: ["uploading", "queued", "failed", "cancelled"],
   uploading: ["uploaded", "drilling", "drill-skipped", "queued", "failed", "cancelled"],
-  drilling: ["sealed", "drill-failed", "drill-skipped", "cancelled"],
+  // A lost container mid-drill retries the whole backup (or fails): the stored artifact stays `uploaded`, unsealed.
+  drilling: ["sealed", "drill-failed", "drill-skipped", "queued", "failed", "cancelled"],
   uploaded: [],
   sealed: [],
   failed: [],

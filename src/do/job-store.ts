@@ -128,6 +128,8 @@ function newJobId(now: number): string {
 
 export class JobStore {
   readonly #storage: DurableObjectStorage;
+  /** Told of every state change after it is written (alerts, pings); must not throw. */
+  onTransition?: (job: JobRecord, from: JobState) => void;
 
   constructor(storage: DurableObjectStorage) {
     this.#storage = storage;
@@ -183,7 +185,9 @@ export class JobStore {
       if (changed === 0) throw new PgsealError("INTERNAL", `job ${job.id} is no longer ${job.state} (attempt ${job.attempt}): transition to ${to} dropped`);
       this.#sql.exec("INSERT INTO job_events (job_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)", job.id, now, job.state, to, detail);
     });
-    return this.get(job.id)!;
+    const after = this.get(job.id)!;
+    this.onTransition?.(after, job.state);
+    return after;
   }
 
   /** Non-state fields (progress, poll bookkeeping), under the same "still as seen" guard. */
@@ -216,6 +220,28 @@ export class JobStore {
   }
 
   /** The newest job that ended with a stored backup. */
+  /** The oldest job still stored: "never sealed since when" for stale alerts. */
+  first(): JobRecord | null {
+    const rows = this.#sql.exec<Row>("SELECT * FROM jobs ORDER BY seq LIMIT 1").toArray();
+    return rows.length === 0 ? null : toRecord(rows[0]);
+  }
+
+  /** The newest sealed backup: the only kind that counts as good (a drill-failed one never does). */
+  lastSealed(): JobRecord | null {
+    const rows = this.#sql.exec<Row>("SELECT * FROM jobs WHERE state = 'sealed' ORDER BY seq DESC LIMIT 1").toArray();
+    return rows.length === 0 ? null : toRecord(rows[0]);
+  }
+
+  lastSealedBefore(ms: number): JobRecord | null {
+    const rows = this.#sql.exec<Row>("SELECT * FROM jobs WHERE state = 'sealed' AND created_at < ? ORDER BY seq DESC LIMIT 1", ms).toArray();
+    return rows.length === 0 ? null : toRecord(rows[0]);
+  }
+
+  /** Jobs created in [fromMs, toMs), oldest first: the monthly report's input. */
+  createdBetween(fromMs: number, toMs: number): JobRecord[] {
+    return this.#sql.exec<Row>("SELECT * FROM jobs WHERE created_at >= ? AND created_at < ? ORDER BY seq", fromMs, toMs).toArray().map(toRecord);
+  }
+
   lastBackup(): JobRecord | null {
     const rows = this.#sql.exec<Row>("SELECT * FROM jobs WHERE state IN ('uploaded', 'sealed', 'drill-skipped') ORDER BY seq DESC LIMIT 1").toArray();
     return rows.length === 0 ? null : toRecord(rows[0]);

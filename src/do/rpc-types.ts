@@ -1,7 +1,8 @@
 // What DatabaseBackups' RPC methods return, and the JSON shapes of jobs the admin API shows.
 import type { ErrorCode } from "../shared/errors.ts";
 import type { JobState, JobTrigger } from "./job-states.ts";
-import type { Manifest } from "../shared/manifest.ts";
+import { drillSummary, type DrillRecord } from "../shared/drill-record.ts";
+import type { DrillSummary, Manifest } from "../shared/manifest.ts";
 import type { JobError, JobEvent, JobRecord } from "./job-store.ts";
 import type { StreamerProgress } from "./streamer-client.ts";
 
@@ -38,11 +39,15 @@ export interface JobSummary {
   progress: StreamerProgress | null;
   artifactKey: string | null;
   manifestKey: string | null;
+  /** The drill's verdict and timings (no table names); null until the job drilled. */
+  drill: DrillSummary | null;
   error: JobError | null;
 }
 
 export interface JobView extends JobSummary {
   manifest: Manifest | null;
+  /** Everything the drill recorded: per-table expected/actual, sequences, objects, pg_restore's output. */
+  drillRecord: DrillRecord | null;
   events: { at: string; from: JobState | null; to: JobState; detail: string | null }[];
 }
 
@@ -60,7 +65,10 @@ export interface DatabaseStatus {
   destination: string | null;
   nextRunAt: string | null;
   activeJob: JobSummary | null;
+  /** The newest stored backup, sealed or not. */
   lastBackup: { jobId: string; state: JobState; finishedAt: string; ageSeconds: number; artifactKey: string | null } | null;
+  /** The newest sealed backup: the last one proven to restore. */
+  lastSealed: { jobId: string; finishedAt: string; ageSeconds: number; artifactKey: string | null; drill: DrillSummary | null } | null;
   lastJob: JobSummary | null;
   lastPollOkAt: string | null;
 }
@@ -89,14 +97,17 @@ export function jobSummary(job: JobRecord, maxAttempts: number): JobSummary {
     progress: job.progress,
     artifactKey: job.result?.artifactKey ?? null,
     manifestKey: job.result?.manifestKey ?? null,
+    drill: drillSummary(job.result?.drill),
     error: job.error,
   };
 }
+
 
 export function jobView(job: JobRecord, events: JobEvent[], maxAttempts: number): JobView {
   return {
     ...jobSummary(job, maxAttempts),
     manifest: job.result?.manifest ?? null,
+    drillRecord: job.result?.drill ?? null,
     events: events.map((e) => ({ at: iso(e.at), from: e.from, to: e.to, detail: e.detail })),
   };
 }

@@ -1,4 +1,5 @@
 // The DatabaseBackups side of the streamer HTTP contract (POST/GET/DELETE /jobs), through the PgDumpContainer stub.
+import type { DrillRecord } from "../shared/drill-record.ts";
 import type { Manifest } from "../shared/manifest.ts";
 
 export interface StreamerJobRequest {
@@ -10,10 +11,11 @@ export interface StreamerJobRequest {
   prefix: string;
   keyring: string;
   compression: "zstd" | "gzip";
+  drill: { mode: "off" | "local" | "scratch"; scratchUrl?: string };
 }
 
 export type StreamerState = "running" | "succeeded" | "failed" | "cancelled";
-export type StreamerPhase = "preflight" | "dumping" | "uploading" | "done";
+export type StreamerPhase = "preflight" | "dumping" | "uploading" | "drilling" | "done";
 
 export interface StreamerProgress {
   bytesDumped: number;
@@ -24,12 +26,14 @@ export interface StreamerProgress {
   table?: string;
   sourceBytes?: number;
   elapsedMs: number;
+  drill?: { step: "preparing" | "restoring" | "counting"; bytesRead: number; bytesTotal: number };
 }
 
 export interface BackupResult {
   manifestKey: string;
   artifactKey: string;
   manifest: Manifest;
+  drill?: DrillRecord;
 }
 
 export interface StreamerJobStatus {
@@ -67,7 +71,7 @@ export const POLL_TIMEOUT_MS = 10_000;
 const MAX_REASON_CHARS = 300;
 
 const STATES: readonly string[] = ["running", "succeeded", "failed", "cancelled"];
-const PHASES: readonly string[] = ["preflight", "dumping", "uploading", "done"];
+const PHASES: readonly string[] = ["preflight", "dumping", "uploading", "drilling", "done"];
 
 function isStatus(v: unknown): v is StreamerJobStatus {
   if (typeof v !== "object" || v === null) return false;

@@ -38,6 +38,16 @@ export const ERROR_CODES = {
   MANIFEST_INVALID: false,
   ARTIFACT_CORRUPT: false,
   CANCELLED: false,
+  DUMP_INVALID: false,
+  // restore drills: a failed drill never unseals anything, it only refuses to seal
+  DRILL_FAILED: false,
+  DRILL_RESTORE_ERRORS: false,
+  DRILL_EXTENSION_MISSING: false,
+  DRILL_ROW_MISMATCH: false,
+  DRILL_TABLES_MISMATCH: false,
+  DRILL_SEQUENCE_MISMATCH: false,
+  DRILL_OBJECTS_MISMATCH: false,
+  DRILL_SKIPPED: false,
   // the Worker: admin API and job control
   BAD_REQUEST: false,
   UNAUTHORIZED: false,
@@ -52,6 +62,10 @@ export const ERROR_CODES = {
 } as const satisfies Record<string, boolean>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(s: unknown): s is ErrorCode {
+  return typeof s === "string" && Object.hasOwn(ERROR_CODES, s);
+}
 
 export class PgsealError extends Error {
   readonly code: ErrorCode;

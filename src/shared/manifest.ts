@@ -8,6 +8,21 @@ export const MANIFEST_VERSION = 1;
 
 export type ManifestStatus = "uploaded" | "sealed" | "drill-failed" | "drill-skipped";
 
+/** What a drill proved, in the clear: numbers and codes only (names of tables live in `sealed.drill`). */
+export interface DrillSummary {
+  at: string;
+  verdict: "pass" | "fail" | "skipped";
+  code?: string;
+  reason?: string;
+  target: "local-cluster" | "scratch-database";
+  restoreFlags: string[];
+  restoreSeconds: number;
+  countSeconds: number;
+  totalSeconds: number;
+  tables: number;
+  rows: number;
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   version: typeof MANIFEST_VERSION;
@@ -21,6 +36,14 @@ export interface Manifest {
   encryption: { format: "pgseal-v1"; keyId: string; segmentSize: number; bytes: number };
   artifact: { key: string; bytes: number; sha256: string; partSize: number; parts: number };
   timings: { dumpSeconds: number; totalSeconds: number };
+  /** Present once the backup was drilled; `status` says what it concluded. */
+  drill?: DrillSummary;
+  /**
+   * Schema-bearing sections, each a base64 pgseal-v1 ciphertext under the artifact's keyring
+   * (src/shared/sealed-json.ts): `inventory` = what the dump held (tables, rows, sequences, objects),
+   * `drill` = the drill's per-table expected/actual and pg_restore's warnings.
+   */
+  sealed?: { inventory?: string; drill?: string };
 }
 
 type Check = (v: unknown) => boolean;
@@ -61,6 +84,22 @@ const SHAPE: Record<string, Check> = {
   "timings.totalSeconds": num,
 };
 
+const optional = (ok: Check): Check => (v) => v === undefined || ok(v);
+const b64: Check = (v) => typeof v === "string" && /^[A-Za-z0-9+/]+=*$/.test(v);
+const DRILL_SHAPE: Record<string, Check> = {
+  "drill.at": (v) => str(v) && !Number.isNaN(Date.parse(v as string)),
+  "drill.verdict": oneOf("pass", "fail", "skipped"),
+  "drill.code": optional(str),
+  "drill.reason": optional((v) => typeof v === "string"),
+  "drill.target": oneOf("local-cluster", "scratch-database"),
+  "drill.restoreFlags": (v) => Array.isArray(v) && v.every(str),
+  "drill.restoreSeconds": num,
+  "drill.countSeconds": num,
+  "drill.totalSeconds": num,
+  "drill.tables": nat,
+  "drill.rows": nat,
+};
+
 function at(obj: unknown, path: string): unknown {
   let cur = obj;
   for (const p of path.split(".")) {
@@ -72,9 +111,16 @@ function at(obj: unknown, path: string): unknown {
 
 /** Names every bad field at once, so one read of the error explains the whole problem. */
 export function validateManifest(value: unknown): string[] {
-  return Object.entries(SHAPE)
+  const checks = { ...SHAPE, ...(at(value, "drill") === undefined ? {} : DRILL_SHAPE), "sealed.inventory": optional(b64), "sealed.drill": optional(b64) };
+  const bad = Object.entries(checks)
     .filter(([path, ok]) => !ok(at(value, path)))
     .map(([path]) => path);
+  // The status and the drill must tell the same story: nothing is sealed without a passing drill.
+  const status = at(value, "status");
+  const verdict = at(value, "drill.verdict");
+  const expected = { sealed: "pass", "drill-failed": "fail", "drill-skipped": "skipped", uploaded: undefined }[status as ManifestStatus];
+  if (typeof status === "string" && verdict !== expected && !bad.includes("status")) bad.push("status (does not match drill.verdict)");
+  return bad;
 }
 
 export function parseManifest(text: string, key: string): Manifest {

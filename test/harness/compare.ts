@@ -127,3 +127,17 @@ async function hashTables(cluster: PgCluster, db: string, tables: string[]): Pro
   });
   return result;
 }
+
+/**
+ * Every user table's own rows (`FROM ONLY`), as "schema.table" → count, in one query (names may hold
+ * any character but a tab). Partitioned parents hold no rows of their own and are left out.
+ */
+export async function tableCounts(pg: PgCluster, db: string): Promise<Record<string, number>> {
+  const out = await pg.psql(
+    `select format('%s.%s', n.nspname, c.relname) || E'\\t' || (xpath('/row/c/text()', query_to_xml(format('select count(*) as c from only %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' order by 1`,
+    db,
+  );
+  return Object.fromEntries(out.split("\n").map((l) => [l.slice(0, l.lastIndexOf("\t")), Number(l.slice(l.lastIndexOf("\t") + 1))]));
+}

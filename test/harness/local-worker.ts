@@ -1,8 +1,10 @@
 // The deployed Worker on this machine: wrangler.jsonc run by wrangler's test harness (containers off, STREAMER_URL bound to a local streamer).
 import { randomBytes } from "node:crypto";
 import { createTestHarness, type TestHarness } from "wrangler";
-import { databaseUrlSecret, accessKeySecret, secretKeySecret } from "../../src/config.ts";
-import type { Manifest } from "../../src/shared/manifest.ts";
+import { ALERT_WEBHOOK_SECRET, pingSecret } from "../../src/alerts.ts";
+import { accessKeySecret, databaseUrlSecret, drillScratchSecret, secretKeySecret, secretSuffix } from "../../src/config.ts";
+import type { DrillRecord } from "../../src/shared/drill-record.ts";
+import type { DrillSummary, Manifest } from "../../src/shared/manifest.ts";
 import type { S3Target } from "../../src/shared/s3.ts";
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
@@ -13,10 +15,11 @@ export interface LocalWorkerOptions {
   s3: S3Target;
   prefix: string;
   /** Database name → its connection URL (becomes the DATABASE_URL_<DB> secret). */
-  databases: Record<string, { url: string; schedule?: string; compression?: "zstd" | "gzip" }>;
+  databases: Record<string, { url: string; schedule?: string; compression?: "zstd" | "gzip"; drill?: "local" | "scratch" | "off"; pingUrl?: string; scratchUrl?: string }>;
   keyring: string;
   streamerUrl: string;
   maxConcurrentJobs?: number;
+  alerts?: { webhookUrl: string; onSuccess?: boolean };
 }
 
 /**
@@ -30,6 +33,8 @@ export interface ApiJob {
   artifactKey: string | null;
   manifestKey: string | null;
   manifest: Manifest | null;
+  drill: DrillSummary | null;
+  drillRecord: DrillRecord | null;
   error: { code: string; message: string; retryable: boolean } | null;
   events: { at: string; from: string | null; to: string; detail: string | null }[];
 }
@@ -55,12 +60,22 @@ export function localWorkerSettings(opts: LocalWorkerOptions, token: string): { 
   };
   // A yearly schedule by default: a run that starts by itself would race the caller's POST.
   for (const [name, db] of Object.entries(opts.databases)) {
-    databases[name] = { schedule: db.schedule ?? "0 0 1 1 *", destination: LOCAL_DESTINATION, compression: db.compression ?? "zstd" };
+    databases[name] = { schedule: db.schedule ?? "0 0 1 1 *", destination: LOCAL_DESTINATION, compression: db.compression ?? "zstd", drill: db.drill ?? "local" };
     secrets[databaseUrlSecret(name)] = db.url;
+    if (db.pingUrl) secrets[pingSecret(secretSuffix(name))] = db.pingUrl;
+    if (db.scratchUrl) secrets[drillScratchSecret(name)] = db.scratchUrl;
   }
+  if (opts.alerts) secrets[ALERT_WEBHOOK_SECRET] = opts.alerts.webhookUrl;
   const destination = { endpoint: opts.s3.endpoint, bucket: opts.s3.bucket, region: opts.s3.region, prefix: opts.prefix, pathStyle: true };
   return {
-    vars: { PGSEAL_CONFIG: { destinations: { [LOCAL_DESTINATION]: destination }, databases, maxConcurrentJobs: opts.maxConcurrentJobs ?? 2 } },
+    vars: {
+      PGSEAL_CONFIG: {
+        destinations: { [LOCAL_DESTINATION]: destination },
+        databases,
+        maxConcurrentJobs: opts.maxConcurrentJobs ?? 2,
+        ...(opts.alerts ? { alerts: { onSuccess: opts.alerts.onSuccess ?? false } } : {}),
+      },
+    },
     secrets,
   };
 }

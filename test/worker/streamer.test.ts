@@ -74,17 +74,19 @@ const states = (j: JobView) => j.events.map((e) => e.to);
 const leaseHolders = async () => (await slots().leases()).map((l) => l.holder);
 
 describe("backups with the real streamer", () => {
-  it("back up the seed database through the API and end uploaded, with progress and the manifest in the bucket", async () => {
+  it("back up the seed database through the API, drill it and end sealed, with progress and the sealed manifest in the bucket", async () => {
     const start = await api("/backups/app", { method: "POST" });
     expect(start.status).toBe(202);
     const done: JobView = await waitFor("the backup to end", async () => {
       const r = await api(start.body.status_url);
       return isTerminal(r.body.state) ? r.body : undefined;
     }, 90_000, 300);
-    expect(done.state, JSON.stringify(done.error)).toBe("uploaded");
-    expect(states(done)).toEqual(["queued", "starting", "dumping", "uploading", "uploaded"]);
+    expect(done.state, JSON.stringify(done.error)).toBe("sealed");
+    expect(states(done)).toEqual(["queued", "starting", "dumping", "uploading", "drilling", "sealed"]);
     const manifest = done.manifest as { db: string; status: string; artifact: { key: string; bytes: number; sha256: string; parts: number } };
-    expect(manifest).toMatchObject({ db: "app", status: "uploaded", artifact: { key: done.artifactKey } });
+    expect(manifest).toMatchObject({ db: "app", status: "sealed", artifact: { key: done.artifactKey } });
+    expect(done.drill).toMatchObject({ verdict: "pass", target: "local-cluster" });
+    expect(done.drillRecord?.comparison?.tables.every((t) => t.actual === t.expected)).toBe(true);
     // The last poll's progress is the streamer's final count: every byte it uploaded is in the bucket.
     expect(done.progress).toMatchObject({ bytesUploaded: manifest.artifact.bytes, partsUploaded: manifest.artifact.parts });
 
@@ -95,14 +97,15 @@ describe("backups with the real streamer", () => {
     expect(JSON.parse(storedManifest)).toEqual(done.manifest);
 
     const status = await backups("app").status();
-    expect(status.lastBackup).toMatchObject({ jobId: done.id, state: "uploaded", artifactKey: done.artifactKey });
+    expect(status.lastBackup).toMatchObject({ jobId: done.id, state: "sealed", artifactKey: done.artifactKey });
+    expect(status.lastSealed).toMatchObject({ jobId: done.id, drill: { verdict: "pass" } });
     expect(status.activeJob).toBeNull();
     expect(await leaseHolders()).not.toContain("app");
     const text = JSON.stringify(done);
     for (const secret of secretValues()) expect(text).not.toContain(secret);
   });
 
-  it("keep a job queued, without an error, while every container slot is taken, and start it when one frees", async () => {
+  it("keep a job queued, without an error, while every container slot is taken, and start it when one frees (drills off: it ends uploaded)", async () => {
     await slots().acquire("other-1", "elsewhere", 2);
     await slots().acquire("other-2", "elsewhere", 2);
     const { id, clock } = await startParked("queued");

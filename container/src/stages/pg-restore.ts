@@ -10,18 +10,46 @@ export interface RestoreOptions {
   clean?: boolean;
   noOwner?: boolean;
   noAcl?: boolean;
+  /**
+   * Drills: run every TOC entry even after an error (no single transaction) and report the errors
+   * instead of failing, so the drill can tell a missing role from a missing extension from data loss.
+   */
+  keepGoing?: boolean;
+}
+
+export interface RestoreError {
+  message: string;
+  /** The SQL pg_restore ran ("Command was: …"), when it says. */
+  command?: string;
 }
 
 export interface PgRestoreSink {
   writable: WritableStream<Uint8Array>;
-  /** Resolves with pg_restore's warnings once it exited 0. */
-  done: Promise<{ warnings: string[] }>;
+  /** Resolves with pg_restore's output lines once it exited 0 (or, with keepGoing, after ignored errors). */
+  done: Promise<{ warnings: string[]; errors: RestoreError[] }>;
+}
+
+/** The errors pg_restore reports and then ignores: "pg_restore: error: could not execute query: ERROR: …" + "Command was: …". */
+export function parseRestoreErrors(stderr: string): RestoreError[] {
+  const errors: RestoreError[] = [];
+  for (const line of stderr.split("\n")) {
+    const m = /^pg_restore: error: (.*)$/.exec(line);
+    if (m) {
+      errors.push({ message: m[1].replace(/^could not execute query: /, "").trim() });
+      continue;
+    }
+    const last = errors.at(-1);
+    const cmd = /^Command was: (.*)$/.exec(line);
+    if (last && cmd && last.command === undefined) last.command = cmd[1].trim();
+    else if (last && last.command === undefined && /^(DETAIL|HINT):/.test(line.trim())) last.message += ` ${line.trim()}`;
+  }
+  return errors;
 }
 
 export function pgRestoreSink(tools: PgTools, conn: PgConnection, opts: RestoreOptions = {}): PgRestoreSink {
   // --single-transaction: if the stream fails (corrupt artifact, lost bucket), killing pg_restore
   // rolls everything back instead of leaving a half-restored database.
-  const args = ["--single-transaction", "--exit-on-error", "--no-password", "--dbname", conn.urlWithoutPassword];
+  const args = opts.keepGoing ? ["--no-password", "--dbname", conn.urlWithoutPassword] : ["--single-transaction", "--exit-on-error", "--no-password", "--dbname", conn.urlWithoutPassword];
   if (opts.clean) args.push("--clean", "--if-exists");
   if (opts.noOwner) args.push("--no-owner");
   if (opts.noAcl) args.push("--no-acl");
@@ -31,11 +59,15 @@ export function pgRestoreSink(tools: PgTools, conn: PgConnection, opts: RestoreO
   child.stdin.on("error", () => {}); // EPIPE when pg_restore dies first: reported by `done`
 
   let aborted: unknown;
-  const done = new Promise<{ warnings: string[] }>((resolve, reject) => {
+  const done = new Promise<{ warnings: string[]; errors: RestoreError[] }>((resolve, reject) => {
     child.on("error", (e) => reject(new PgsealError("PG_TOOLS_MISSING", `could not run ${tools.pg_restore}: ${e.message}`)));
     child.on("close", (code, signal) => {
+      const lines = () => log.text.split("\n").filter((l) => l.trim() !== "");
+      const errors = parseRestoreErrors(log.text);
       if (aborted) reject(aborted);
-      else if (code === 0) resolve({ warnings: log.text.split("\n").filter((l) => l.trim() !== "") });
+      else if (code === 0) resolve({ warnings: lines(), errors });
+      // Exit 1 after "errors ignored on restore: N" means it ran to the end: the caller judges the errors.
+      else if (opts.keepGoing && code === 1 && errors.length > 0 && /errors ignored on restore/.test(log.text)) resolve({ warnings: lines(), errors });
       else reject(pgFailure("pg_restore", "PG_RESTORE_FAILED", conn.redacted, log, signal ? `killed by ${signal}` : `exited with ${code}`));
     });
   });

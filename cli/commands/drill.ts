@@ -1,0 +1,47 @@
+// `pgseal drill`: restore a stored backup into a throwaway cluster (or a scratch server), count every table, and seal it.
+import { resolveBackup } from "../../container/src/catalog.ts";
+import { nodeHashing } from "../../container/src/node-hash.ts";
+import { sealBackup } from "../../container/src/seal.ts";
+import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
+import { S3Client } from "../../src/shared/s3.ts";
+import type { Command } from "../command.ts";
+import { BUCKET_FLAGS, keyringFrom, prefixFrom, s3TargetFrom } from "../options.ts";
+import { formatBytes, progressLine } from "../progress.ts";
+
+export const drill: Command = {
+  summary: "restore a backup from the bucket into a throwaway cluster, compare every table's rows with the dump, and seal it",
+  usage: [
+    "pgseal drill [<key> | --name <db>] [--scratch-url URL] [--json]",
+    "  Needs the PostgreSQL server binaries (initdb, postgres) of the dump's major version or newer,",
+    "  or --scratch-url (env PGSEAL_DRILL_SCRATCH_URL): a server where a temporary database is created and dropped.",
+    "  The manifest's status becomes sealed, drill-failed or drill-skipped; exit status 1 unless sealed.",
+  ].join("\n"),
+  options: { ...BUCKET_FLAGS, name: { type: "string" }, "scratch-url": { type: "string" } },
+  async run({ flags, positionals, out, err, signal }) {
+    const client = new S3Client(s3TargetFrom(flags), nodeHashing, { signal });
+    const keyring = keyringFrom(flags);
+    const { manifest, manifestKey } = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined });
+    const scratch = typeof flags["scratch-url"] === "string" ? flags["scratch-url"] : process.env.PGSEAL_DRILL_SCRATCH_URL || undefined;
+    const line = progressLine();
+    const result = await sealBackup({
+      client,
+      manifest,
+      manifestKey,
+      keyring,
+      scratchUrl: scratch,
+      signal,
+      onNotice: (m) => err(m),
+      onProgress: (p) => line.update(`drill: ${p.step} ${formatBytes(p.bytesRead)} / ${formatBytes(p.bytesTotal)}`),
+    });
+    line.done();
+    const d = result.drill;
+    if (flags.json) out(JSON.stringify({ artifactKey: manifest.artifact.key, status: result.manifest.status, drill: d }));
+    else {
+      out(`${result.manifest.status}: ${manifest.artifact.key}`);
+      err(`restore ${d.restoreSeconds}s, count ${d.countSeconds}s, total ${d.totalSeconds}s; ${d.tables} tables, ${d.rows} rows (${d.target}, pg_restore ${d.restoreFlags.join(" ")})`);
+      for (const t of d.comparison?.tables.filter((x) => x.actual !== x.expected) ?? []) err(`  ${t.table}: dump ${t.expected}, restored ${t.actual ?? "missing"}`);
+      if (d.warnings.length) err(`pg_restore said:\n  ${d.warnings.join("\n  ")}`);
+    }
+    if (d.verdict !== "pass") throw new PgsealError(isErrorCode(d.code) ? d.code : "DRILL_FAILED", d.reason ?? "the drill did not pass");
+  },
+};

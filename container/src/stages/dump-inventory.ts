@@ -1,0 +1,263 @@
+// Pass-through stage that reads a pg_dump custom-format archive (-Z0) as it streams and records what it holds: rows per table, sequences, objects.
+import { PgsealError } from "../../../src/shared/errors.ts";
+
+export interface DumpInventory {
+  archiveVersion: string;
+  database: string;
+  serverVersion: string;
+  pgDumpVersion: string;
+  tables: { schema: string; name: string; rows: number }[];
+  sequences: { schema: string; name: string; value: string; isCalled: boolean }[];
+  largeObjects: number;
+  /** TOC entries per `desc` (TABLE, INDEX, CONSTRAINT, FK CONSTRAINT, FUNCTION, VIEW, …). */
+  objects: Record<string, number>;
+}
+
+// Archive versions (pg_backup_archiver.h): 1.14 added tableam (PG 14/15), 1.15 replaced the
+// compression int by an algorithm byte (PG 16), 1.16 added relkind to TOC entries (PG 17, 18).
+const V = (a: number, b: number) => a * 100 + b;
+const MIN_VERSION = V(1, 12);
+const MAX_VERSION = V(1, 16);
+const BLK_DATA = 1;
+const BLK_BLOBS = 3;
+/** How far the parser may lag behind the stream before the stream waits for it. */
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+const NEWLINE = 0x0a;
+const TAIL_BYTES = 16;
+
+/** Newlines that belong to the end-of-data marker: a "\\." line at the end, plus blank lines after it. */
+function terminatorLines(tail: number[], size: number): number {
+  let n = 0;
+  while (n < tail.length && tail[tail.length - 1 - n] === NEWLINE) n++;
+  const dot = tail.length - n - 1;
+  if (n === 0 || dot < 1 || tail[dot] !== 0x2e || tail[dot - 1] !== 0x5c) return 0;
+  // The marker must be a whole line: at the start of the data, or after a newline.
+  const atStart = size === n + 2;
+  return atStart || tail[dot - 2] === NEWLINE ? n : 0;
+}
+
+/** The bytes the stage has passed on and the parser has yet to read; reads wait for more input. */
+class ByteQueue {
+  #chunks: Uint8Array[] = [];
+  #offset = 0;
+  queued = 0;
+  #ended = false;
+  #wake: (() => void) | null = null;
+  #drained: (() => void) | null = null;
+
+  push(chunk: Uint8Array): Promise<void> {
+    this.#chunks.push(chunk);
+    this.queued += chunk.length;
+    this.#wake?.();
+    if (this.queued <= MAX_QUEUED_BYTES) return Promise.resolve();
+    return new Promise((resolve) => (this.#drained = resolve));
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#wake?.();
+  }
+
+  /** Resolves true once `n` bytes are queued, false if the input ended first. */
+  async #have(n: number): Promise<boolean> {
+    while (this.queued < n) {
+      if (this.#ended) return false;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = null;
+    }
+    return true;
+  }
+
+  #consumed(): void {
+    if (this.#drained && this.queued <= MAX_QUEUED_BYTES) {
+      const d = this.#drained;
+      this.#drained = null;
+      d();
+    }
+  }
+
+  /** Hands up to `n` bytes to `visit` as they come, without copying; false if the input ended first. */
+  async take(n: number, visit?: (bytes: Uint8Array) => void): Promise<boolean> {
+    let left = n;
+    while (left > 0) {
+      if (!(await this.#have(1))) return false;
+      const head = this.#chunks[0];
+      const count = Math.min(left, head.length - this.#offset);
+      visit?.(head.subarray(this.#offset, this.#offset + count));
+      this.#offset += count;
+      this.queued -= count;
+      left -= count;
+      if (this.#offset === head.length) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      }
+      this.#consumed();
+    }
+    return true;
+  }
+
+  async read(n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    let at = 0;
+    if (!(await this.take(n, (b) => (out.set(b, at), (at += b.length))))) throw truncated();
+    return out;
+  }
+
+  /** Lets the writer go on when the parser gave up: it must never hold the backup back. */
+  abandon(): void {
+    this.#chunks = [];
+    this.queued = 0;
+    this.#drained?.();
+    this.#drained = null;
+  }
+}
+
+const truncated = () => new PgsealError("DUMP_INVALID", "the pg_dump archive ended in the middle of an entry");
+
+class ArchiveReader {
+  intSize = 4;
+  offSize = 8;
+  readonly q: ByteQueue;
+  readonly #text = new TextDecoder();
+  constructor(q: ByteQueue) {
+    this.q = q;
+  }
+  async byte(): Promise<number> {
+    return (await this.q.read(1))[0];
+  }
+  /** A sign byte, then intSize bytes, least significant first. */
+  async int(): Promise<number> {
+    const b = await this.q.read(1 + this.intSize);
+    let v = 0;
+    for (let i = this.intSize; i >= 1; i--) v = v * 256 + b[i];
+    return b[0] ? -v : v;
+  }
+  async str(): Promise<string | null> {
+    const len = await this.int();
+    if (len < 0) return null;
+    return this.#text.decode(await this.q.read(len));
+  }
+  async offset(): Promise<void> {
+    await this.q.read(1 + this.offSize);
+  }
+}
+
+interface TocEntry {
+  desc: string;
+  schema: string;
+  tag: string;
+}
+
+async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
+  const magic = new TextDecoder().decode(await r.q.read(5));
+  if (magic !== "PGDMP") throw new PgsealError("DUMP_INVALID", "not a pg_dump custom-format archive (no PGDMP header)");
+  const [vmaj, vmin] = [await r.byte(), await r.byte()];
+  await r.byte(); // revision
+  const version = V(vmaj, vmin);
+  if (version < MIN_VERSION || version > MAX_VERSION) throw new PgsealError("DUMP_INVALID", `archive version ${vmaj}.${vmin} is not one pgseal reads (1.12-1.16: pg_dump 12-18)`);
+  r.intSize = await r.byte();
+  r.offSize = await r.byte();
+  const format = await r.byte();
+  if (format !== 1) throw new PgsealError("DUMP_INVALID", `archive format ${format} is not custom (-Fc)`);
+  const compressed = version >= V(1, 15) ? (await r.byte()) !== 0 : (await r.int()) !== 0;
+  if (compressed) throw new PgsealError("DUMP_INVALID", "the archive is compressed by pg_dump: pgseal dumps with -Z0 and counts rows in plain COPY data");
+  for (let i = 0; i < 7; i++) await r.int(); // creation time
+  const database = (await r.str()) ?? "";
+  const serverVersion = (await r.str()) ?? "";
+  const pgDumpVersion = (await r.str()) ?? "";
+
+  const entries = new Map<number, TocEntry>();
+  const objects: Record<string, number> = {};
+  const sequences: DumpInventory["sequences"] = [];
+  const count = await r.int();
+  for (let i = 0; i < count; i++) {
+    const dumpId = await r.int();
+    await r.int(); // has a data dumper
+    await r.str(); // table oid
+    await r.str(); // oid
+    const tag = (await r.str()) ?? "";
+    const desc = (await r.str()) ?? "";
+    await r.int(); // section
+    const defn = (await r.str()) ?? "";
+    await r.str(); // drop statement
+    await r.str(); // copy statement
+    const schema = (await r.str()) ?? "";
+    await r.str(); // tablespace
+    if (version >= V(1, 14)) await r.str(); // table access method
+    if (version >= V(1, 16)) await r.int(); // relkind
+    await r.str(); // owner
+    await r.str(); // "false": WITH OIDS, long gone
+    while ((await r.str()) !== null); // dependencies
+    await r.offset();
+    entries.set(dumpId, { desc, schema, tag });
+    objects[desc] = (objects[desc] ?? 0) + 1;
+    if (desc === "SEQUENCE SET") {
+      const m = /setval\('(?:[^']|'')*', (-?\d+), (true|false)\)/.exec(defn);
+      if (m) sequences.push({ schema, name: tag, value: m[1], isCalled: m[2] === "true" });
+    }
+  }
+
+  const rows = new Map<number, number>();
+  let largeObjects = 0;
+  for (;;) {
+    let type = -1;
+    if (!(await r.q.take(1, (b) => (type = b[0])))) break; // the archive ends after its last data block
+    const dumpId = await r.int();
+    if (type === BLK_DATA) {
+      let lines = 0;
+      let size = 0;
+      // pg_dump ends COPY data with a "\\." line and blank lines ("\\.\n\n\n" in 12-18): not rows.
+      const tail: number[] = [];
+      for (let len = await r.int(); len !== 0; len = await r.int()) {
+        const ok = await r.q.take(len, (b) => {
+          for (let i = 0; i < b.length; i++) if (b[i] === NEWLINE) lines++;
+          size += b.length;
+          for (let i = Math.max(0, b.length - TAIL_BYTES); i < b.length; i++) tail.push(b[i]);
+          if (tail.length > TAIL_BYTES) tail.splice(0, tail.length - TAIL_BYTES);
+        });
+        if (!ok) throw truncated();
+      }
+      lines -= terminatorLines(tail, size);
+      rows.set(dumpId, lines);
+    } else if (type === BLK_BLOBS) {
+      for (let oid = await r.int(); oid !== 0; oid = await r.int()) {
+        largeObjects++;
+        for (let len = await r.int(); len !== 0; len = await r.int()) if (!(await r.q.take(len))) throw truncated();
+      }
+    } else {
+      throw new PgsealError("DUMP_INVALID", `unknown data block type ${type} in the archive`);
+    }
+  }
+
+  const tables: DumpInventory["tables"] = [];
+  for (const [dumpId, e] of entries) {
+    if (e.desc !== "TABLE DATA") continue;
+    tables.push({ schema: e.schema, name: e.tag, rows: rows.get(dumpId) ?? 0 });
+  }
+  return { archiveVersion: `${vmaj}.${vmin}`, database, serverVersion, pgDumpVersion, tables, sequences, largeObjects, objects };
+}
+
+/**
+ * The stage passes every chunk on unchanged. `result` settles when the input ends; a parse problem
+ * only rejects `result` (the backup goes on), and the stage never waits for a parser that gave up.
+ */
+export function dumpInventory(): { stage: TransformStream<Uint8Array, Uint8Array>; result: Promise<DumpInventory> } {
+  const q = new ByteQueue();
+  let failed = false;
+  const result = parseArchive(new ArchiveReader(q)).catch((e: unknown) => {
+    failed = true;
+    q.abandon();
+    throw e instanceof PgsealError ? e : new PgsealError("DUMP_INVALID", `the pg_dump archive could not be read: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  result.catch(() => {});
+  const stage = new TransformStream<Uint8Array, Uint8Array>({
+    async transform(chunk, controller) {
+      controller.enqueue(chunk);
+      if (!failed) await q.push(chunk);
+    },
+    flush() {
+      q.end();
+    },
+  });
+  return { stage, result };
+}

@@ -1,0 +1,101 @@
+// Alerts: the webhook message for a job's end or a stale database, healthchecks-style pings, and when each is due.
+import type { JobState } from "./do/job-states.ts";
+
+/** Secret names: one webhook for the deployment, an optional ping URL per database. */
+export const ALERT_WEBHOOK_SECRET = "ALERT_WEBHOOK_URL";
+export const pingSecret = (suffix: string) => `PING_URL_${suffix}`;
+export const ALERT_TIMEOUT_MS = 10_000;
+/** A stale database is announced again after this long, not on every 5-minute watchdog tick. */
+export const STALE_REPEAT_MS = 24 * 3_600_000;
+
+export type AlertEvent = "backup-failed" | "drill-failed" | "drill-skipped" | "backup-sealed" | "backup-uploaded" | "stale";
+
+export interface AlertFacts {
+  event: AlertEvent;
+  db: string;
+  at: string;
+  jobId?: string;
+  state?: JobState;
+  code?: string;
+  message?: string;
+  artifactKey?: string;
+  restoreSeconds?: number;
+  tables?: number;
+  rows?: number;
+  lastSealedAt?: string | null;
+  maxAgeHours?: number;
+}
+
+const HEADLINE: Record<AlertEvent, string> = {
+  "backup-failed": "backup FAILED",
+  "drill-failed": "restore drill FAILED: the backup is stored but NOT sealed",
+  "drill-skipped": "restore drill skipped: the backup is stored but not sealed",
+  "backup-sealed": "backup sealed",
+  "backup-uploaded": "backup stored (drills are off for this database)",
+  stale: "no sealed backup within the allowed age",
+};
+
+/**
+ * One body both Slack (`text`) and Discord (`content`) incoming webhooks accept, plus the facts as
+ * fields for anything else. Facts are codes, counts and keys: never secrets, never table data.
+ */
+export function alertMessage(f: AlertFacts): Record<string, unknown> {
+  const parts = [`pgseal: ${f.db}: ${HEADLINE[f.event]}`];
+  if (f.code) parts.push(`${f.code}: ${f.message ?? ""}`.trim());
+  if (f.event === "backup-sealed" && f.restoreSeconds !== undefined) parts.push(`restored in ${f.restoreSeconds} s; ${f.tables} tables, ${f.rows} rows verified`);
+  if (f.event === "stale") parts.push(f.lastSealedAt ? `last sealed backup ${f.lastSealedAt} (limit ${f.maxAgeHours} h)` : `no sealed backup yet (limit ${f.maxAgeHours} h)`);
+  if (f.jobId) parts.push(`job ${f.jobId}`);
+  const text = parts.join("\n");
+  return { text, content: text.slice(0, 2000), username: "pgseal", pgseal: f };
+}
+
+/** Which alert a job's arrival in `to` raises, if any. */
+export function alertFor(to: JobState, onSuccess: boolean): AlertEvent | null {
+  if (to === "failed") return "backup-failed";
+  if (to === "drill-failed") return "drill-failed";
+  if (to === "drill-skipped") return "drill-skipped";
+  if (to === "sealed") return onSuccess ? "backup-sealed" : null;
+  if (to === "uploaded") return onSuccess ? "backup-uploaded" : null;
+  return null;
+}
+
+/** The healthchecks.io convention: <url>/start, <url> on success, <url>/fail. */
+export function pingFor(to: JobState, attempt: number): "start" | "success" | "fail" | null {
+  if (to === "starting" && attempt === 1) return "start";
+  if (to === "sealed" || to === "uploaded") return "success";
+  if (to === "failed" || to === "drill-failed" || to === "drill-skipped") return "fail";
+  return null;
+}
+
+export function pingUrl(base: string, kind: "start" | "success" | "fail"): string {
+  const trimmed = base.replace(/\/+$/, "");
+  return kind === "success" ? trimmed : `${trimmed}/${kind}`;
+}
+
+/**
+ * Whether a stale alert is due now: no sealed backup for longer than the limit (counting from the
+ * first job when there was never one), and none announced within STALE_REPEAT_MS.
+ */
+export function staleDue(o: { lastSealedMs: number | null; firstJobMs: number | null; maxAgeMs: number; lastAlertMs: number | null; now: number }): boolean {
+  const since = o.lastSealedMs ?? o.firstJobMs;
+  if (since === null || o.now - since <= o.maxAgeMs) return false;
+  return o.lastAlertMs === null || o.now - o.lastAlertMs >= STALE_REPEAT_MS || (o.lastSealedMs !== null && o.lastAlertMs < o.lastSealedMs);
+}
+
+/** POSTs or GETs without ever throwing: an unreachable webhook is logged (without its URL, a secret) and the job goes on. */
+export async function deliver(url: string, body?: Record<string, unknown>, what = "alert"): Promise<boolean> {
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: body ? { "content-type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(ALERT_TIMEOUT_MS),
+    });
+    await res.body?.cancel();
+    if (!res.ok) console.warn(`pgseal: ${what} delivery answered HTTP ${res.status}`);
+    return res.ok;
+  } catch (e) {
+    console.warn(`pgseal: ${what} delivery failed: ${e instanceof Error ? e.name : "error"}`);
+    return false;
+  }
+}

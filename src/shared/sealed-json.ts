@@ -1,0 +1,37 @@
+// Small JSON values encrypted with the artifact format (docs/FORMAT.md): the manifest's schema-bearing sections.
+import { concatBytes, fromBase64, toBase64 } from "./bytes.ts";
+import { PgsealError } from "./errors.ts";
+import { createDecryptStream, createEncryptStream } from "./format.ts";
+import type { Keyring } from "./keyring.ts";
+
+async function run(stream: TransformStream<Uint8Array, Uint8Array>, input: Uint8Array): Promise<Uint8Array> {
+  const out: Uint8Array[] = [];
+  const done = (async () => {
+    for await (const c of stream.readable) out.push(c);
+  })();
+  const w = stream.writable.getWriter();
+  await w.write(input);
+  await w.close();
+  await done;
+  return concatBytes(out);
+}
+
+/** base64 of a pgseal-v1 ciphertext of the JSON text; table names and counts never reach the bucket in clear. */
+export async function sealJson(keyring: Keyring, value: unknown): Promise<string> {
+  return toBase64(await run(createEncryptStream(keyring), new TextEncoder().encode(JSON.stringify(value))));
+}
+
+export async function openJson<T>(keyring: Keyring, sealed: string, what: string): Promise<T> {
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64(sealed);
+  } catch {
+    throw new PgsealError("MANIFEST_INVALID", `${what} is not base64`);
+  }
+  const plain = await run(createDecryptStream(keyring), bytes);
+  try {
+    return JSON.parse(new TextDecoder().decode(plain)) as T;
+  } catch {
+    throw new PgsealError("MANIFEST_INVALID", `${what} decrypted but is not JSON`);
+  }
+}
