@@ -1,5 +1,5 @@
 // Restore drills against real PostgreSQL and Swift: sealing on exact counts, and every way a drill must refuse to seal.
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup, type BackupResult } from "../container/src/backup.ts";
 import { judgeRestoreErrors } from "../container/src/drill.ts";
@@ -132,6 +132,39 @@ describe("drills that must not seal", () => {
     const { drill } = await sealBackup({ client, manifest: r.manifest, manifestKey: r.manifestKey, keyring, inventory: r.inventory });
     expect(drill.verdict).toBe("pass");
     expect(drill.comparison!.tables).toEqual([{ table: "public.t", expected: 500, actual: 500 }]);
+  });
+});
+
+describe("a dump that needs an extension the drill's PostgreSQL lacks", () => {
+  // A real extension, installed for the source and removed before the drill: the drill cluster
+  // shares the installation, so this is exactly what an image without the extension looks like.
+  const extDir = "/usr/share/postgresql/15/extension";
+  const files = [`${extDir}/pgseal_test_ext.control`, `${extDir}/pgseal_test_ext--1.0.sql`];
+  const writable = (() => {
+    try {
+      accessSync(extDir, constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it.runIf(writable)("fails with DRILL_EXTENSION_MISSING naming the extension, and does not seal", async () => {
+    writeFileSync(files[0], "default_version = '1.0'\nrelocatable = true\ncomment = 'pgseal drill test'\n");
+    writeFileSync(files[1], "CREATE FUNCTION pgseal_test_ext_answer() RETURNS int LANGUAGE sql AS 'SELECT 42';\n");
+    try {
+      await pg.createDatabase("withext");
+      await pg.psql("create extension pgseal_test_ext; create table t(id int); insert into t values (1);", "withext");
+      const r = await runBackup({ db: "withext", databaseUrl: pg.urlFor("withext"), s3: target, prefix: "d", keyring, compression: "zstd" });
+      for (const f of files) rmSync(f, { force: true });
+      const { manifest, drill } = await sealBackup({ client, manifest: r.manifest, manifestKey: r.manifestKey, keyring, inventory: r.inventory });
+      expect(drill).toMatchObject({ verdict: "fail", code: "DRILL_EXTENSION_MISSING" });
+      expect(drill.reason).toContain("'pgseal_test_ext'");
+      expect(drill.warnings.join("\n")).toContain("pgseal_test_ext");
+      expect(manifest.status).toBe("drill-failed");
+    } finally {
+      for (const f of files) rmSync(f, { force: true });
+    }
   });
 });
 

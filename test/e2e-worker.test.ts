@@ -132,6 +132,15 @@ describe("the Worker, started from Node with containers off and STREAMER_URL bou
     expect(html.headers.get("content-type")).toContain("text/html");
     expect(await html.text()).toContain("<svg");
 
+    // On the 1st, the cron stores the previous month's report in the bucket, once.
+    const [y, mo] = month.split("-").map(Number);
+    const firstOfNext = new Date(Date.UTC(y, mo, 1, 0, 5));
+    await worker.harness.getWorker().scheduled({ cron: "*/5 * * * *", scheduledTime: firstOfNext });
+    const client0 = new S3Client(target, nodeHashing);
+    const storedJson = JSON.parse(await new Response((await client0.get(`e2e/reports/${month}.json`)).body).text()) as typeof report.body;
+    expect(storedJson.databases.find((d) => d.db === "shop")?.counts.sealed).toBe(1);
+    expect(await new Response((await client0.get(`e2e/reports/${month}.html`)).body).text()).toContain("Restore Drill Report");
+
     // Alerts: the ping saw start and success, the webhook a sealed message without secrets.
     await waitForReceived((r) => r.path === "/ping/shop/start", "the start ping");
     await waitForReceived((r) => r.path === "/ping/shop", "the success ping");

@@ -165,6 +165,12 @@ function advance(ctx: DriverContext, job: JobRecord, to: JobState, now: number, 
   return current;
 }
 
+/** The job's end for a drill verdict: the same word the manifest's status uses. */
+export function endStateFor(drill: { verdict: "pass" | "fail" | "skipped" } | undefined): JobState {
+  if (!drill) return "uploaded";
+  return drill.verdict === "pass" ? "sealed" : drill.verdict === "skipped" ? "drill-skipped" : "drill-failed";
+}
+
 export async function applyStatus(ctx: DriverContext, job: JobRecord, status: StreamerJobStatus, now: number): Promise<void> {
   const polled: JobPatch = { progress: status.progress, missedPolls: 0, lastPollOkAt: now, notBefore: now + POLL_INTERVAL_MS };
   if (status.state === "running") {
@@ -178,7 +184,7 @@ export async function applyStatus(ctx: DriverContext, job: JobRecord, status: St
     if (!drill) {
       advance(ctx, job, "uploaded", now, `uploaded ${result?.artifactKey ?? "(no key reported)"}`, { ...polled, result });
     } else {
-      const end: JobState = drill.verdict === "pass" ? "sealed" : drill.verdict === "skipped" ? "drill-skipped" : "drill-failed";
+      const end = endStateFor(drill);
       const detail =
         drill.verdict === "pass"
           ? `sealed: restored in ${drill.restoreSeconds} s, ${drill.tables} tables and ${drill.rows} rows match the dump`

@@ -2,6 +2,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DatabaseBackups } from "../../src/do/database-backups.ts";
+import { endStateFor } from "../../src/do/job-driver.ts";
 import { canTransition, forwardPath, isTerminal, JOB_STATES, TRANSITIONS, type JobState } from "../../src/do/job-states.ts";
 import type { JobRecord, JobStore } from "../../src/do/job-store.ts";
 import { backups } from "./helpers.ts";
@@ -103,5 +104,33 @@ describe("job state machine", () => {
     expect(forwardPath("queued", "dumping")).toEqual(["starting", "dumping"]);
     expect(forwardPath("uploading", "dumping")).toEqual([]);
     expect(forwardPath("dumping", "failed")).toEqual(["failed"]);
+  });
+});
+
+describe("drill verdicts", () => {
+  it("end the job in the state the manifest's status names, and only a pass is sealed", () => {
+    expect(endStateFor({ verdict: "pass" })).toBe("sealed");
+    expect(endStateFor({ verdict: "fail" })).toBe("drill-failed");
+    expect(endStateFor({ verdict: "skipped" })).toBe("drill-skipped");
+    expect(endStateFor(undefined)).toBe("uploaded");
+    for (const end of ["sealed", "drill-failed", "drill-skipped"] as const) expect(canTransition("drilling", end)).toBe(true);
+  });
+
+  it("count only sealed jobs as the last sealed backup, never a drill-failed one", async () => {
+    await runInDurableObject(backups("events"), async (o: DatabaseBackups) => {
+      const now = Date.parse("2026-11-01T00:00:00Z");
+      const walk = (to: JobState) => {
+        const j = o.store.create("events", "manual", now, "test");
+        let cur = j;
+        for (const s of forwardPath("queued", "uploading")) cur = o.store.transition(cur, s, now, "t");
+        cur = o.store.transition(cur, "drilling", now, "t");
+        return o.store.transition(cur, to, now, "t");
+      };
+      const sealed = walk("sealed");
+      walk("drill-failed");
+      expect(o.store.lastSealed()?.id).toBe(sealed.id);
+      expect(o.status(now).lastSealed?.jobId).toBe(sealed.id);
+      expect(o.status(now).lastJob?.state).toBe("drill-failed");
+    });
   });
 });
