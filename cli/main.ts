@@ -3,15 +3,17 @@ import { parseArgs } from "node:util";
 import { isPgsealError } from "../src/shared/errors.ts";
 import type { Command } from "./command.ts";
 import { backup } from "./commands/backup.ts";
+import { checkBucketCommand, setupBucket } from "./commands/check-bucket.ts";
 import { checkConfig } from "./commands/check-config.ts";
 import { decrypt } from "./commands/decrypt.ts";
 import { drill } from "./commands/drill.ts";
 import { keygen } from "./commands/keygen.ts";
 import { list } from "./commands/list.ts";
+import { prune } from "./commands/prune.ts";
 import { restore } from "./commands/restore.ts";
 import { verify } from "./commands/verify.ts";
 
-const COMMANDS: Record<string, Command> = { keygen, backup, list, restore, decrypt, verify, drill, "check-config": checkConfig };
+const COMMANDS: Record<string, Command> = { keygen, backup, list, restore, decrypt, verify, drill, prune, "check-config": checkConfig, "check-bucket": checkBucketCommand, "setup-bucket": setupBucket };
 
 export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;
@@ -19,7 +21,7 @@ export const EXIT_INTERNAL = 70;
 
 function help(): string {
   const lines = ["usage: pgseal <command> [options]", ""];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.summary}`);
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(13)} ${c.summary}`);
   lines.push("", "Run 'pgseal <command> --help' for its options. Settings also come from environment variables: see README.md.");
   return lines.join("\n");
 }

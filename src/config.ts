@@ -2,6 +2,7 @@
 import type { Compression } from "./shared/artifact-keys.ts";
 import { PgsealError } from "./shared/errors.ts";
 import { parseKeyring } from "./shared/keyring.ts";
+import { DEFAULT_RETENTION, parseRetentionPolicy, type RetentionPolicy } from "./shared/retention.ts";
 import { nextRun, parseCron, type CronSchedule } from "./schedule/cron.ts";
 
 export const DEFAULT_MAX_CONCURRENT_JOBS = 20;
@@ -16,6 +17,8 @@ export interface Destination {
   region: string;
   prefix: string;
   pathStyle?: boolean;
+  /** S3/B2 object lock on every artifact; R2 uses bucket lock rules instead (README). */
+  objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
 }
 
 export interface DatabaseEntry {
@@ -30,6 +33,8 @@ export interface DatabaseEntry {
   drill: DrillMode;
   /** Alert when no sealed backup is newer than this (falls back to alerts.maxAgeHours); null: never. */
   maxAgeHours: number | null;
+  /** GFS retention over sealed backups; pruning runs after each sealed backup (src/shared/retention.ts). */
+  retention: RetentionPolicy;
 }
 
 export const DRILL_MODES = ["local", "scratch", "off"] as const;
@@ -176,7 +181,7 @@ function readDestinations(p: Problems, raw: unknown, env: object): Record<string
     const v = raw[name] as Bag;
     const path = `destinations.${name}`;
     const before = p.list.length;
-    p.unknownKeys(path, v, ["endpoint", "bucket", "region", "prefix", "pathStyle"]);
+    p.unknownKeys(path, v, ["endpoint", "bucket", "region", "prefix", "pathStyle", "objectLock"]);
     const endpoint = requiredString(p, `${path}.endpoint`, v.endpoint);
     if (endpoint !== undefined) checkEndpoint(p, `${path}.endpoint`, endpoint);
     const bucket = requiredString(p, `${path}.bucket`, v.bucket);
@@ -184,11 +189,19 @@ function readDestinations(p: Problems, raw: unknown, env: object): Record<string
     const prefix = optionalString(p, `${path}.prefix`, v.prefix) ?? "";
     if (prefix.split("/").some((s) => s === "." || s === "..")) p.add(`${path}.prefix`, "must not contain '.' or '..' segments");
     const pathStyle = optionalBoolean(p, `${path}.pathStyle`, v.pathStyle);
+    let objectLock: Destination["objectLock"];
+    if (v.objectLock !== undefined) {
+      const l = v.objectLock;
+      if (!isObject(l) || (l.mode !== "GOVERNANCE" && l.mode !== "COMPLIANCE") || typeof l.days !== "number" || !Number.isInteger(l.days) || l.days < 1 || l.days > 36_500) {
+        p.add(`${path}.objectLock`, 'must be {"mode": "GOVERNANCE" or "COMPLIANCE", "days": a whole number 1-36500}');
+      } else objectLock = { mode: l.mode, days: l.days };
+      if (endpoint && /\.r2\.cloudflarestorage\.com/i.test(endpoint)) p.add(`${path}.objectLock`, "R2 has no per-object lock: use an R2 bucket lock rule instead (README, 'Immutability')");
+    }
     for (const secret of [accessKeySecret(name), secretKeySecret(name)]) {
       if (secretValue(env, secret) === undefined) p.add(`secrets.${secret}`, `missing secret for destination '${name}': wrangler secret put ${secret}`);
     }
     const fieldProblems = p.list.slice(before).filter((x) => !x.path.startsWith("secrets."));
-    if (fieldProblems.length === 0 && endpoint && bucket) out[name] = { name, endpoint, bucket, region, prefix, ...(pathStyle === undefined ? {} : { pathStyle }) };
+    if (fieldProblems.length === 0 && endpoint && bucket) out[name] = { name, endpoint, bucket, region, prefix, ...(pathStyle === undefined ? {} : { pathStyle }), ...(objectLock ? { objectLock } : {}) };
   }
   return out;
 }
@@ -210,7 +223,13 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     const v = raw[name] as Bag;
     const path = `databases.${name}`;
     const before = p.list.length;
-    p.unknownKeys(path, v, ["schedule", "destination", "compression", "enabled", "drill", "maxAgeHours"]);
+    p.unknownKeys(path, v, ["schedule", "destination", "compression", "enabled", "drill", "maxAgeHours", "retention"]);
+    let retention = DEFAULT_RETENTION;
+    if (v.retention !== undefined) {
+      const parsed = parseRetentionPolicy(v.retention, `${path}.retention`);
+      for (const problem of parsed.problems) p.add(problem.path, problem.message);
+      retention = parsed.policy;
+    }
     const schedule = requiredString(p, `${path}.schedule`, v.schedule);
     let cron: CronSchedule | undefined;
     if (schedule !== undefined) {
@@ -243,7 +262,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     // Missing secrets are reported above but do not drop the database: its jobs fail with CONFIG_INVALID, visibly.
     const fieldProblems = p.list.slice(before).filter((x) => !x.path.startsWith("secrets."));
     if (fieldProblems.length === 0 && schedule && cron && destination) {
-      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled, drill: drill as DrillMode, maxAgeHours };
+      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled, drill: drill as DrillMode, maxAgeHours, retention };
     }
   }
   return out;

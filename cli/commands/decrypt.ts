@@ -2,7 +2,7 @@
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { Writable } from "node:stream";
-import { resolveBackup } from "../../container/src/catalog.ts";
+import { resolveBackup } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { openDump } from "../../container/src/restore.ts";
 import { PgsealError } from "../../src/shared/errors.ts";

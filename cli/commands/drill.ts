@@ -1,5 +1,5 @@
 // `pgseal drill`: restore a stored backup into a throwaway cluster (or a scratch server), count every table, and seal it.
-import { resolveBackup } from "../../container/src/catalog.ts";
+import { resolveBackup } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { sealBackup } from "../../container/src/seal.ts";
 import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";

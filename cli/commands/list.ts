@@ -1,5 +1,5 @@
 // `pgseal list`: backups in the bucket, newest first, with incomplete ones marked.
-import { listCatalog, readManifest } from "../../container/src/catalog.ts";
+import { listCatalog, readManifest } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";

@@ -1,5 +1,5 @@
 // `pgseal restore`: bucket → verify → decrypt → decompress → pg_restore into a target database.
-import { resolveBackup } from "../../container/src/catalog.ts";
+import { resolveBackup } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { runRestore } from "../../container/src/restore.ts";
 import { S3Client } from "../../src/shared/s3.ts";

@@ -1,5 +1,5 @@
 // `pgseal verify`: integrity of a stored artifact without restoring it (size, sha256, and with the key: every segment).
-import { resolveBackup } from "../../container/src/catalog.ts";
+import { resolveBackup } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { openDump } from "../../container/src/restore.ts";
 import { S3Client } from "../../src/shared/s3.ts";

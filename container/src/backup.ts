@@ -34,6 +34,8 @@ export interface BackupSpec {
   partSize?: number;
   concurrency?: number;
   segmentSize?: number;
+  /** Object lock for the artifact: it cannot be deleted or overwritten for `days` after the backup starts. */
+  objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
 }
 
 export type BackupPhase = "preflight" | "dumping" | "uploading" | "drilling" | "done";
@@ -108,7 +110,9 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
       report();
     },
   });
+  const lock = spec.objectLock ? { mode: spec.objectLock.mode, retainUntil: new Date(createdAt.getTime() + spec.objectLock.days * 86_400_000) } : undefined;
   const sink = createUploadSink(client, keys.artifact, {
+    objectLock: lock,
     partSize,
     concurrency: spec.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
     signal,
@@ -171,7 +175,14 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     dump: { format: "custom", pgDumpVersion: tools.version, bytes: progress.bytesDumped },
     compression: { algorithm: spec.compression, level, bytes: progress.bytesCompressed },
     encryption: { format: "pgseal-v1", keyId: keyring.active.id, segmentSize: spec.segmentSize ?? DEFAULT_SEGMENT_BYTES, bytes: progress.bytesEncrypted },
-    artifact: { key: keys.artifact, bytes: uploaded.bytes, sha256: toHex(await sha256.digest()), partSize: uploaded.partSize, parts: uploaded.parts },
+    artifact: {
+      key: keys.artifact,
+      bytes: uploaded.bytes,
+      sha256: toHex(await sha256.digest()),
+      partSize: uploaded.partSize,
+      parts: uploaded.parts,
+      ...(lock ? { lock: { mode: lock.mode, retainUntil: lock.retainUntil.toISOString() } } : {}),
+    },
     timings: { dumpSeconds: round3(dumpSeconds), totalSeconds: 0 },
   };
   // The inventory only feeds the drill: a dump it cannot parse is still a good backup, just not drillable.

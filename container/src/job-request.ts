@@ -14,7 +14,9 @@ export const LEVEL_RANGE: Record<Compression, readonly [number, number]> = { zst
 const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "prefix", "keyring", "compression", "level", "partSizeBytes", "drill"];
 const DRILL_MODES = ["off", "local", "scratch"] as const;
 export type DrillMode = (typeof DRILL_MODES)[number];
-const DESTINATION_FIELDS = ["endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", "pathStyle"];
+const DESTINATION_FIELDS = ["endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", "pathStyle", "objectLock"];
+const LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"];
+const MAX_LOCK_DAYS = 36_500;
 
 export interface FieldProblem {
   field: string;
@@ -115,6 +117,7 @@ export function parseJobRequest(body: unknown): ParseOutcome {
 
   const dest = body.destination;
   let s3: BackupSpec["s3"] | undefined;
+  let objectLock: BackupSpec["objectLock"];
   if (!isObject(dest)) {
     bad("destination", dest === undefined ? "is required" : "must be an object");
   } else {
@@ -126,6 +129,12 @@ export function parseJobRequest(body: unknown): ParseOutcome {
     const accessKeyId = str(dest.accessKeyId, "destination.accessKeyId");
     const secretAccessKey = str(dest.secretAccessKey, "destination.secretAccessKey");
     if (dest.pathStyle !== undefined && typeof dest.pathStyle !== "boolean") bad("destination.pathStyle", "must be true or false");
+    const lock = dest.objectLock;
+    if (lock !== undefined) {
+      if (!isObject(lock) || !LOCK_MODES.includes(String(lock.mode)) || typeof lock.days !== "number" || !Number.isInteger(lock.days) || lock.days < 1 || lock.days > MAX_LOCK_DAYS) {
+        bad("destination.objectLock", `must be {"mode": "GOVERNANCE"|"COMPLIANCE", "days": 1-${MAX_LOCK_DAYS}}`);
+      } else objectLock = { mode: lock.mode as "GOVERNANCE" | "COMPLIANCE", days: lock.days };
+    }
     if (endpoint && bucket && region && accessKeyId && secretAccessKey) {
       s3 = { endpoint, bucket, region, accessKeyId, secretAccessKey, ...(typeof dest.pathStyle === "boolean" ? { pathStyle: dest.pathStyle } : {}) };
     }
@@ -202,6 +211,7 @@ export function parseJobRequest(body: unknown): ParseOutcome {
         compression: compression as Compression,
         ...(typeof level === "number" ? { level } : {}),
         ...(typeof partSizeBytes === "number" ? { partSize: partSizeBytes } : {}),
+        ...(objectLock ? { objectLock } : {}),
       },
     },
   };

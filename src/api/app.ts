@@ -5,9 +5,12 @@ import { JOB_ID_RE } from "../do/job-store.ts";
 import type { JobPage } from "../do/rpc-types.ts";
 import { backupsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";
+import { destinationClient } from "../destination-client.ts";
 import { gatherReport } from "../report/monthly.ts";
+import { planPrune } from "../shared/prune.ts";
 import { renderReportHtml } from "../report/render-html.ts";
-import { requireAdmin } from "./auth.ts";
+import { dashboard } from "../dashboard/routes.tsx";
+import { isApiPath, requireAdmin } from "./auth.ts";
 import { ApiError, errorResponse, unwrap } from "./errors.ts";
 
 const DEFAULT_PAGE_SIZE = 20;
@@ -53,7 +56,7 @@ app.get("/health", (c) => {
   });
 });
 
-app.use("*", async (c, next) => (c.req.path === "/health" ? next() : requireAdmin(c, next)));
+app.use("*", async (c, next) => (isApiPath(c.req.path) && c.req.path !== "/health" ? requireAdmin(c, next) : next()));
 
 app.get("/databases", async (c) => {
   const names = Object.keys(loadConfig(c.env).config.databases);
@@ -78,6 +81,16 @@ app.get("/backups/:db", async (c) => {
   return c.json({ db, jobs: page.jobs, next });
 });
 
+// Before /backups/:db/:jobId: "retention" is not a job id, but the more specific route reads clearer first.
+app.get("/backups/:db/retention", async (c) => {
+  const db = configuredDb(c.env, c.req.param("db"));
+  const { config } = loadConfig(c.env);
+  const entry = config.databases[db];
+  const dest = config.destinations[entry.destination];
+  const { plan } = await planPrune(destinationClient(c.env, dest), dest.prefix, db, entry.retention, new Date());
+  return c.json(plan);
+});
+
 app.get("/backups/:db/:jobId", async (c) => {
   const db = configuredDb(c.env, c.req.param("db"));
   return c.json(unwrap(await backupsStub(c.env, db).getJob(jobIdParam(c.req.param("jobId")))));
@@ -96,3 +109,6 @@ app.delete("/backups/:db/:jobId", async (c) => {
   const result = unwrap(await backupsStub(c.env, db).cancel(jobIdParam(c.req.param("jobId"))));
   return c.json(result, 202);
 });
+
+// Last: its session middleware covers every path the API above did not answer.
+app.route("/", dashboard);

@@ -12,6 +12,9 @@ export async function tokensEqual(given: string, expected: string): Promise<bool
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
+/** The admin API's paths: the bearer token guards them; every other path is the dashboard's, with its own sessions. */
+export const isApiPath = (path: string) => /^\/(health|databases|backups|reports|metrics)(\/|$)/.test(path);
+
 export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
   const expected = (c.env as unknown as Record<string, unknown>).ADMIN_TOKEN;
   if (typeof expected !== "string" || expected === "") {

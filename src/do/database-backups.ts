@@ -2,6 +2,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { ALERT_WEBHOOK_SECRET, alertFor, alertMessage, deliver, pingFor, pingSecret, pingUrl, staleDue } from "../alerts.ts";
 import { loadConfig, secretSuffix, type DatabaseEntry } from "../config.ts";
+import { destinationClient } from "../destination-client.ts";
+import { executePrune, planPrune, type PruneResult } from "../shared/prune.ts";
 import { nextFireAt } from "../schedule/fire-time.ts";
 import { drillSummary } from "../shared/drill-record.ts";
 import { PgsealError } from "../shared/errors.ts";
@@ -21,6 +23,16 @@ export const META_LAST_SKIPPED = "last_skipped_run";
 const META_LAST_POLL_OK = "last_poll_ok_ms";
 const META_LAST_CONTAINER_EVENT = "last_container_event";
 export const META_LAST_STALE_ALERT = "last_stale_alert_ms";
+const META_LAST_PRUNE = "last_prune";
+
+function parseMeta<T>(raw: string | null): T | null {
+  if (raw === null) return null;
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    return null;
+  }
+}
 
 function fail<T>(e: unknown): RpcResult<T> {
   if (e instanceof PgsealError) return { ok: false, error: { code: e.code, message: e.message } };
@@ -42,7 +54,11 @@ export class DatabaseBackups extends DurableObject<Env> {
     this.store.onTransition = (job, from) => this.#noteTransition(job, from);
   }
 
+  /** Set when a job sealed: pruning runs once the step that sealed it is stored. */
+  #pruneDue = false;
+
   #noteTransition(job: JobRecord, _from: JobState): void {
+    if (job.state === "sealed") this.#pruneDue = true;
     const env = this.env as unknown as Record<string, unknown>;
     const entry = this.#entry();
     const ping = pingFor(job.state, job.attempt);
@@ -68,10 +84,35 @@ export class DatabaseBackups extends DurableObject<Env> {
     });
   }
 
-  /** Sends what the last step raised; never throws (deliver() logs failures). */
-  async #flush(): Promise<void> {
+  /** Sends what the last step raised, then prunes after a seal; never throws (deliver() logs failures). */
+  async #flush(now = Date.now()): Promise<void> {
     const batch = this.#outbox.splice(0);
     await Promise.all(batch.map((m) => deliver(m.url, m.body, m.what)));
+    if (this.#pruneDue) {
+      this.#pruneDue = false;
+      await this.prune(now);
+    }
+  }
+
+  /**
+   * Applies the retention policy to this database's backups in the bucket and aborts its stale
+   * multipart uploads. Runs after each sealed backup; the outcome is kept for GET /databases.
+   */
+  async prune(now = Date.now()): Promise<PruneResult | null> {
+    const entry = this.#entry();
+    const dest = entry && loadConfig(this.env).config.destinations[entry.destination];
+    if (!entry || !dest) return null;
+    let result: PruneResult;
+    try {
+      const client = destinationClient(this.env, dest);
+      const { plan, targets } = await planPrune(client, dest.prefix, this.db, entry.retention, new Date(now));
+      result = await executePrune(client, plan, targets);
+    } catch (e) {
+      result = { deleted: [], abortedUploads: 0, errors: [e instanceof Error ? e.message : String(e)] };
+    }
+    this.store.setMeta(META_LAST_PRUNE, JSON.stringify({ at: new Date(now).toISOString(), ...result }));
+    if (result.errors.length) console.warn(`pgseal: pruning ${this.db}: ${result.errors.join("; ")}`);
+    return result;
   }
 
   /** Stale check, from the watchdog's tick: an alert when no sealed backup is newer than the database's max age. */
@@ -212,6 +253,7 @@ export class DatabaseBackups extends DurableObject<Env> {
           }
         : null,
       lastJob: finished ? jobSummary(finished, MAX_ATTEMPTS) : null,
+      lastPrune: parseMeta<DatabaseStatus["lastPrune"]>(this.store.getMeta(META_LAST_PRUNE)),
       lastPollOkAt: lastPollOk === null ? null : new Date(Number(lastPollOk)).toISOString(),
     };
   }

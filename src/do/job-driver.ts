@@ -89,7 +89,7 @@ async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Pr
     kind: "backup",
     db: entry.name,
     databaseUrl: secrets.databaseUrl,
-    destination: { endpoint: dest.endpoint, bucket: dest.bucket, region: dest.region, accessKeyId: secrets.accessKeyId, secretAccessKey: secrets.secretAccessKey, ...(dest.pathStyle === undefined ? {} : { pathStyle: dest.pathStyle }) },
+    destination: { endpoint: dest.endpoint, bucket: dest.bucket, region: dest.region, accessKeyId: secrets.accessKeyId, secretAccessKey: secrets.secretAccessKey, ...(dest.pathStyle === undefined ? {} : { pathStyle: dest.pathStyle }), ...(dest.objectLock ? { objectLock: dest.objectLock } : {}) },
     prefix: dest.prefix,
     keyring: secrets.keyring,
     compression: entry.compression,

@@ -71,6 +71,8 @@ export interface DatabaseStatus {
   lastSealed: { jobId: string; finishedAt: string; ageSeconds: number; artifactKey: string | null; drill: DrillSummary | null } | null;
   lastJob: JobSummary | null;
   lastPollOkAt: string | null;
+  /** The last retention run after a sealed backup: what it deleted and what went wrong. */
+  lastPrune: { at: string; deleted: string[]; abortedUploads: number; errors: string[] } | null;
 }
 
 export interface ArmReport {

@@ -7,7 +7,15 @@ export interface StreamerJobRequest {
   kind: "backup";
   db: string;
   databaseUrl: string;
-  destination: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string; pathStyle?: boolean };
+  destination: {
+    endpoint: string;
+    bucket: string;
+    region: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    pathStyle?: boolean;
+    objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+  };
   prefix: string;
   keyring: string;
   compression: "zstd" | "gzip";

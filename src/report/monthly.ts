@@ -1,10 +1,9 @@
 // The Restore Drill Report for a month: gathered from every database's Durable Object, and stored in the bucket on the 1st.
-import { accessKeySecret, loadConfig, secretKeySecret } from "../config.ts";
+import { loadConfig } from "../config.ts";
+import { destinationClient } from "../destination-client.ts";
 import { backupsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";
 import { reportKeys } from "../shared/artifact-keys.ts";
-import { S3Client } from "../shared/s3.ts";
-import { workersHashing } from "../shared/web-hash.ts";
 import { renderReportHtml } from "./render-html.ts";
 import { buildReport, monthRange, type DrillReport } from "./report.ts";
 
@@ -35,15 +34,12 @@ export async function storeMonthlyReport(env: Env, now = new Date()): Promise<{ 
   const month = previousMonth(now);
   const { config } = loadConfig(env);
   const used = new Set(Object.values(config.databases).map((d) => d.destination));
-  const bag = env as unknown as Record<string, string | undefined>;
   const stored: string[] = [];
   let report: DrillReport | undefined;
   for (const name of used) {
     const dest = config.destinations[name];
-    const accessKeyId = bag[accessKeySecret(name)];
-    const secretAccessKey = bag[secretKeySecret(name)];
-    if (!dest || !accessKeyId || !secretAccessKey) continue;
-    const client = new S3Client({ endpoint: dest.endpoint, bucket: dest.bucket, region: dest.region, accessKeyId, secretAccessKey, ...(dest.pathStyle === undefined ? {} : { pathStyle: dest.pathStyle }) }, workersHashing);
+    if (!dest) continue;
+    const client = destinationClient(env, dest);
     const keys = reportKeys(dest.prefix, month);
     if (await client.head(keys.json)) continue;
     report ??= await gatherReport(env, month, now);

@@ -34,7 +34,8 @@ export interface Manifest {
   dump: { format: "custom"; pgDumpVersion: string; bytes: number };
   compression: { algorithm: Compression; level: number; bytes: number };
   encryption: { format: "pgseal-v1"; keyId: string; segmentSize: number; bytes: number };
-  artifact: { key: string; bytes: number; sha256: string; partSize: number; parts: number };
+  /** `lock`: the object lock sent with the upload; the artifact cannot be deleted before `retainUntil`. */
+  artifact: { key: string; bytes: number; sha256: string; partSize: number; parts: number; lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; retainUntil: string } };
   timings: { dumpSeconds: number; totalSeconds: number };
   /** Present once the backup was drilled; `status` says what it concluded. */
   drill?: DrillSummary;
@@ -111,7 +112,9 @@ function at(obj: unknown, path: string): unknown {
 
 /** Names every bad field at once, so one read of the error explains the whole problem. */
 export function validateManifest(value: unknown): string[] {
-  const checks = { ...SHAPE, ...(at(value, "drill") === undefined ? {} : DRILL_SHAPE), "sealed.inventory": optional(b64), "sealed.drill": optional(b64) };
+  const checks = { ...SHAPE, ...(at(value, "drill") === undefined ? {} : DRILL_SHAPE), "sealed.inventory": optional(b64),
+    "artifact.lock.mode": at(value, "artifact.lock") === undefined ? () => true : oneOf("GOVERNANCE", "COMPLIANCE"),
+    "artifact.lock.retainUntil": at(value, "artifact.lock") === undefined ? () => true : (v: unknown) => str(v) && !Number.isNaN(Date.parse(v as string)), "sealed.drill": optional(b64) };
   const bad = Object.entries(checks)
     .filter(([path, ok]) => !ok(at(value, path)))
     .map(([path]) => path);

@@ -1,6 +1,6 @@
 // Pipeline sink: bytes → fixed-size parts → S3 multipart upload, bounded parts in flight, aborted on any failure.
 import { PgsealError } from "./errors.ts";
-import type { S3Client } from "./s3.ts";
+import type { ObjectLock, S3Client } from "./s3.ts";
 
 const MiB = 1024 * 1024;
 /** S3's minimum for every part but the last. */
@@ -42,6 +42,8 @@ export interface UploadSinkOptions {
   partSize: number;
   concurrency?: number;
   contentType?: string;
+  /** Sent with the upload's first request (CreateMultipartUpload, or the PUT of a small artifact). */
+  objectLock?: ObjectLock;
   onProgress?: (p: UploadProgress) => void;
   signal?: AbortSignal;
   /** For stores with a lower limit than S3's 10,000 (never higher). */
@@ -124,7 +126,7 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
     }
     while (inflight.size >= concurrency && !failure) await Promise.race(inflight);
     mustContinue();
-    uploadId ??= client.createMultipart(key, { contentType: opts.contentType });
+    uploadId ??= client.createMultipart(key, { contentType: opts.contentType, objectLock: opts.objectLock });
     const id = await uploadId;
     // Checked again with no await before the part is tracked: fail() waits for every tracked part.
     mustContinue();
@@ -177,7 +179,7 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
       try {
         mustContinue();
         if (!uploadId) {
-          const { etag } = await client.put(key, buffer ? buffer.subarray(0, filled) : new Uint8Array(0), { contentType: opts.contentType });
+          const { etag } = await client.put(key, buffer ? buffer.subarray(0, filled) : new Uint8Array(0), { contentType: opts.contentType, objectLock: opts.objectLock });
           opts.onProgress?.({ bytesUploaded: total, partsDone: 1 });
           settle.resolve({ bytes: total, parts: 1, etag, partSize });
         } else {

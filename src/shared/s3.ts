@@ -95,6 +95,22 @@ function networkCause(e: unknown): string {
  * never x-amz-checksum-* (B2 rejects them). Retries (full-jitter backoff) only 5xx, 429 and
  * network errors; a GET stream is retried only before its body starts.
  */
+/**
+ * Per-object retention (S3 and B2 Object Lock): the object cannot be deleted or overwritten before
+ * `retainUntil`. R2 has no per-object lock; it uses bucket lock rules instead (README).
+ */
+export interface ObjectLock {
+  mode: "GOVERNANCE" | "COMPLIANCE";
+  retainUntil: Date;
+}
+
+export function lockHeaders(lock: ObjectLock | undefined): Record<string, string> {
+  if (!lock) return {};
+  // Whole seconds, as S3 examples and B2 write them; sub-second precision is rejected by some stores.
+  const until = new Date(Math.ceil(lock.retainUntil.getTime() / 1000) * 1000).toISOString().replace(".000Z", "Z");
+  return { "x-amz-object-lock-mode": lock.mode, "x-amz-object-lock-retain-until-date": until };
+}
+
 export class S3Client {
   readonly target: S3Target;
   #aws: AwsClient;
@@ -192,9 +208,29 @@ export class S3Client {
     throw new PgsealError("S3_UNAVAILABLE", `${last!.message} (gave up after ${retries + 1} attempts)`, { cause: last });
   }
 
+  /**
+   * A bucket sub-resource for diagnostics (pgseal check-bucket): the raw answer, never an error for
+   * "not configured" or "not supported", because those are findings, not failures.
+   */
+  async bucketConfig(sub: "versioning" | "object-lock" | "lifecycle"): Promise<{ status: number; xml: string }> {
+    const req = await this.#aws.sign(this.#url(undefined, { [sub]: "" }), { method: "GET", headers: { "x-amz-content-sha256": UNSIGNED_PAYLOAD } });
+    try {
+      const res = await (this.#opts.fetch ?? fetch)(req, this.#opts.signal ? { signal: this.#opts.signal } : undefined);
+      return { status: res.status, xml: await res.text() };
+    } catch (e) {
+      throw new PgsealError("S3_UNAVAILABLE", `S3 GetBucket ${sub} on ${this.where()}: cannot reach the endpoint (${e instanceof TypeError ? networkCause(e) : String(e)})`, { cause: e });
+    }
+  }
+
+  /** Replaces the bucket's lifecycle rules (Content-MD5 is required by S3 for this call). */
+  async putBucketLifecycle(xml: string): Promise<void> {
+    const { res } = await this.#send({ op: "PutBucketLifecycleConfiguration", method: "PUT", query: { lifecycle: "" }, body: new TextEncoder().encode(xml), headers: { "content-type": "application/xml" } });
+    await res.body?.cancel();
+  }
+
   /** Content-MD5 always; `ifNoneMatch` refuses to overwrite (S3_PRECONDITION_FAILED if the key exists). */
-  async put(key: string, body: Uint8Array | string, opts: { contentType?: string; ifNoneMatch?: boolean } = {}): Promise<{ etag: string }> {
-    const headers: Record<string, string> = {};
+  async put(key: string, body: Uint8Array | string, opts: { contentType?: string; ifNoneMatch?: boolean; objectLock?: ObjectLock } = {}): Promise<{ etag: string }> {
+    const headers: Record<string, string> = { ...lockHeaders(opts.objectLock) };
     if (opts.contentType) headers["content-type"] = opts.contentType;
     if (opts.ifNoneMatch) headers["if-none-match"] = "*";
     const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
@@ -246,8 +282,8 @@ export class S3Client {
     } while (token);
   }
 
-  async createMultipart(key: string, opts: { contentType?: string } = {}): Promise<string> {
-    const headers: Record<string, string> = {};
+  async createMultipart(key: string, opts: { contentType?: string; objectLock?: ObjectLock } = {}): Promise<string> {
+    const headers: Record<string, string> = { ...lockHeaders(opts.objectLock) };
     if (opts.contentType) headers["content-type"] = opts.contentType;
     const { xml } = await this.#send({ op: "CreateMultipartUpload", method: "POST", key, query: { uploads: "" }, headers, xml: true });
     const id = xmlValues(xml, "UploadId")[0];

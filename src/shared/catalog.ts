@@ -1,8 +1,8 @@
-// Finding backups in a bucket: list manifests, resolve "latest" or a given key to its manifest.
-import { databasePrefix, normalizePrefix, parseKey } from "../../src/shared/artifact-keys.ts";
-import { PgsealError } from "../../src/shared/errors.ts";
-import { parseManifest, type Manifest } from "../../src/shared/manifest.ts";
-import type { S3Client } from "../../src/shared/s3.ts";
+// Finding backups in a bucket (Worker, streamer and CLI alike): list manifests, resolve "latest" or a given key to its manifest.
+import { databasePrefix, normalizePrefix, parseKey } from "./artifact-keys.ts";
+import { PgsealError } from "./errors.ts";
+import { parseManifest, type Manifest } from "./manifest.ts";
+import type { S3Client } from "./s3.ts";
 
 export interface CatalogEntry {
   db: string;
@@ -37,7 +37,7 @@ export async function readManifest(client: S3Client, manifestKey: string): Promi
   return parseManifest(await new Response(body).text(), manifestKey);
 }
 
-/** A key (artifact or manifest) or, without one, the newest complete backup of `db`. */
+/** A key (artifact or manifest) or, without one, the newest complete backup of `db` that did not fail its drill. */
 export async function resolveBackup(
   client: S3Client,
   prefix: string,
@@ -53,7 +53,17 @@ export async function resolveBackup(
     return { manifest: await readManifest(client, manifestKey), manifestKey };
   }
   if (!ref.db) throw new PgsealError("USAGE", "name a backup key or a database (--db) to use its latest backup");
-  const latest = (await listCatalog(client, prefix, ref.db)).find((e) => !e.orphan);
-  if (!latest) throw new PgsealError("ARTIFACT_NOT_FOUND", `no complete backup of '${ref.db}' under prefix '${normalizePrefix(prefix)}'`);
-  return { manifest: await readManifest(client, latest.manifestKey), manifestKey: latest.manifestKey };
+  let skipped = 0;
+  // A backup whose drill failed is known not to restore faithfully: "latest" means the latest not known bad.
+  for (const e of await listCatalog(client, prefix, ref.db)) {
+    if (e.orphan) continue;
+    const manifest = await readManifest(client, e.manifestKey);
+    if (manifest.status === "drill-failed") {
+      skipped++;
+      continue;
+    }
+    return { manifest, manifestKey: e.manifestKey };
+  }
+  const why = skipped > 0 ? ` (${skipped} drill-failed backup(s) skipped: name one by its key to use it anyway)` : "";
+  throw new PgsealError("ARTIFACT_NOT_FOUND", `no complete backup of '${ref.db}' under prefix '${normalizePrefix(prefix)}'${why}`);
 }

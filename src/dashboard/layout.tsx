@@ -1,0 +1,124 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
+// The dashboard's page frame (head, styles, navigation) and the small formatting pieces every page shares.
+import type { Child } from "hono/jsx";
+
+export const STATE_CLASS: Record<string, string> = {
+  sealed: "ok",
+  uploaded: "warn",
+  "drill-skipped": "warn",
+  "drill-failed": "bad",
+  failed: "bad",
+  cancelled: "muted",
+};
+
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return "–";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+export function formatAge(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return "never";
+  if (seconds < 90) return `${Math.round(seconds)} s ago`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)} h ago`;
+  return `${(seconds / 86_400).toFixed(1)} days ago`;
+}
+
+export const when = (iso: string | null | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC") : "–");
+
+export function StateBadge(props: { state: string }) {
+  const active = !(props.state in STATE_CLASS);
+  return <span class={`badge ${active ? "run" : STATE_CLASS[props.state]}`}>{props.state}</span>;
+}
+
+const CSS = `
+:root { --fg:#1b1f24; --muted:#57606a; --bg:#fff; --line:#d0d7de; --ok:#1a7f37; --warn:#9a6700; --bad:#cf222e; --run:#0550ae; --accent:#0550ae; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
+header { display: flex; flex-wrap: wrap; gap: .75rem 1.5rem; align-items: center; padding: .75rem 1.25rem; border-bottom: 1px solid var(--line); }
+header .brand { font-weight: 700; color: var(--fg); text-decoration: none; }
+nav a { margin-right: 1rem; color: var(--accent); }
+main { padding: 1rem 1.25rem 3rem; max-width: 72rem; }
+h1 { font-size: 1.5rem; margin: .5rem 0 1rem; }
+h2 { font-size: 1.15rem; margin: 1.5rem 0 .5rem; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-size: .85rem; color: var(--muted); font-weight: 600; }
+.table-wrap { overflow-x: auto; }
+.badge { display: inline-block; padding: .05rem .5rem; border-radius: 1rem; font-size: .85rem; font-weight: 600; border: 1px solid currentColor; }
+.ok { color: var(--ok); } .warn { color: var(--warn); } .bad { color: var(--bad); } .run { color: var(--run); } .muted { color: var(--muted); }
+.overdue { color: var(--bad); font-weight: 600; }
+button, .button { font: inherit; padding: .4rem .9rem; border-radius: .4rem; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; text-decoration: none; display: inline-block; }
+button.secondary { background: #fff; color: var(--accent); }
+button:focus-visible, a:focus-visible, input:focus-visible, summary:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
+form.inline { display: inline; }
+label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
+input[type=password] { font: inherit; padding: .45rem; width: 100%; max-width: 28rem; border: 1px solid var(--muted); border-radius: .3rem; }
+.error { color: var(--bad); font-weight: 600; }
+progress { width: 100%; max-width: 36rem; height: 1.25rem; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+dl.facts dt { color: var(--muted); }
+details summary { cursor: pointer; color: var(--accent); }
+svg.spark { vertical-align: middle; }
+@media (max-width: 40rem) { th.optional, td.optional { display: none; } main { padding: .75rem; } }
+`;
+
+export function Layout(props: { title: string; signedIn: boolean; csrf?: string; children: Child }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{`${props.title} · pgseal`}</title>
+        <style>{CSS}</style>
+      </head>
+      <body>
+        <header>
+          <a class="brand" href="/">
+            pgseal
+          </a>
+          {props.signedIn && (
+            <nav aria-label="Main">
+              <a href="/">Databases</a>
+              <a href="/report">Restore Drill Report</a>
+            </nav>
+          )}
+          {props.signedIn && props.csrf && (
+            <form class="inline" method="post" action="/logout">
+              <input type="hidden" name="csrf" value={props.csrf} />
+              <button type="submit" class="secondary">
+                Sign out
+              </button>
+            </form>
+          )}
+        </header>
+        <main id="main">{props.children}</main>
+      </body>
+    </html>
+  );
+}
+
+/** A tiny inline SVG line of a series (size or restore time), newest last; nothing for fewer than two points. */
+export function Sparkline(props: { values: number[]; label: string }) {
+  const v = props.values;
+  if (v.length < 2) return <span class="muted">–</span>;
+  const w = 80;
+  const h = 20;
+  const max = Math.max(...v);
+  const min = Math.min(...v);
+  const span = max - min || 1;
+  const pts = v.map((x, i) => `${((i / (v.length - 1)) * w).toFixed(1)},${(h - 2 - ((x - min) / span) * (h - 4)).toFixed(1)}`).join(" ");
+  return (
+    <svg class="spark" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={props.label}>
+      <title>{props.label}</title>
+      <polyline points={pts} fill="none" stroke="currentColor" stroke-width="1.5" />
+    </svg>
+  );
+}
