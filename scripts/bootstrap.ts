@@ -1,4 +1,5 @@
-// `npm test|demo|bench` run this first (after scripts/require-node.mjs): PostgreSQL, Swift, awscli for --bench; installs what is missing when root.
+// `npm test|demo|bench` run this first (after scripts/require-node.mjs): PostgreSQL, Swift, Chromium for the browser tests
+// (not with --no-browser), awscli for --bench; installs what is missing when root.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
@@ -6,6 +7,7 @@ import { delimiter, join } from "node:path";
 import { findPgTools } from "../container/src/pg-tools.ts";
 
 const bench = process.argv.includes("--bench");
+const browser = !process.argv.includes("--no-browser");
 
 interface Need {
   what: string;
@@ -48,6 +50,10 @@ const needs: Need[] = [
     present: async () => (SWIFT_BINARIES.every((b) => onPath(b)) ? "Swift" : undefined),
   },
 ];
+if (browser) {
+  // The dashboard's tests drive Debian's Chromium through playwright-core: no browser download.
+  needs.push({ what: "Chromium (chromium)", packages: ["chromium"], present: async () => (onPath("chromium") ? "Chromium" : undefined) });
+}
 if (bench) {
   needs.push({ what: "AWS CLI (aws)", packages: ["awscli"], present: async () => (onPath("aws") ? "aws" : undefined) });
 }

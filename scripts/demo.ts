@@ -118,9 +118,13 @@ async function main(): Promise<void> {
   step(keep ? "try it yourself (in another terminal):" : "try it yourself (run the demo with --keep to keep the servers up):");
   console.log(
     [
+      `  dashboard  ${worker.url}/  (sign in with the token below)`,
+      `  report     ${worker.url}/report`,
+      "",
       `  TOKEN='${worker.token}'`,
       `  curl -s -H "authorization: Bearer $TOKEN" ${worker.url}/databases`,
       `  curl -s -X POST -H "authorization: Bearer $TOKEN" ${worker.url}/backups/demo`,
+      `  curl -s -H "authorization: Bearer $TOKEN" ${worker.url}/metrics`,
       "",
       `  PGSEAL_S3_ENDPOINT=${s3.endpoint} PGSEAL_S3_BUCKET=${BUCKET} PGSEAL_S3_REGION=${s3.region} \\`,
       `  PGSEAL_S3_ACCESS_KEY_ID='${s3.accessKeyId}' PGSEAL_S3_SECRET_ACCESS_KEY='${s3.secretAccessKey}' \\`,

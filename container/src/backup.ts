@@ -2,7 +2,8 @@
 // Each stage knows nothing of its neighbours; this file is the only place that connects them.
 import { backupKeys, type Compression } from "../../src/shared/artifact-keys.ts";
 import { toHex } from "../../src/shared/bytes.ts";
-import { PgsealError, asPgsealError } from "../../src/shared/errors.ts";
+import { PgsealError, asPgsealError, isErrorCode } from "../../src/shared/errors.ts";
+import { fanOut } from "../../src/shared/fanout.ts";
 import { createEncryptStream, DEFAULT_SEGMENT_BYTES } from "../../src/shared/format.ts";
 import type { Keyring } from "../../src/shared/keyring.ts";
 import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
@@ -36,6 +37,19 @@ export interface BackupSpec {
   segmentSize?: number;
   /** Object lock for the artifact: it cannot be deleted or overwritten for `days` after the backup starts. */
   objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+  /** The name `s3` goes by in results (a destination name); "primary" if unset. */
+  name?: string;
+  /** Further destinations written in the same pass: one dump, one compression and encryption, every bucket. */
+  copies?: { name: string; s3: S3Target }[];
+}
+
+/** How one destination's copy ended. A backup succeeds when at least one copy did. */
+export interface CopyOutcome {
+  name: string;
+  bucket: string;
+  ok: boolean;
+  manifestKey?: string;
+  error?: { code: string; message: string };
 }
 
 export type BackupPhase = "preflight" | "dumping" | "uploading" | "drilling" | "done";
@@ -66,6 +80,10 @@ export interface BackupResult {
   manifestKey: string;
   /** What the dump held (tables and rows, sequences, objects), read as it streamed; null if it could not be parsed. */
   inventory: DumpInventory | null;
+  /** Every destination, the first healthy one first: `manifest` and `manifestKey` are that copy's. */
+  copies: CopyOutcome[];
+  /** The S3 target of the first healthy copy (where the drill reads from). */
+  primary: S3Target;
 }
 
 export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Promise<BackupResult> {
@@ -90,12 +108,14 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   const source = await inspectSource(tools, conn);
   progress.sourceBytes = source.sizeBytes;
 
-  const client = new S3Client(spec.s3, nodeHashing, { signal });
+  const targets = [{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])].map((t) => ({ ...t, client: new S3Client(t.s3, nodeHashing, { signal }) }));
   const createdAt = (hooks.now ?? (() => new Date()))();
   const keys = backupKeys(spec.prefix, spec.db, createdAt, spec.compression);
   // Keys are per second: never let a second run in the same second overwrite a finished backup.
-  if ((await client.head(keys.manifest)) || (await client.head(keys.artifact))) {
-    throw new PgsealError("USAGE", `a backup named ${keys.stem} already exists in ${spec.s3.bucket}; try again in a second`);
+  for (const t of targets) {
+    if ((await t.client.head(keys.manifest)) || (await t.client.head(keys.artifact))) {
+      throw new PgsealError("USAGE", `a backup named ${keys.stem} already exists in ${t.s3.bucket}; try again in a second`);
+    }
   }
 
   const level = spec.level ?? DEFAULT_LEVEL[spec.compression];
@@ -111,17 +131,25 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     },
   });
   const lock = spec.objectLock ? { mode: spec.objectLock.mode, retainUntil: new Date(createdAt.getTime() + spec.objectLock.days * 86_400_000) } : undefined;
-  const sink = createUploadSink(client, keys.artifact, {
-    objectLock: lock,
-    partSize,
-    concurrency: spec.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
-    signal,
-    onProgress: (p) => {
-      progress.bytesUploaded = p.bytesUploaded;
-      progress.partsUploaded = p.partsDone;
-      report();
-    },
-  });
+  // Progress shows the slowest live copy: that is the one the pipeline waits for.
+  const uploadedBy = targets.map(() => ({ bytes: 0, parts: 0, live: true }));
+  const sinks = targets.map((t, i) =>
+    createUploadSink(t.client, keys.artifact, {
+      objectLock: lock,
+      partSize,
+      concurrency: spec.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
+      signal,
+      onProgress: (p) => {
+        uploadedBy[i] = { bytes: p.bytesUploaded, parts: p.partsDone, live: true };
+        const live = uploadedBy.filter((u) => u.live);
+        progress.bytesUploaded = Math.min(...live.map((u) => u.bytes));
+        progress.partsUploaded = Math.min(...live.map((u) => u.parts));
+        report();
+      },
+    }),
+  );
+  const fan = fanOut(sinks.map((s, i) => ({ name: targets[i].name, writable: s.writable })));
+  void fan.outcomes.then((os) => os.forEach((o, i) => (uploadedBy[i].live = o.ok)));
   const inventory = dumpInventory();
   inventory.result.catch(() => {}); // judged after the upload; a failed pipeline must not leave it unhandled
   const onAbort = () => dump.kill(cancelled());
@@ -149,19 +177,36 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
       .pipeThrough(tap((c) => (progress.bytesCompressed += c.length)))
       .pipeThrough(createEncryptStream(keyring, { segmentSize: spec.segmentSize }))
       .pipeThrough(tap((c) => (sha256.update(c), (progress.bytesEncrypted += c.length))))
-      .pipeTo(sink.writable);
+      .pipeTo(fan.writable);
   } catch (e) {
     const error = signal?.aborted ? cancelled() : asPgsealError(e, "PG_DUMP_FAILED", "backup pipeline failed");
     dump.kill(error);
-    // The sink aborts the multipart upload on its own; wait for that so nothing is left behind when we return.
-    await sink.result.catch(() => {});
+    // Each sink aborts its multipart upload on its own; wait for that so nothing is left behind when we return.
+    await Promise.all(sinks.map((s) => s.result.catch(() => {})));
     throw error;
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
-  const uploaded = await sink.result;
-  if (uploaded.bytes !== progress.bytesEncrypted) {
-    throw new PgsealError("S3_INTEGRITY", `uploaded ${uploaded.bytes} bytes but the pipeline produced ${progress.bytesEncrypted}`);
+  // A copy that failed mid-way is recorded, not fatal, while another copy got everything.
+  const outcomes = await fan.outcomes;
+  const copies: CopyOutcome[] = [];
+  let uploaded: Awaited<(typeof sinks)[number]["result"]> | undefined;
+  let primaryIndex = -1;
+  for (const [i, t] of targets.entries()) {
+    const r = outcomes[i].ok ? await sinks[i].result.then((v) => ({ v }), (e: unknown) => ({ e })) : { e: outcomes[i].error };
+    if ("v" in r && r.v.bytes === progress.bytesEncrypted) {
+      copies.push({ name: t.name, bucket: t.s3.bucket, ok: true, manifestKey: keys.manifest });
+      uploaded ??= r.v;
+      if (primaryIndex < 0) primaryIndex = i;
+    } else {
+      await sinks[i].result.catch(() => {});
+      const err = "v" in r ? new PgsealError("S3_INTEGRITY", `uploaded ${r.v.bytes} bytes but the pipeline produced ${progress.bytesEncrypted}`) : asPgsealError(r.e, "S3_UNAVAILABLE", `copy to ${t.name}`);
+      copies.push({ name: t.name, bucket: t.s3.bucket, ok: false, error: { code: err.code, message: err.message } });
+    }
+  }
+  if (!uploaded || primaryIndex < 0) {
+    const first = copies.find((c) => c.error)?.error;
+    throw new PgsealError(first && isErrorCode(first.code) ? first.code : "S3_UNAVAILABLE", `no copy of the backup was stored: ${copies.map((c) => `${c.name}: ${c.error?.message}`).join("; ")}`);
   }
 
   const manifest: Manifest = {
@@ -192,11 +237,21 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   });
   if (counted) manifest.sealed = { inventory: await sealJson(keyring, counted) };
   manifest.timings.totalSeconds = round3((performance.now() - started) / 1000);
-  // Written last: a backup without its manifest does not exist for list, restore or retention.
-  await client.put(keys.manifest, serializeManifest(manifest), { contentType: "application/json" });
+  // Written last, in every bucket that holds the artifact: a backup without its manifest does not exist.
+  for (const [i, c] of copies.entries()) {
+    if (!c.ok) continue;
+    try {
+      await targets[i].client.put(keys.manifest, serializeManifest(manifest), { contentType: "application/json" });
+    } catch (e) {
+      const err = asPgsealError(e, "S3_UNAVAILABLE", `manifest to ${c.name}`);
+      copies[i] = { name: c.name, bucket: c.bucket, ok: false, error: { code: err.code, message: err.message } };
+    }
+  }
+  const healthy = copies.findIndex((c) => c.ok);
+  if (healthy < 0) throw new PgsealError("S3_UNAVAILABLE", `no manifest could be written: ${copies.map((c) => `${c.name}: ${c.error?.message}`).join("; ")}`);
   progress.phase = "done";
   report(true);
-  return { manifest, manifestKey: keys.manifest, inventory: counted };
+  return { manifest, manifestKey: keys.manifest, inventory: counted, copies: [copies[healthy], ...copies.filter((_, i) => i !== healthy)], primary: targets[healthy].s3 };
 }
 
 function round3(n: number): number {

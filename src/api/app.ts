@@ -10,7 +10,7 @@ import { gatherReport } from "../report/monthly.ts";
 import { planPrune } from "../shared/prune.ts";
 import { renderReportHtml } from "../report/render-html.ts";
 import { dashboard } from "../dashboard/routes.tsx";
-import { isApiPath, requireAdmin } from "./auth.ts";
+import { isDashboardPath, requireAdmin } from "./auth.ts";
 import { ApiError, errorResponse, unwrap } from "./errors.ts";
 
 const DEFAULT_PAGE_SIZE = 20;
@@ -56,7 +56,7 @@ app.get("/health", (c) => {
   });
 });
 
-app.use("*", async (c, next) => (isApiPath(c.req.path) && c.req.path !== "/health" ? requireAdmin(c, next) : next()));
+app.use("*", async (c, next) => (c.req.path === "/health" || isDashboardPath(c.req.path) ? next() : requireAdmin(c, next)));
 
 app.get("/databases", async (c) => {
   const names = Object.keys(loadConfig(c.env).config.databases);

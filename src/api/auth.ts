@@ -12,8 +12,8 @@ export async function tokensEqual(given: string, expected: string): Promise<bool
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
-/** The admin API's paths: the bearer token guards them; every other path is the dashboard's, with its own sessions. */
-export const isApiPath = (path: string) => /^\/(health|databases|backups|reports|metrics)(\/|$)/.test(path);
+/** The dashboard's pages (cookie sessions, src/dashboard/); the bearer token guards every other path but /health. */
+export const isDashboardPath = (path: string) => /^\/($|login$|logout$|db\/|report(\/|$))/.test(path);
 
 export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
   const expected = (c.env as unknown as Record<string, unknown>).ADMIN_TOKEN;

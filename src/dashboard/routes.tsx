@@ -2,7 +2,7 @@
 // The dashboard's routes: cookie sessions instead of the bearer token, CSRF on every form, handlers inline on their paths.
 import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { isApiPath, tokensEqual } from "../api/auth.ts";
+import { isDashboardPath, tokensEqual } from "../api/auth.ts";
 import { loadConfig, NAME_RE } from "../config.ts";
 import { JOB_ID_RE } from "../do/job-store.ts";
 import type { JobView } from "../do/rpc-types.ts";
@@ -68,8 +68,8 @@ dashboard.post("/login", async (c) => {
 
 // Everything below needs a session; state-changing requests also the session's CSRF token.
 dashboard.use("*", async (c, next) => {
-  // The admin API answers its own paths (and their 404s) with JSON and the bearer token.
-  if (isApiPath(c.req.path)) return next();
+  // Only the dashboard's own pages take a session; the admin API answers everything else.
+  if (!isDashboardPath(c.req.path) || c.req.path === "/login") return next();
   const token = adminToken(c.env);
   const session = token ? await readSession(token, getCookie(c, SESSION_COOKIE)) : null;
   if (!session) {

@@ -4,7 +4,7 @@
 // status, object lock) at the instant `now` it is given. It never reads a clock and never touches
 // a bucket; src/shared/prune.ts reads the manifests and carries the plan out.
 //
-// Invariants (each one is a property test in retention.test.ts):
+// Invariants (retention.test.ts checks each, as a property test where one applies):
 //  1. Only sealed backups (restore-drilled and verified) count toward keepLast and the GFS periods.
 //     GFS works as restic's `forget --keep-*`: walk the sealed backups newest first; for each kind
 //     (hourly, daily, weekly, monthly, yearly) the newest backup of each distinct period is kept,

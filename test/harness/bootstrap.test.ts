@@ -37,7 +37,7 @@ describe("scripts/bootstrap.ts", () => {
   it("prints one ok line and exits 0 within 2 seconds when everything is installed", async () => {
     const run = await bootstrap([], {}, false);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^bootstrap: ok \(Node 24\.[\d.]+, PostgreSQL \d+[\d.]*, Swift\)\n$/);
+    expect(run.stdout).toMatch(/^bootstrap: ok \(Node 24\.[\d.]+, PostgreSQL \d+[\d.]*, Swift, Chromium\)\n$/);
     expect(run.stderr).toBe("");
     expect(run.elapsedMs).toBeLessThan(FAST_ENOUGH_MS);
   });
@@ -50,11 +50,17 @@ describe("scripts/bootstrap.ts", () => {
     expect(run.stdout).toBe("");
   });
 
-  it("names the Swift and awscli packages when their binaries are not on PATH", async () => {
+  it("names the Swift, Chromium and awscli packages when their binaries are not on PATH", async () => {
     const run = await bootstrap(["--bench"], { PATH: "/nonexistent" }, true);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("missing OpenStack Swift");
-    expect(run.stderr).toContain("sudo apt-get install -y --no-install-recommends swift-proxy swift-object swift-container swift-account awscli\n");
+    expect(run.stderr).toContain("sudo apt-get install -y --no-install-recommends swift-proxy swift-object swift-container swift-account chromium awscli\n");
     expect(run.stderr).not.toContain("missing PostgreSQL");
+  });
+
+  it("leaves Chromium out with --no-browser (the demo and dev do not drive a browser)", async () => {
+    const run = await bootstrap(["--no-browser"], { PATH: "/nonexistent" }, true);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("sudo apt-get install -y --no-install-recommends swift-proxy swift-object swift-container swift-account\n");
   });
 });
