@@ -8,7 +8,7 @@ export const ALERT_TIMEOUT_MS = 10_000;
 /** A stale database is announced again after this long, not on every 5-minute watchdog tick. */
 export const STALE_REPEAT_MS = 24 * 3_600_000;
 
-export type AlertEvent = "backup-failed" | "drill-failed" | "drill-skipped" | "backup-sealed" | "backup-uploaded" | "stale";
+export type AlertEvent = "backup-failed" | "drill-failed" | "drill-skipped" | "backup-sealed" | "backup-uploaded" | "copy-failed" | "stale";
 
 export interface AlertFacts {
   event: AlertEvent;
@@ -24,6 +24,8 @@ export interface AlertFacts {
   rows?: number;
   lastSealedAt?: string | null;
   maxAgeHours?: number;
+  /** For copy-failed: the destination whose copy failed. */
+  destination?: string;
 }
 
 const HEADLINE: Record<AlertEvent, string> = {
@@ -32,6 +34,7 @@ const HEADLINE: Record<AlertEvent, string> = {
   "drill-skipped": "restore drill skipped: the backup is stored but not sealed",
   "backup-sealed": "backup sealed",
   "backup-uploaded": "backup stored (drills are off for this database)",
+  "copy-failed": "a copy to one destination FAILED (the other copies are stored)",
   stale: "no sealed backup within the allowed age",
 };
 
@@ -44,6 +47,7 @@ export function alertMessage(f: AlertFacts): Record<string, unknown> {
   if (f.code) parts.push(`${f.code}: ${f.message ?? ""}`.trim());
   if (f.event === "backup-sealed" && f.restoreSeconds !== undefined) parts.push(`restored in ${f.restoreSeconds} s; ${f.tables} tables, ${f.rows} rows verified`);
   if (f.event === "stale") parts.push(f.lastSealedAt ? `last sealed backup ${f.lastSealedAt} (limit ${f.maxAgeHours} h)` : `no sealed backup yet (limit ${f.maxAgeHours} h)`);
+  if (f.destination) parts.push(`destination ${f.destination}`);
   if (f.jobId) parts.push(`job ${f.jobId}`);
   const text = parts.join("\n");
   return { text, content: text.slice(0, 2000), username: "pgseal", pgseal: f };

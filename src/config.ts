@@ -35,6 +35,8 @@ export interface DatabaseEntry {
   maxAgeHours: number | null;
   /** GFS retention over sealed backups; pruning runs after each sealed backup (src/shared/retention.ts). */
   retention: RetentionPolicy;
+  /** Further destinations written in the same pass as `destination` (config `destinations`, after the first). */
+  copies: string[];
 }
 
 export const DRILL_MODES = ["local", "scratch", "off"] as const;
@@ -223,7 +225,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     const v = raw[name] as Bag;
     const path = `databases.${name}`;
     const before = p.list.length;
-    p.unknownKeys(path, v, ["schedule", "destination", "compression", "enabled", "drill", "maxAgeHours", "retention"]);
+    p.unknownKeys(path, v, ["schedule", "destination", "destinations", "compression", "enabled", "drill", "maxAgeHours", "retention"]);
     let retention = DEFAULT_RETENTION;
     if (v.retention !== undefined) {
       const parsed = parseRetentionPolicy(v.retention, `${path}.retention`);
@@ -240,10 +242,20 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
         p.add(`${path}.schedule`, e instanceof PgsealError ? e.message : String(e));
       }
     }
-    const destination = requiredString(p, `${path}.destination`, v.destination);
-    if (destination !== undefined && !Object.hasOwn(destinations, destination)) {
-      p.add(`${path}.destination`, `no destination named '${destination}' (known: ${Object.keys(destinations).join(", ") || "none"})`);
+    // One destination, or several written in one pass ("destinations": the first is where drills read).
+    let names: string[] = [];
+    if (v.destinations !== undefined) {
+      if (v.destination !== undefined) p.add(`${path}.destinations`, "use either 'destination' or 'destinations', not both");
+      if (!Array.isArray(v.destinations) || v.destinations.length === 0 || !v.destinations.every((d) => typeof d === "string")) p.add(`${path}.destinations`, "must be a non-empty list of destination names");
+      else if (new Set(v.destinations).size !== v.destinations.length) p.add(`${path}.destinations`, "names a destination twice");
+      else names = v.destinations as string[];
+    } else {
+      const one = requiredString(p, `${path}.destination`, v.destination);
+      if (one !== undefined) names = [one];
     }
+    const field = v.destinations !== undefined ? "destinations" : "destination";
+    for (const d of names) if (!Object.hasOwn(destinations, d)) p.add(`${path}.${field}`, `no destination named '${d}' (known: ${Object.keys(destinations).join(", ") || "none"})`);
+    const destination = names[0];
     const compression = v.compression ?? "zstd";
     if (compression !== "zstd" && compression !== "gzip") p.add(`${path}.compression`, "must be \"zstd\" or \"gzip\"");
     const enabled = optionalBoolean(p, `${path}.enabled`, v.enabled) ?? true;
@@ -262,7 +274,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     // Missing secrets are reported above but do not drop the database: its jobs fail with CONFIG_INVALID, visibly.
     const fieldProblems = p.list.slice(before).filter((x) => !x.path.startsWith("secrets."));
     if (fieldProblems.length === 0 && schedule && cron && destination) {
-      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled, drill: drill as DrillMode, maxAgeHours, retention };
+      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled, drill: drill as DrillMode, maxAgeHours, retention, copies: names.slice(1) };
     }
   }
   return out;
@@ -293,7 +305,7 @@ export function validateConfig(env: object): ValidatedConfig {
     }
     // A database whose destination was dropped for its own problems cannot run either.
     for (const [name, db] of Object.entries(config.databases)) {
-      if (!config.destinations[db.destination]) delete config.databases[name];
+      if (![db.destination, ...db.copies].every((d) => config.destinations[d])) delete config.databases[name];
     }
   }
   const keyring = secretValue(env, "PGSEAL_KEYRING");
@@ -328,6 +340,8 @@ export interface JobSecrets {
   secretAccessKey: string;
   keyring: string;
   drillScratchUrl?: string;
+  /** Credentials of each further destination, by name. */
+  copies: Record<string, { accessKeyId: string; secretAccessKey: string }>;
 }
 
 /** Reads a database's secrets at the moment a job starts (they are never stored); names what is missing. */
@@ -341,8 +355,10 @@ export function readJobSecrets(env: object, db: DatabaseEntry): JobSecrets {
   const values = Object.fromEntries(Object.entries(names).map(([k, n]) => [k, secretValue(env, n)]));
   const missing = Object.entries(names).filter(([k]) => values[k] === undefined).map(([, n]) => n);
   if (db.drill === "scratch" && secretValue(env, drillScratchSecret(db.name)) === undefined) missing.push(drillScratchSecret(db.name));
+  for (const d of db.copies) for (const n of [accessKeySecret(d), secretKeySecret(d)]) if (secretValue(env, n) === undefined) missing.push(n);
   if (missing.length > 0) throw new PgsealError("CONFIG_INVALID", `missing secrets: ${missing.join(", ")} (wrangler secret put <NAME>)`);
-  const secrets = values as unknown as JobSecrets;
+  const secrets = { ...(values as unknown as Omit<JobSecrets, "copies">), copies: {} } as JobSecrets;
+  for (const d of db.copies) secrets.copies[d] = { accessKeyId: secretValue(env, accessKeySecret(d))!, secretAccessKey: secretValue(env, secretKeySecret(d))! };
   if (db.drill === "scratch") secrets.drillScratchUrl = secretValue(env, drillScratchSecret(db.name));
   return secrets;
 }

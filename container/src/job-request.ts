@@ -11,10 +11,10 @@ export const JOB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** The levels the CLI offers too: zstd above 19 needs far more memory than a container has to spare. */
 export const LEVEL_RANGE: Record<Compression, readonly [number, number]> = { zstd: [1, 19], gzip: [1, 9] };
 
-const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "prefix", "keyring", "compression", "level", "partSizeBytes", "drill"];
+const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "copies", "prefix", "keyring", "compression", "level", "partSizeBytes", "drill"];
 const DRILL_MODES = ["off", "local", "scratch"] as const;
 export type DrillMode = (typeof DRILL_MODES)[number];
-const DESTINATION_FIELDS = ["endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", "pathStyle", "objectLock"];
+const DESTINATION_FIELDS = ["name", "endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", "pathStyle", "objectLock"];
 const LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"];
 const MAX_LOCK_DAYS = 36_500;
 
@@ -61,6 +61,7 @@ function secretsOf(body: Obj): string[] {
     }
   }
   if (isObject(body.destination)) add(body.destination.secretAccessKey);
+  if (Array.isArray(body.copies)) for (const c of body.copies) if (isObject(c)) add(c.secretAccessKey);
   if (isObject(body.drill) && typeof body.drill.scratchUrl === "string") {
     add(body.drill.scratchUrl);
     try {
@@ -115,29 +116,42 @@ export function parseJobRequest(body: unknown): ParseOutcome {
     }
   }
 
-  const dest = body.destination;
-  let s3: BackupSpec["s3"] | undefined;
-  let objectLock: BackupSpec["objectLock"];
-  if (!isObject(dest)) {
-    bad("destination", dest === undefined ? "is required" : "must be an object");
-  } else {
-    for (const k of Object.keys(dest)) if (!DESTINATION_FIELDS.includes(k)) bad(`destination.${k}`, "is not a field of a destination");
-    const endpoint = str(dest.endpoint, "destination.endpoint");
-    if (endpoint !== undefined && !/^https?:\/\/[^/]/i.test(endpoint)) bad("destination.endpoint", "must be an http:// or https:// URL");
-    const bucket = str(dest.bucket, "destination.bucket");
-    const region = str(dest.region, "destination.region");
-    const accessKeyId = str(dest.accessKeyId, "destination.accessKeyId");
-    const secretAccessKey = str(dest.secretAccessKey, "destination.secretAccessKey");
-    if (dest.pathStyle !== undefined && typeof dest.pathStyle !== "boolean") bad("destination.pathStyle", "must be true or false");
+  const readDestination = (dest: unknown, field: string): { name?: string; s3?: BackupSpec["s3"]; objectLock?: BackupSpec["objectLock"] } => {
+    if (!isObject(dest)) {
+      bad(field, dest === undefined ? "is required" : "must be an object");
+      return {};
+    }
+    for (const k of Object.keys(dest)) if (!DESTINATION_FIELDS.includes(k)) bad(`${field}.${k}`, "is not a field of a destination");
+    const name = dest.name === undefined ? undefined : str(dest.name, `${field}.name`);
+    const endpoint = str(dest.endpoint, `${field}.endpoint`);
+    if (endpoint !== undefined && !/^https?:\/\/[^/]/i.test(endpoint)) bad(`${field}.endpoint`, "must be an http:// or https:// URL");
+    const bucket = str(dest.bucket, `${field}.bucket`);
+    const region = str(dest.region, `${field}.region`);
+    const accessKeyId = str(dest.accessKeyId, `${field}.accessKeyId`);
+    const secretAccessKey = str(dest.secretAccessKey, `${field}.secretAccessKey`);
+    if (dest.pathStyle !== undefined && typeof dest.pathStyle !== "boolean") bad(`${field}.pathStyle`, "must be true or false");
+    let objectLock: BackupSpec["objectLock"];
     const lock = dest.objectLock;
     if (lock !== undefined) {
       if (!isObject(lock) || !LOCK_MODES.includes(String(lock.mode)) || typeof lock.days !== "number" || !Number.isInteger(lock.days) || lock.days < 1 || lock.days > MAX_LOCK_DAYS) {
-        bad("destination.objectLock", `must be {"mode": "GOVERNANCE"|"COMPLIANCE", "days": 1-${MAX_LOCK_DAYS}}`);
+        bad(`${field}.objectLock`, `must be {"mode": "GOVERNANCE"|"COMPLIANCE", "days": 1-${MAX_LOCK_DAYS}}`);
       } else objectLock = { mode: lock.mode as "GOVERNANCE" | "COMPLIANCE", days: lock.days };
     }
-    if (endpoint && bucket && region && accessKeyId && secretAccessKey) {
-      s3 = { endpoint, bucket, region, accessKeyId, secretAccessKey, ...(typeof dest.pathStyle === "boolean" ? { pathStyle: dest.pathStyle } : {}) };
-    }
+    const s3 = endpoint && bucket && region && accessKeyId && secretAccessKey ? { endpoint, bucket, region, accessKeyId, secretAccessKey, ...(typeof dest.pathStyle === "boolean" ? { pathStyle: dest.pathStyle } : {}) } : undefined;
+    return { name, s3, objectLock };
+  };
+  const primary = readDestination(body.destination, "destination");
+  const s3 = primary.s3;
+  const objectLock = primary.objectLock;
+  const copies: NonNullable<BackupSpec["copies"]> = [];
+  if (body.copies !== undefined) {
+    if (!Array.isArray(body.copies)) bad("copies", "must be a list of destinations");
+    else
+      body.copies.forEach((c: unknown, i: number) => {
+        const d = readDestination(c, `copies[${i}]`);
+        if (!d.name) bad(`copies[${i}].name`, "is required: results name each copy");
+        if (d.s3 && d.name) copies.push({ name: d.name, s3: d.s3 });
+      });
   }
 
   const prefix = str(body.prefix, "prefix", true);
@@ -212,6 +226,8 @@ export function parseJobRequest(body: unknown): ParseOutcome {
         ...(typeof level === "number" ? { level } : {}),
         ...(typeof partSizeBytes === "number" ? { partSize: partSizeBytes } : {}),
         ...(objectLock ? { objectLock } : {}),
+        ...(primary.name ? { name: primary.name } : {}),
+        ...(copies.length ? { copies } : {}),
       },
     },
   };

@@ -1,7 +1,7 @@
 // The streamer's job registry: at most one running job, the last finished ones kept for late polls.
 import { PgsealError } from "../../src/shared/errors.ts";
 import type { Manifest } from "../../src/shared/manifest.ts";
-import type { BackupPhase, BackupProgress } from "./backup.ts";
+import type { BackupPhase, BackupProgress, CopyOutcome } from "./backup.ts";
 import type { DrillRecord } from "./drill.ts";
 
 /** Enough for a poller that lost a few answers in a row; a restarted container forgets them all anyway. */
@@ -18,6 +18,8 @@ export interface JobResult {
   manifest: Manifest;
   /** Present when the job drilled: its verdict is also the manifest's status. */
   drill?: DrillRecord;
+  /** Every destination's copy, the one drilled first. */
+  copies?: CopyOutcome[];
 }
 
 export interface JobError {

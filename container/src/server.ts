@@ -129,22 +129,31 @@ export async function startStreamer(opts: StreamerOptions = {}): Promise<Streame
         let last: BackupProgress | undefined;
         const track = (p: BackupProgress) => report((last = p));
         const r = await runBackup(spec, { signal, onProgress: track, onNotice });
-        const stored = { manifestKey: r.manifestKey, artifactKey: r.manifest.artifact.key, manifest: r.manifest };
+        const stored = { manifestKey: r.manifestKey, artifactKey: r.manifest.artifact.key, manifest: r.manifest, copies: r.copies };
         if (drill.mode === "off") return stored;
         const started = performance.now() - (last?.elapsedMs ?? 0);
-        const client = new S3Client(spec.s3, nodeHashing, { signal });
+        // The drill reads the first healthy copy; every other healthy copy is checked by size and sha256.
+        const client = new S3Client(r.primary, nodeHashing, { signal });
+        const targets = [{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])];
+        const others = r.copies.slice(1).filter((c) => c.ok).map((c) => ({ name: c.name, client: new S3Client(targets.find((t) => t.name === c.name)!.s3, nodeHashing, { signal }) }));
         const sealed = await sealBackup({
           client,
           manifest: r.manifest,
           manifestKey: r.manifestKey,
           keyring: spec.keyring,
           inventory: r.inventory,
+          copies: others,
           scratchUrl: drill.scratchUrl,
           signal,
           onNotice,
           onProgress: (d) => last && track({ ...last, phase: "drilling", drill: { ...d }, elapsedMs: Math.round(performance.now() - started) }),
         });
-        return { ...stored, manifest: sealed.manifest, drill: sealed.drill };
+        // A copy whose bytes do not match is recorded as failed, like one that never finished uploading.
+        const copies = stored.copies.map((c) => {
+          const check = sealed.copies.find((x) => x.name === c.name);
+          return check && !check.ok ? { ...c, ok: false, error: check.error } : c;
+        });
+        return { ...stored, manifest: sealed.manifest, drill: sealed.drill, copies };
       },
       clean,
     );

@@ -66,7 +66,18 @@ export class DatabaseBackups extends DurableObject<Env> {
     if (ping && typeof pingBase === "string" && pingBase !== "") this.#outbox.push({ url: pingUrl(pingBase, ping), what: `ping ${ping}` });
     const event = alertFor(job.state, loadConfig(this.env).config.alerts.onSuccess);
     const webhook = env[ALERT_WEBHOOK_SECRET];
-    if (!event || typeof webhook !== "string" || webhook === "" || !entry) return;
+    if (typeof webhook !== "string" || webhook === "" || !entry) return;
+    // A copy that failed is news even when the job sealed from another copy.
+    if (isTerminal(job.state)) {
+      for (const c of job.result?.copies?.filter((x) => !x.ok) ?? []) {
+        this.#outbox.push({
+          url: webhook,
+          what: "alert",
+          body: alertMessage({ event: "copy-failed", db: this.db, at: new Date(job.updatedAt).toISOString(), jobId: job.id, state: job.state, destination: c.name, ...(c.error ? { code: c.error.code, message: c.error.message } : {}) }),
+        });
+      }
+    }
+    if (!event) return;
     const drill = job.result?.drill;
     this.#outbox.push({
       url: webhook,
@@ -100,15 +111,22 @@ export class DatabaseBackups extends DurableObject<Env> {
    */
   async prune(now = Date.now()): Promise<PruneResult | null> {
     const entry = this.#entry();
-    const dest = entry && loadConfig(this.env).config.destinations[entry.destination];
-    if (!entry || !dest) return null;
-    let result: PruneResult;
-    try {
-      const client = destinationClient(this.env, dest);
-      const { plan, targets } = await planPrune(client, dest.prefix, this.db, entry.retention, new Date(now));
-      result = await executePrune(client, plan, targets);
-    } catch (e) {
-      result = { deleted: [], abortedUploads: 0, errors: [e instanceof Error ? e.message : String(e)] };
+    if (!entry) return null;
+    const result: PruneResult = { deleted: [], abortedUploads: 0, errors: [] };
+    // Every destination holds its own copies and manifests: each is pruned by the same policy.
+    for (const name of [entry.destination, ...entry.copies]) {
+      const dest = loadConfig(this.env).config.destinations[name];
+      if (!dest) continue;
+      try {
+        const client = destinationClient(this.env, dest);
+        const { plan, targets } = await planPrune(client, dest.prefix, this.db, entry.retention, new Date(now));
+        const r = await executePrune(client, plan, targets);
+        result.deleted.push(...r.deleted.map((k) => `${name}:${k}`));
+        result.abortedUploads += r.abortedUploads;
+        result.errors.push(...r.errors.map((e) => `${name}: ${e}`));
+      } catch (e) {
+        result.errors.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
     this.store.setMeta(META_LAST_PRUNE, JSON.stringify({ at: new Date(now).toISOString(), ...result }));
     if (result.errors.length) console.warn(`pgseal: pruning ${this.db}: ${result.errors.join("; ")}`);

@@ -89,11 +89,19 @@ async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Pr
     kind: "backup",
     db: entry.name,
     databaseUrl: secrets.databaseUrl,
-    destination: { endpoint: dest.endpoint, bucket: dest.bucket, region: dest.region, accessKeyId: secrets.accessKeyId, secretAccessKey: secrets.secretAccessKey, ...(dest.pathStyle === undefined ? {} : { pathStyle: dest.pathStyle }), ...(dest.objectLock ? { objectLock: dest.objectLock } : {}) },
+    destination: { name: dest.name, endpoint: dest.endpoint, bucket: dest.bucket, region: dest.region, accessKeyId: secrets.accessKeyId, secretAccessKey: secrets.secretAccessKey, ...(dest.pathStyle === undefined ? {} : { pathStyle: dest.pathStyle }), ...(dest.objectLock ? { objectLock: dest.objectLock } : {}) },
     prefix: dest.prefix,
     keyring: secrets.keyring,
     compression: entry.compression,
     drill: entry.drill === "scratch" ? { mode: "scratch", scratchUrl: secrets.drillScratchUrl } : { mode: entry.drill },
+    ...(entry.copies.length
+      ? {
+          copies: entry.copies.map((name) => {
+            const d = ctx.config.destinations[name];
+            return { name, endpoint: d.endpoint, bucket: d.bucket, region: d.region, ...secrets.copies[name], ...(d.pathStyle === undefined ? {} : { pathStyle: d.pathStyle }), ...(d.objectLock ? { objectLock: d.objectLock } : {}) };
+          }),
+        }
+      : {}),
   });
   const fresh = ctx.store.get(job.id);
   if (!fresh || fresh.state !== "starting" || fresh.attempt !== starting.attempt) {
@@ -179,7 +187,7 @@ export async function applyStatus(ctx: DriverContext, job: JobRecord, status: St
   }
   if (status.state === "succeeded") {
     const r = status.result;
-    const result = r ? { artifactKey: r.artifactKey, manifestKey: r.manifestKey, manifest: r.manifest, ...(r.drill ? { drill: r.drill } : {}) } : null;
+    const result = r ? { artifactKey: r.artifactKey, manifestKey: r.manifestKey, manifest: r.manifest, ...(r.drill ? { drill: r.drill } : {}), ...(r.copies ? { copies: r.copies } : {}) } : null;
     const drill = r?.drill;
     if (!drill) {
       advance(ctx, job, "uploaded", now, `uploaded ${result?.artifactKey ?? "(no key reported)"}`, { ...polled, result });

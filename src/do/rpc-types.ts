@@ -4,7 +4,7 @@ import type { JobState, JobTrigger } from "./job-states.ts";
 import { drillSummary, type DrillRecord } from "../shared/drill-record.ts";
 import type { DrillSummary, Manifest } from "../shared/manifest.ts";
 import type { JobError, JobEvent, JobRecord } from "./job-store.ts";
-import type { StreamerProgress } from "./streamer-client.ts";
+import type { CopyOutcome, StreamerProgress } from "./streamer-client.ts";
 
 /*
  * Every type here is concrete and JSON-shaped on purpose: Workers RPC typing turns `unknown`
@@ -41,6 +41,8 @@ export interface JobSummary {
   manifestKey: string | null;
   /** The drill's verdict and timings (no table names); null until the job drilled. */
   drill: DrillSummary | null;
+  /** Each destination's copy (null before the upload ended): a failed copy shows here even when the job sealed. */
+  copies: CopyOutcome[] | null;
   error: JobError | null;
 }
 
@@ -100,6 +102,7 @@ export function jobSummary(job: JobRecord, maxAttempts: number): JobSummary {
     artifactKey: job.result?.artifactKey ?? null,
     manifestKey: job.result?.manifestKey ?? null,
     drill: drillSummary(job.result?.drill),
+    copies: job.result?.copies ?? null,
     error: job.error,
   };
 }

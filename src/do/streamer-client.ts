@@ -8,6 +8,7 @@ export interface StreamerJobRequest {
   db: string;
   databaseUrl: string;
   destination: {
+    name?: string;
     endpoint: string;
     bucket: string;
     region: string;
@@ -20,6 +21,16 @@ export interface StreamerJobRequest {
   keyring: string;
   compression: "zstd" | "gzip";
   drill: { mode: "off" | "local" | "scratch"; scratchUrl?: string };
+  /** Further destinations written in the same pass. */
+  copies?: { name: string; endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string; pathStyle?: boolean; objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number } }[];
+}
+
+export interface CopyOutcome {
+  name: string;
+  bucket: string;
+  ok: boolean;
+  manifestKey?: string;
+  error?: { code: string; message: string };
 }
 
 export type StreamerState = "running" | "succeeded" | "failed" | "cancelled";
@@ -42,6 +53,7 @@ export interface BackupResult {
   artifactKey: string;
   manifest: Manifest;
   drill?: DrillRecord;
+  copies?: CopyOutcome[];
 }
 
 export interface StreamerJobStatus {

@@ -33,7 +33,7 @@ export async function storeMonthlyReport(env: Env, now = new Date()): Promise<{ 
   if (now.getUTCDate() !== 1) return null;
   const month = previousMonth(now);
   const { config } = loadConfig(env);
-  const used = new Set(Object.values(config.databases).map((d) => d.destination));
+  const used = new Set(Object.values(config.databases).flatMap((d) => [d.destination, ...d.copies]));
   const stored: string[] = [];
   let report: DrillReport | undefined;
   for (const name of used) {
