@@ -24,6 +24,7 @@ let streamer: Streamer;
 let worker: LocalWorker;
 let releaseLock: () => Promise<void>;
 let receiver: Server;
+let mirror: S3Target;
 /** What the webhook and ping URLs received: path and parsed JSON body (if any). */
 const received: { path: string; body: Record<string, unknown> | null }[] = [];
 const keyring = generateKey("e2e-worker").entry;
@@ -80,6 +81,7 @@ beforeAll(async () => {
   target = await freshBucket("e2e-worker");
   streamer = await startStreamer({ port: 0, host: "127.0.0.1", log: () => {} });
   const receiverUrl = await startReceiver();
+  mirror = await freshBucket("e2e-worker-mirror");
   const wrongPassword = new URL(seedUrl);
   wrongPassword.password = "not-the-password-123";
   worker = await startLocalWorker({
@@ -88,7 +90,17 @@ beforeAll(async () => {
     keyring,
     streamerUrl: streamer.url,
     alerts: { webhookUrl: `${receiverUrl}/hook`, onSuccess: true },
-    databases: { shop: { url: seedUrl, pingUrl: `${receiverUrl}/ping/shop` }, held: { url: heldUrl }, broken: { url: wrongPassword.href } },
+    databases: {
+      shop: { url: seedUrl, pingUrl: `${receiverUrl}/ping/shop` },
+      held: { url: heldUrl },
+      broken: { url: wrongPassword.href },
+      twice: { url: seedUrl, alsoTo: ["mirror", "locked-out"] },
+    },
+    // A second healthy bucket, and one whose key the store refuses: that copy fails, the others carry on.
+    extraDestinations: [
+      { name: "mirror", s3: mirror },
+      { name: "locked-out", s3: { ...mirror, secretAccessKey: "not-the-secret" } },
+    ],
   });
 });
 
@@ -162,6 +174,22 @@ describe("the Worker, started from Node with containers off and STREAMER_URL bou
 
     const list = await worker.api<{ jobs: { id: string; state: string }[] }>("/backups/shop");
     expect(list.body.jobs[0]).toMatchObject({ id: post.body.jobId, state: "sealed" });
+  });
+
+  it("writes every configured destination in one pass, seals from the first, and records and alerts the copy that failed", async () => {
+    const post = await worker.api<{ jobId: string }>("/backups/twice", { method: "POST" });
+    const job = await waitForJob(worker, "twice", post.body.jobId, (j) => !["queued", "starting", "dumping", "uploading", "drilling"].includes(j.state));
+    expect(job.state, JSON.stringify(job.error)).toBe("sealed");
+    expect(job.copies?.map((c) => [c.name, c.ok, c.error?.code ?? null])).toEqual([
+      ["local", true, null],
+      ["mirror", true, null],
+      ["locked-out", false, "S3_FORBIDDEN"],
+    ]);
+    const inMirror = await listKeys(new S3Client(mirror, nodeHashing), "e2e/twice/");
+    expect(inMirror.objects.sort()).toEqual([job.artifactKey, job.manifestKey].sort());
+    const alert = await waitForReceived((r) => (r.body?.pgseal as { event?: string })?.event === "copy-failed", "the copy-failed alert");
+    expect(alert.body).toMatchObject({ pgseal: { db: "twice", destination: "locked-out", code: "S3_FORBIDDEN" } });
+    expect(JSON.stringify(alert.body)).not.toContain("not-the-secret");
   });
 
   it("alerts the webhook when a backup fails, naming the code and never the password", async () => {

@@ -108,14 +108,30 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   const source = await inspectSource(tools, conn);
   progress.sourceBytes = source.sizeBytes;
 
-  const targets = [{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])].map((t) => ({ ...t, client: new S3Client(t.s3, nodeHashing, { signal }) }));
+  const all = [{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])].map((t) => ({ ...t, client: new S3Client(t.s3, nodeHashing, { signal }) }));
   const createdAt = (hooks.now ?? (() => new Date()))();
   const keys = backupKeys(spec.prefix, spec.db, createdAt, spec.compression);
-  // Keys are per second: never let a second run in the same second overwrite a finished backup.
-  for (const t of targets) {
-    if ((await t.client.head(keys.manifest)) || (await t.client.head(keys.artifact))) {
-      throw new PgsealError("USAGE", `a backup named ${keys.stem} already exists in ${t.s3.bucket}; try again in a second`);
+  // Keys are per second: never let a second run in the same second overwrite a finished backup. A
+  // destination that cannot even answer is left out of this run (recorded), as long as one can.
+  const unreachable: CopyOutcome[] = [];
+  const targets: typeof all = [];
+  for (const t of all) {
+    let exists: boolean;
+    try {
+      exists = Boolean((await t.client.head(keys.manifest)) || (await t.client.head(keys.artifact)));
+    } catch (e) {
+      if (signal?.aborted) throw cancelled();
+      const err = asPgsealError(e, "S3_UNAVAILABLE", `copy to ${t.name}`);
+      unreachable.push({ name: t.name, bucket: t.s3.bucket, ok: false, error: { code: err.code, message: err.message } });
+      if (all.length === 1) throw err;
+      continue;
     }
+    if (exists) throw new PgsealError("USAGE", `a backup named ${keys.stem} already exists in ${t.s3.bucket}; try again in a second`);
+    targets.push(t);
+  }
+  if (targets.length === 0) {
+    const first = unreachable[0].error!;
+    throw new PgsealError(isErrorCode(first.code) ? first.code : "S3_UNAVAILABLE", `no destination can be written: ${unreachable.map((u) => `${u.name}: ${u.error?.message}`).join("; ")}`);
   }
 
   const level = spec.level ?? DEFAULT_LEVEL[spec.compression];
@@ -247,6 +263,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
       copies[i] = { name: c.name, bucket: c.bucket, ok: false, error: { code: err.code, message: err.message } };
     }
   }
+  copies.push(...unreachable);
   const healthy = copies.findIndex((c) => c.ok);
   if (healthy < 0) throw new PgsealError("S3_UNAVAILABLE", `no manifest could be written: ${copies.map((c) => `${c.name}: ${c.error?.message}`).join("; ")}`);
   progress.phase = "done";

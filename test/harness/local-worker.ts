@@ -15,7 +15,9 @@ export interface LocalWorkerOptions {
   s3: S3Target;
   prefix: string;
   /** Database name → its connection URL (becomes the DATABASE_URL_<DB> secret). */
-  databases: Record<string, { url: string; schedule?: string; compression?: "zstd" | "gzip"; drill?: "local" | "scratch" | "off"; pingUrl?: string; scratchUrl?: string }>;
+  databases: Record<string, { url: string; schedule?: string; compression?: "zstd" | "gzip"; drill?: "local" | "scratch" | "off"; pingUrl?: string; scratchUrl?: string; alsoTo?: string[] }>;
+  /** More destinations besides LOCAL_DESTINATION, for databases that write several copies (`alsoTo`). */
+  extraDestinations?: { name: string; s3: S3Target }[];
   keyring: string;
   streamerUrl: string;
   maxConcurrentJobs?: number;
@@ -35,6 +37,7 @@ export interface ApiJob {
   manifest: Manifest | null;
   drill: DrillSummary | null;
   drillRecord: DrillRecord | null;
+  copies: { name: string; ok: boolean; error?: { code: string; message: string } }[] | null;
   error: { code: string; message: string; retryable: boolean } | null;
   events: { at: string; from: string | null; to: string; detail: string | null }[];
 }
@@ -60,17 +63,24 @@ export function localWorkerSettings(opts: LocalWorkerOptions, token: string): { 
   };
   // A yearly schedule by default: a run that starts by itself would race the caller's POST.
   for (const [name, db] of Object.entries(opts.databases)) {
-    databases[name] = { schedule: db.schedule ?? "0 0 1 1 *", destination: LOCAL_DESTINATION, compression: db.compression ?? "zstd", drill: db.drill ?? "local" };
+    const where = db.alsoTo?.length ? { destinations: [LOCAL_DESTINATION, ...db.alsoTo] } : { destination: LOCAL_DESTINATION };
+    databases[name] = { schedule: db.schedule ?? "0 0 1 1 *", ...where, compression: db.compression ?? "zstd", drill: db.drill ?? "local" };
     secrets[databaseUrlSecret(name)] = db.url;
     if (db.pingUrl) secrets[pingSecret(secretSuffix(name))] = db.pingUrl;
     if (db.scratchUrl) secrets[drillScratchSecret(name)] = db.scratchUrl;
   }
   if (opts.alerts) secrets[ALERT_WEBHOOK_SECRET] = opts.alerts.webhookUrl;
+  const extra: Record<string, object> = {};
+  for (const d of opts.extraDestinations ?? []) {
+    extra[d.name] = { endpoint: d.s3.endpoint, bucket: d.s3.bucket, region: d.s3.region, prefix: opts.prefix, pathStyle: true };
+    secrets[accessKeySecret(d.name)] = d.s3.accessKeyId;
+    secrets[secretKeySecret(d.name)] = d.s3.secretAccessKey;
+  }
   const destination = { endpoint: opts.s3.endpoint, bucket: opts.s3.bucket, region: opts.s3.region, prefix: opts.prefix, pathStyle: true };
   return {
     vars: {
       PGSEAL_CONFIG: {
-        destinations: { [LOCAL_DESTINATION]: destination },
+        destinations: { [LOCAL_DESTINATION]: destination, ...extra },
         databases,
         maxConcurrentJobs: opts.maxConcurrentJobs ?? 2,
         ...(opts.alerts ? { alerts: { onSuccess: opts.alerts.onSuccess ?? false } } : {}),
