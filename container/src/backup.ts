@@ -3,7 +3,8 @@
 import { backupKeys, type Compression } from "../../src/shared/artifact-keys.ts";
 import { toHex } from "../../src/shared/bytes.ts";
 import { PgsealError, asPgsealError, isErrorCode } from "../../src/shared/errors.ts";
-import { fanOut } from "../../src/shared/fanout.ts";
+import { fanOut, type CopyOutcome } from "../../src/shared/fanout.ts";
+export type { CopyOutcome };
 import { createEncryptStream, DEFAULT_SEGMENT_BYTES } from "../../src/shared/format.ts";
 import type { Keyring } from "../../src/shared/keyring.ts";
 import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
@@ -43,14 +44,6 @@ export interface BackupSpec {
   copies?: { name: string; s3: S3Target }[];
 }
 
-/** How one destination's copy ended. A backup succeeds when at least one copy did. */
-export interface CopyOutcome {
-  name: string;
-  bucket: string;
-  ok: boolean;
-  manifestKey?: string;
-  error?: { code: string; message: string };
-}
 
 export type BackupPhase = "preflight" | "dumping" | "uploading" | "drilling" | "done";
 

@@ -146,6 +146,7 @@ export function DatabasePage(props: { status: DatabaseStatus; jobs: JobSummary[]
               <th scope="col" class="optional">Ratio</th>
               <th scope="col" class="optional">Duration</th>
               <th scope="col">Drill</th>
+              <th scope="col" class="optional">Copies</th>
             </tr>
           </thead>
           <tbody>
@@ -164,6 +165,11 @@ export function DatabasePage(props: { status: DatabaseStatus; jobs: JobSummary[]
                   <td class="optional">{p && p.bytesUploaded > 0 ? `${(p.bytesDumped / p.bytesUploaded).toFixed(1)}×` : "–"}</td>
                   <td class="optional">{p ? `${(p.elapsedMs / 1000).toFixed(1)} s` : "–"}</td>
                   <td>{j.drill ? `${j.drill.verdict}: ${j.drill.tables} tables, ${j.drill.rows} rows, restore ${j.drill.restoreSeconds} s` : "–"}</td>
+                  <td class="optional">
+                    {(j.copies ?? []).map((c) => (
+                      <div class={c.ok ? "ok" : "bad"}>{`${c.name}: ${c.ok ? "stored" : (c.error?.code ?? "failed")}`}</div>
+                    ))}
+                  </td>
                 </tr>
               );
             })}

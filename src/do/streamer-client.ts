@@ -1,37 +1,27 @@
 // The DatabaseBackups side of the streamer HTTP contract (POST/GET/DELETE /jobs), through the PgDumpContainer stub.
 import type { DrillRecord } from "../shared/drill-record.ts";
+import type { CopyOutcome } from "../shared/fanout.ts";
 import type { Manifest } from "../shared/manifest.ts";
+import type { S3Target } from "../shared/s3.ts";
+export type { CopyOutcome };
+
+/** A bucket with its credentials, as the job request carries it (docs/STREAMER-API.md). */
+export type StreamerDestination = S3Target & { objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number } };
 
 export interface StreamerJobRequest {
   jobId: string;
   kind: "backup";
   db: string;
   databaseUrl: string;
-  destination: {
-    name?: string;
-    endpoint: string;
-    bucket: string;
-    region: string;
-    accessKeyId: string;
-    secretAccessKey: string;
-    pathStyle?: boolean;
-    objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
-  };
+  destination: StreamerDestination & { name?: string };
   prefix: string;
   keyring: string;
   compression: "zstd" | "gzip";
   drill: { mode: "off" | "local" | "scratch"; scratchUrl?: string };
   /** Further destinations written in the same pass. */
-  copies?: { name: string; endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string; pathStyle?: boolean; objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number } }[];
+  copies?: (StreamerDestination & { name: string })[];
 }
 
-export interface CopyOutcome {
-  name: string;
-  bucket: string;
-  ok: boolean;
-  manifestKey?: string;
-  error?: { code: string; message: string };
-}
 
 export type StreamerState = "running" | "succeeded" | "failed" | "cancelled";
 export type StreamerPhase = "preflight" | "dumping" | "uploading" | "drilling" | "done";

@@ -6,6 +6,15 @@ export interface FanOutCopy {
   writable: WritableStream<Uint8Array>;
 }
 
+/** How one destination's copy of a backup ended (streamer result, job record, API): a backup succeeds when one copy did. */
+export interface CopyOutcome {
+  name: string;
+  bucket: string;
+  ok: boolean;
+  manifestKey?: string;
+  error?: { code: string; message: string };
+}
+
 export interface FanOutOutcome {
   name: string;
   ok: boolean;
