@@ -241,13 +241,29 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
       level: 3,
       partSizeBytes: 1024,
       concurrency: 8,
+      drill: { mode: "scratch", scratchUrl: `postgres://drill:${fake.password}@` },
+      copies: [{ endpoint: "https://b2.example", bucket: "b", region: "r", accessKeyId: "a", secretAccessKey: fake.secret, objectLock: { mode: "FOREVER", days: 0 } }],
     };
     const r = await call(streamer, "POST", "/jobs", body);
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe("BAD_REQUEST");
     const fields = r.body.error.fields.map((f: { field: string }) => f.field);
     expect(fields.sort()).toEqual(
-      ["concurrency", "jobId", "kind", "databaseUrl", "destination.endpoint", "destination.bucket", "destination.pathStyle", "keyring", "compression", "partSizeBytes"].sort(),
+      [
+        "concurrency",
+        "jobId",
+        "kind",
+        "databaseUrl",
+        "destination.endpoint",
+        "destination.bucket",
+        "destination.pathStyle",
+        "keyring",
+        "compression",
+        "partSizeBytes",
+        "drill.scratchUrl",
+        "copies[0].objectLock",
+        "copies[0].name",
+      ].sort(),
     );
     for (const f of fields) expect(r.body.error.message).toContain(`${f}:`);
     expect(r.body.error.message).toMatch(/keyring: keyring entry 1 \(id 'k1'\) decodes to 31 bytes/);
