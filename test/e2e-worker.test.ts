@@ -8,6 +8,7 @@ import { S3Client, type S3Target } from "../src/shared/s3.ts";
 import { pgseal, pgsealEnv } from "./harness/cli.ts";
 import { fingerprint, tableCounts } from "./harness/compare.ts";
 import { holdLock } from "./harness/held-lock.ts";
+import { parseOpenMetrics } from "./harness/openmetrics-parse.ts";
 import { startLocalWorker, type ApiJob, type LocalWorker } from "./harness/local-worker.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { startSlowProxy, type SlowProxy } from "./harness/slow-proxy.ts";
@@ -143,6 +144,21 @@ describe("the Worker, started from Node with containers off and STREAMER_URL bou
     const html = await fetch(`${worker.url}/reports/${month}`, { headers: { authorization: `Bearer ${worker.token}` } });
     expect(html.headers.get("content-type")).toContain("text/html");
     expect(await html.text()).toContain("<svg");
+
+    // The scrape says what the job recorded.
+    const scrape = await fetch(`${worker.url}/metrics`, { headers: { authorization: `Bearer ${worker.token}` } });
+    expect(scrape.headers.get("content-type")).toContain("application/openmetrics-text");
+    const fams = parseOpenMetrics(await scrape.text());
+    const metric = (family: string, labels: Record<string, string>) => fams.get(family)?.samples.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value;
+    expect(metric("pgseal_last_restore_seconds", { db: "shop" })).toBe(job.drill!.restoreSeconds);
+    expect(metric("pgseal_last_drill_rows", { db: "shop" })).toBe(job.drill!.rows);
+    expect(metric("pgseal_last_backup_stored_bytes", { db: "shop" })).toBe(job.manifest!.artifact.bytes);
+    expect(metric("pgseal_last_backup_dump_bytes", { db: "shop" })).toBe(job.manifest!.dump.bytes);
+    expect(metric("pgseal_last_backup_duration_seconds", { db: "shop" })).toBe(job.manifest!.timings.totalSeconds);
+    expect(metric("pgseal_jobs", { db: "shop", state: "sealed" })).toBe(1);
+    expect(metric("pgseal_last_sealed_backup_timestamp_seconds", { db: "shop" })).toBe(Date.parse(job.events.at(-1)!.at) / 1000);
+    expect(metric("pgseal_active_job_phase", { db: "shop", pgseal_active_job_phase: "idle" })).toBe(1);
+    expect((await fetch(`${worker.url}/metrics`)).status).toBe(401);
 
     // On the 1st, the cron stores the previous month's report in the bucket, once.
     const [y, mo] = month.split("-").map(Number);

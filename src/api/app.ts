@@ -7,6 +7,7 @@ import { backupsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";
 import { destinationClient } from "../destination-client.ts";
 import { gatherReport } from "../report/monthly.ts";
+import { OPENMETRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
 import { planPrune } from "../shared/prune.ts";
 import { renderReportHtml } from "../report/render-html.ts";
 import { dashboard } from "../dashboard/routes.tsx";
@@ -94,6 +95,12 @@ app.get("/backups/:db/retention", async (c) => {
 app.get("/backups/:db/:jobId", async (c) => {
   const db = configuredDb(c.env, c.req.param("db"));
   return c.json(unwrap(await backupsStub(c.env, db).getJob(jobIdParam(c.req.param("jobId")))));
+});
+
+app.get("/metrics", async (c) => {
+  const names = Object.keys(loadConfig(c.env).config.databases);
+  const databases = await mapLimit(names, STATUS_CONCURRENCY, (db) => backupsStub(c.env, db).metricsFacts());
+  return c.body(renderMetrics({ now: Date.now(), databases }), 200, { "content-type": OPENMETRICS_CONTENT_TYPE });
 });
 
 app.get("/reports/:month", async (c) => {

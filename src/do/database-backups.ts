@@ -15,6 +15,7 @@ import { jobSummary, jobView, type ArmReport, type ContainerEvent, type Database
 import { containerStub, slotsStub } from "./stubs.ts";
 import { toReportJob } from "../report/from-jobs.ts";
 import type { ReportJob } from "../report/report.ts";
+import type { DatabaseMetrics } from "../metrics.ts";
 
 /** Keys of the meta table (exported for tests that replay an outage). */
 export const META_NEXT_RUN = "next_run_ms";
@@ -199,6 +200,26 @@ export class DatabaseBackups extends DurableObject<Env> {
     } catch (e) {
       return fail(e);
     }
+  }
+
+  /** What GET /metrics exposes for this database: plain numbers, no names beyond the database's. */
+  metricsFacts(): DatabaseMetrics {
+    const facts = (j: JobRecord | null) => {
+      const m = j?.result?.manifest;
+      return j ? { finishedAtMs: j.updatedAt, durationSeconds: m?.timings.totalSeconds ?? null, dumpBytes: m?.dump.bytes ?? null, storedBytes: m?.artifact.bytes ?? null } : null;
+    };
+    const sealed = this.store.lastSealed();
+    const last = this.store.lastFinished();
+    const byState = this.store.countByState();
+    const drill = sealed?.result?.drill;
+    return {
+      db: this.db,
+      lastSealed: sealed ? { ...facts(sealed)!, restoreSeconds: drill?.restoreSeconds ?? null, tables: drill?.tables ?? null, rows: drill?.rows ?? null } : null,
+      lastBackup: last ? { ...facts(last)!, state: last.state } : null,
+      jobsByState: byState,
+      drillFailures: byState["drill-failed"] ?? 0,
+      activePhase: this.store.active()?.state ?? null,
+    };
   }
 
   /** The month's jobs for the Restore Drill Report, plus the newest sealed job before it (the first RPO gap's anchor). */

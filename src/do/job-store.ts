@@ -220,6 +220,13 @@ export class JobStore {
   }
 
   /** The newest job that ended with a stored backup. */
+  /** Ended jobs per end state, over the whole history (the metrics' counters). */
+  countByState(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.#sql.exec<Row>(`SELECT state, count(*) AS n FROM jobs WHERE state IN (${TERMINAL_LIST}) GROUP BY state`).toArray()) out[String(r.state)] = Number(r.n);
+    return out;
+  }
+
   /** The oldest job still stored: "never sealed since when" for stale alerts. */
   first(): JobRecord | null {
     const rows = this.#sql.exec<Row>("SELECT * FROM jobs ORDER BY seq LIMIT 1").toArray();
