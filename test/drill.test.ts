@@ -5,6 +5,7 @@ import { runBackup, type BackupResult } from "../container/src/backup.ts";
 import { judgeRestoreErrors } from "../container/src/drill.ts";
 import { nodeHashing } from "../container/src/node-hash.ts";
 import { sealBackup } from "../container/src/seal.ts";
+import { openStreamingDrill } from "../container/src/stream-drill.ts";
 import { parseRestoreErrors } from "../container/src/stages/pg-restore.ts";
 import type { DrillComparison } from "../src/shared/drill-record.ts";
 import { generateKey, parseKeyring } from "../src/shared/keyring.ts";
@@ -107,6 +108,34 @@ describe("a drill of the seed database", () => {
   it("reads the inventory from the manifest's sealed section when the backup is drilled later", async () => {
     const { drill } = await sealBackup({ client, manifest: seeded.manifest, manifestKey: seeded.manifestKey, keyring });
     expect(drill.verdict).toBe("pass");
+  });
+});
+
+describe("the streaming drill (for backups the deployment cannot decrypt)", () => {
+  it("restores the dump as it streams, concurrently with the upload, then checks the stored object by size and sha256", async () => {
+    let drill: Awaited<ReturnType<typeof openStreamingDrill>> | undefined;
+    const r = await runBackup(
+      { db: "streamed", databaseUrl: pg.urlFor("seeded"), s3: target, prefix: "d", keyring, compression: "zstd" },
+      { openPlainTee: async (sourceBytes) => (drill = await openStreamingDrill({ sourceBytes, scratchUrl: pg.url })).writable },
+    );
+    const record = await drill!.finish({ client, manifest: r.manifest, inventory: r.inventory });
+    expect(record.reason).toBeUndefined();
+    expect(record.verdict).toBe("pass");
+    expect(Object.fromEntries(record.comparison!.tables.map((t) => [t.table, t.actual]))).toEqual(await tableCounts(pg, "seeded"));
+  });
+
+  it("fails when the stored object is not what was encrypted, even though the restore matched", async () => {
+    let drill: Awaited<ReturnType<typeof openStreamingDrill>> | undefined;
+    const r = await runBackup(
+      { db: "streamed-bad", databaseUrl: pg.urlFor("seeded"), s3: target, prefix: "d", keyring, compression: "zstd" },
+      { openPlainTee: async (sourceBytes) => (drill = await openStreamingDrill({ sourceBytes, scratchUrl: pg.url })).writable },
+    );
+    const bytes = new Uint8Array(await new Response((await client.get(r.manifest.artifact.key)).body).arrayBuffer());
+    bytes[100] ^= 0xff;
+    await client.put(r.manifest.artifact.key, bytes);
+    const record = await drill!.finish({ client, manifest: r.manifest, inventory: r.inventory });
+    expect(record.verdict).toBe("fail");
+    expect(record.reason).toMatch(/the restore matched, but the stored object failed its check/);
   });
 });
 

@@ -12,7 +12,7 @@ import { sealJson } from "../../src/shared/sealed-json.ts";
 import { choosePartSize, createUploadSink } from "../../src/shared/multipart.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import { S3Client, type S3Target } from "../../src/shared/s3.ts";
-import { tap } from "../../src/shared/tap.ts";
+import { copyTo, tap } from "../../src/shared/tap.ts";
 import { nodeHashing } from "./node-hash.ts";
 import { findPgTools } from "./pg-tools.ts";
 import { inspectSource } from "./preflight.ts";
@@ -62,6 +62,11 @@ export interface BackupProgress {
 }
 
 export interface BackupHooks {
+  /**
+   * Called once the source's size is known; a writable it returns gets a copy of the dump as it
+   * streams (the public-key mode's drill restores from it). Its failure never fails the backup.
+   */
+  openPlainTee?: (sourceBytes: number) => Promise<WritableStream<Uint8Array> | null>;
   onProgress?: (p: BackupProgress) => void;
   onNotice?: (message: string) => void;
   signal?: AbortSignal;
@@ -161,6 +166,8 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   void fan.outcomes.then((os) => os.forEach((o, i) => (uploadedBy[i].live = o.ok)));
   const inventory = dumpInventory();
   inventory.result.catch(() => {}); // judged after the upload; a failed pipeline must not leave it unhandled
+  const plainTee = (await hooks.openPlainTee?.(source.sizeBytes)) ?? null;
+  const sideStage = plainTee ? copyTo(plainTee, (e) => hooks.onNotice?.(`the streaming drill stopped taking the dump: ${e instanceof Error ? e.message : String(e)}`)) : null;
   const onAbort = () => dump.kill(cancelled());
   signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -171,6 +178,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     await dump.readable
       .pipeThrough(tap((c) => ((progress.bytesDumped += c.length), report())))
       .pipeThrough(inventory.stage)
+      .pipeThrough(sideStage?.stage ?? new TransformStream<Uint8Array, Uint8Array>())
       .pipeThrough(
         new TransformStream({
           flush() {
@@ -190,6 +198,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   } catch (e) {
     const error = signal?.aborted ? cancelled() : asPgsealError(e, "PG_DUMP_FAILED", "backup pipeline failed");
     dump.kill(error);
+    sideStage?.abort(error);
     // Each sink aborts its multipart upload on its own; wait for that so nothing is left behind when we return.
     await Promise.all(sinks.map((s) => s.result.catch(() => {})));
     throw error;

@@ -40,6 +40,14 @@ export interface DrillProgress {
   bytesTotal: number;
 }
 
+/** The disk guard: null when a local drill fits, else the reason it does not (sizes in GiB, and what to do instead). */
+export function localDrillNeeds(sourceBytes: number, freeBytes: number): string | null {
+  const need = Math.ceil(sourceBytes * DISK_FACTOR) + DISK_SLACK_BYTES;
+  if (freeBytes >= need) return null;
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+  return `not enough disk for a local drill: the source database is ${gib(sourceBytes)}, ~${gib(need)} needed, ${gib(freeBytes)} free; the backup is stored but not sealed (use a larger instance type or a drill scratch server)`;
+}
+
 /** Judges pg_restore's ignored errors: which are expected in a throwaway cluster, which mean the drill fails. */
 export function judgeRestoreErrors(errors: RestoreError[]): { fatal: { code: ErrorCode; message: string } | null; tolerated: RestoreError[] } {
   const tolerated: RestoreError[] = [];
@@ -70,18 +78,8 @@ export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
   spec.onProgress?.(progress);
 
   if (!spec.scratchUrl) {
-    const free = (spec.freeBytes ?? freeDiskBytes)();
-    const need = Math.ceil(spec.manifest.source.sizeBytes * DISK_FACTOR) + DISK_SLACK_BYTES;
-    if (free < need) {
-      const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
-      return {
-        ...base,
-        verdict: "skipped",
-        code: "DRILL_SKIPPED",
-        reason: `not enough disk for a local drill: the source database is ${gib(spec.manifest.source.sizeBytes)}, ~${gib(need)} needed, ${gib(free)} free; the backup is stored but not sealed (use a larger instance type or a drill scratch server)`,
-        totalSeconds: seconds(),
-      };
-    }
+    const skip = localDrillNeeds(spec.manifest.source.sizeBytes, (spec.freeBytes ?? freeDiskBytes)());
+    if (skip) return { ...base, verdict: "skipped", code: "DRILL_SKIPPED", reason: skip, totalSeconds: seconds() };
   }
 
   const tools = await findPgTools({ needServer: !spec.scratchUrl });
