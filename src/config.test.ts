@@ -146,7 +146,7 @@ describe("secrets for a job", () => {
   it("are read at start time and a missing one fails with CONFIG_INVALID naming it", () => {
     const env = { PGSEAL_CONFIG: good, ...secrets };
     const db = validateConfig(env).config.databases.app;
-    expect(readJobSecrets(env, db)).toEqual({ databaseUrl: SECRET_URL, accessKeyId: "ak", secretAccessKey: SECRET_S3, keyring: KEYRING });
+    expect(readJobSecrets(env, db)).toEqual({ databaseUrl: SECRET_URL, accessKeyId: "ak", secretAccessKey: SECRET_S3, keyring: KEYRING, copies: {} });
     const { S3_SECRET_ACCESS_KEY_R2: _, ...without } = env;
     expect(() => readJobSecrets(without, db)).toThrow(/missing secrets: S3_SECRET_ACCESS_KEY_R2/);
   });
@@ -182,5 +182,23 @@ describe("drill and alert settings", () => {
       "databases.app.maxAgeHours",
       "databases.app.drill",
     ]);
+  });
+});
+
+describe("several destinations", () => {
+  it("take the first as the primary and the rest as copies, with each copy's secrets read at start", () => {
+    const cfg = { ...good, databases: { app: { schedule: "0 3 * * *", destinations: ["r2", "b2-eu"] } } };
+    const { config, problems } = validateConfig({ PGSEAL_CONFIG: cfg, ...secrets });
+    expect(problems).toEqual([]);
+    expect(config.databases.app).toMatchObject({ destination: "r2", copies: ["b2-eu"] });
+    expect(readJobSecrets({ PGSEAL_CONFIG: cfg, ...secrets }, config.databases.app).copies).toEqual({ "b2-eu": { accessKeyId: "ak2", secretAccessKey: SECRET_S3 } });
+  });
+
+  it("name a list that repeats, is empty, names an unknown destination, or comes with 'destination' too", () => {
+    const bad = (v: object) => paths({ PGSEAL_CONFIG: { ...good, databases: { app: { schedule: "0 3 * * *", ...v } } }, ...secrets }).filter((p) => !p.startsWith("secrets."));
+    expect(bad({ destinations: ["r2", "r2"] })).toEqual(["databases.app.destinations"]);
+    expect(bad({ destinations: [] })).toEqual(["databases.app.destinations"]);
+    expect(bad({ destinations: ["r2", "nowhere"] })).toEqual(["databases.app.destinations"]);
+    expect(bad({ destination: "r2", destinations: ["r2"] })).toEqual(["databases.app.destinations"]);
   });
 });

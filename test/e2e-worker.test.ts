@@ -131,8 +131,19 @@ describe("the Worker, started from Node with containers off and STREAMER_URL bou
     expect(Object.fromEntries(job.drillRecord!.comparison!.tables.map((t) => [t.table, t.actual]))).toEqual(sourceCounts);
     expect(Object.fromEntries(job.drillRecord!.comparison!.tables.map((t) => [t.table, t.expected]))).toEqual(sourceCounts);
 
-    const status = await worker.api<{ databases: { db: string; lastSealed: { jobId: string; drill: { restoreSeconds: number } } | null }[] }>("/databases");
-    expect(status.body.databases.find((d) => d.db === "shop")?.lastSealed).toMatchObject({ jobId: post.body.jobId, drill: { restoreSeconds: job.drill!.restoreSeconds } });
+    type Status = { db: string; lastSealed: { jobId: string; drill: { restoreSeconds: number } } | null; lastPrune: { deleted: string[]; errors: string[] } | null };
+    // Pruning runs right after the seal, in the same alarm: wait for its record.
+    let shopStatus: Status | undefined;
+    for (let i = 0; i < 50 && !shopStatus?.lastPrune; i++) {
+      shopStatus = (await worker.api<{ databases: Status[] }>("/databases")).body.databases.find((d) => d.db === "shop");
+      if (!shopStatus?.lastPrune) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(shopStatus?.lastSealed).toMatchObject({ jobId: post.body.jobId, drill: { restoreSeconds: job.drill!.restoreSeconds } });
+    // Retention ran after the seal, with the default policy: nothing to delete, nothing failed.
+    expect(shopStatus?.lastPrune).toMatchObject({ deleted: [], errors: [] });
+    const plan = await worker.api<{ keep: { key: string; reasons: string[] }[]; delete: unknown[] }>("/backups/shop/retention");
+    expect(plan.body.delete).toEqual([]);
+    expect(plan.body.keep).toEqual([expect.objectContaining({ key: job.artifactKey, reasons: expect.arrayContaining(["newest sealed"]) })]);
 
     // The month's report lists it with its restore time.
     const month = job.events[0].at.slice(0, 7);
