@@ -136,7 +136,8 @@ async function main(): Promise<void> {
   if (keep) {
     // The servers are child processes that do not hold the event loop open: this timer does.
     const alive = setInterval(() => {}, 60_000);
-    await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+    // `on`, not `once`: a second Ctrl-C (or npm passing one along) must not cut the cleanup short.
+    await new Promise<void>((resolve) => process.on("SIGINT", () => resolve()));
     clearInterval(alive);
   }
 }

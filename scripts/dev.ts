@@ -76,8 +76,9 @@ async function main(): Promise<void> {
   });
   cleanups.push(stopChild(wrangler));
   const ended = await new Promise<string>((resolve) => {
-    process.once("SIGINT", () => resolve("Ctrl-C"));
-    process.once("SIGTERM", () => resolve("SIGTERM"));
+    // `on`, not `once`: npm passes a second signal along while we clean up, and that must not kill us half-way.
+    process.on("SIGINT", () => resolve("Ctrl-C"));
+    process.on("SIGTERM", () => resolve("SIGTERM"));
     wrangler.once("exit", (code) => resolve(`wrangler dev exited (${code})`));
     streamer.once("exit", (code) => resolve(`the streamer exited (${code})`));
   });

@@ -34,7 +34,7 @@ export function escapeLabel(v: string): string {
 }
 
 const num = (v: number) => (Number.isInteger(v) ? String(v) : String(Number(v.toFixed(6))));
-const labelText = (l: Labels) => `{${Object.entries(l).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`;
+const labelText = (l: Labels) => (Object.keys(l).length === 0 ? "" : `{${Object.entries(l).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`);
 
 function render(families: Family[]): string {
   const lines: string[] = [];
