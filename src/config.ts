@@ -48,6 +48,8 @@ export interface PgsealConfig {
   maxConcurrentJobs: number;
   /** Webhook (secret ALERT_WEBHOOK_URL) on failures always; on success only when asked. */
   alerts: { onSuccess: boolean };
+  /** Cloudflare Access in front of the dashboard: its JWT signs a user in (src/dashboard/access.ts). */
+  access: { teamDomain: string; aud: string } | null;
 }
 
 const MAX_AGE_HOURS_LIMIT = 24 * 366;
@@ -282,10 +284,31 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
 
 export function validateConfig(env: object): ValidatedConfig {
   const p = new Problems();
-  const config: PgsealConfig = { destinations: {}, databases: {}, maxConcurrentJobs: DEFAULT_MAX_CONCURRENT_JOBS, alerts: { onSuccess: false } };
+  const config: PgsealConfig = { destinations: {}, databases: {}, maxConcurrentJobs: DEFAULT_MAX_CONCURRENT_JOBS, alerts: { onSuccess: false }, access: null };
   const raw = readRaw(env, p);
   if (raw) {
-    p.unknownKeys("", raw, ["destinations", "databases", "maxConcurrentJobs", "alerts"]);
+    p.unknownKeys("", raw, ["destinations", "databases", "maxConcurrentJobs", "alerts", "access"]);
+    if (raw.access !== undefined) {
+      const a = raw.access;
+      if (!isObject(a)) p.add("access", 'must be {"teamDomain": "https://<team>.cloudflareaccess.com", "aud": "<application AUD tag>"}');
+      else {
+        p.unknownKeys("access", a, ["teamDomain", "aud"]);
+        const teamDomain = requiredString(p, "access.teamDomain", a.teamDomain);
+        const aud = requiredString(p, "access.aud", a.aud);
+        let ok = Boolean(teamDomain && aud);
+        if (teamDomain) {
+          try {
+            const u = new URL(teamDomain);
+            // http only for a local stand-in (tests): the real team domain is https.
+            if (u.protocol !== "https:" && u.hostname !== "127.0.0.1" && u.hostname !== "localhost") throw new Error();
+          } catch {
+            p.add("access.teamDomain", "must be https://<team>.cloudflareaccess.com");
+            ok = false;
+          }
+        }
+        if (ok) config.access = { teamDomain: teamDomain!.replace(/\/$/, ""), aud: aud! };
+      }
+    }
     let defaultMaxAge: number | undefined;
     if (raw.alerts !== undefined) {
       if (!isObject(raw.alerts)) p.add("alerts", "must be an object like {\"onSuccess\": false, \"maxAgeHours\": 36}");

@@ -1,5 +1,7 @@
 // The dashboard in headless Chromium against the Worker run locally: sign in, back up now, live progress to sealed, report, sign out, refusals.
+import { generateKeyPairSync, createSign, type KeyObject } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStreamer, type Streamer } from "../container/src/server.ts";
@@ -17,6 +19,17 @@ let pg: PgCluster;
 let streamer: Streamer;
 let worker: LocalWorker;
 let browser: Browser;
+let certs: Server;
+let teamDomain: string;
+const ACCESS_AUD = "pgseal-dashboard-aud-1234";
+const accessKeys = generateKeyPairSync("rsa", { modulusLength: 2048 });
+
+/** An Access JWT as Cloudflare's edge would add it, signed with our stand-in's key. */
+function accessJwt(claims: Record<string, unknown>, key: KeyObject = accessKeys.privateKey): string {
+  const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const body = `${enc({ alg: "RS256", kid: "k1", typ: "JWT" })}.${enc(claims)}`;
+  return `${body}.${createSign("RSA-SHA256").update(body).sign(key).toString("base64url")}`;
+}
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
@@ -37,7 +50,15 @@ beforeAll(async () => {
   await pg.createDatabase("crm");
   await pg.psql("create table contacts(id int primary key, name text); insert into contacts select g, 'c' || g from generate_series(1, 500) g;", "crm");
   streamer = await startStreamer({ port: 0, host: "127.0.0.1", log: () => {} });
+  // A stand-in for https://<team>.cloudflareaccess.com/cdn-cgi/access/certs.
+  certs = createServer((req, res) => {
+    if (req.url !== "/cdn-cgi/access/certs") return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [{ ...accessKeys.publicKey.export({ format: "jwk" }), kid: "k1", alg: "RS256", use: "sig" }] }));
+  });
+  await new Promise<void>((resolve) => certs.listen(0, "127.0.0.1", () => resolve()));
+  teamDomain = `http://127.0.0.1:${(certs.address() as { port: number }).port}`;
   worker = await startLocalWorker({
+    access: { teamDomain, aud: ACCESS_AUD },
     s3: await freshBucket("dashboard"),
     prefix: "dash",
     keyring: generateKey("dash").entry,
@@ -52,6 +73,7 @@ afterAll(async () => {
   await worker?.close();
   await streamer?.stop();
   await pg?.stop();
+  await new Promise((r) => certs?.close(r));
 });
 
 describe("the dashboard in a browser", () => {
@@ -133,5 +155,31 @@ describe("dashboard refusals", () => {
     // Nothing was started by either.
     const jobs = await worker.api<{ jobs: unknown[] }>("/backups/crm");
     expect(jobs.body.jobs).toEqual([]);
+  });
+});
+
+describe("Cloudflare Access", () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const get = (jwt: string) => fetch(`${worker.url}/db/shop`, { headers: { "cf-access-jwt-assertion": jwt }, redirect: "manual" });
+
+  it("signs in a user whose Access JWT is valid for this application, with a session cookie for forms", async () => {
+    const res = await get(accessJwt({ aud: [ACCESS_AUD], iss: teamDomain, exp: now() + 300, email: "ops@example.com" }));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("set-cookie")).toMatch(/^pgseal_session=.*HttpOnly/i);
+  });
+
+  it("refuses a JWT for another application, an expired one, one signed by another key, and alg none", async () => {
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const bad = [
+      accessJwt({ aud: ["someone-else"], iss: teamDomain, exp: now() + 300 }),
+      accessJwt({ aud: [ACCESS_AUD], iss: teamDomain, exp: now() - 600 }),
+      accessJwt({ aud: [ACCESS_AUD], iss: teamDomain, exp: now() + 300 }, other),
+      `${Buffer.from('{"alg":"none","kid":"k1"}').toString("base64url")}.${Buffer.from(JSON.stringify({ aud: [ACCESS_AUD], iss: teamDomain, exp: now() + 300 })).toString("base64url")}.`,
+    ];
+    for (const jwt of bad) {
+      const res = await get(jwt);
+      expect(res.status).toBe(303);
+      expect(res.headers.get("location")).toBe("/login");
+    }
   });
 });

@@ -10,6 +10,7 @@ import { backupsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";
 import { renderReportHtml } from "../report/render-html.ts";
 import { gatherReport } from "../report/monthly.ts";
+import { ACCESS_HEADER, verifyAccessJwt } from "./access.ts";
 import { JobPage, progressFacts } from "./job-page.tsx";
 import { Layout, STATE_CLASS } from "./layout.tsx";
 import { DatabasePage, LoginPage, OverviewPage } from "./pages.tsx";
@@ -71,7 +72,14 @@ dashboard.use("*", async (c, next) => {
   // Only the dashboard's own pages take a session; the admin API answers everything else.
   if (!isDashboardPath(c.req.path) || c.req.path === "/login") return next();
   const token = adminToken(c.env);
-  const session = token ? await readSession(token, getCookie(c, SESSION_COOKIE)) : null;
+  let session = token ? await readSession(token, getCookie(c, SESSION_COOKIE)) : null;
+  const access = loadConfig(c.env).config.access;
+  if (!session && token && access && (await verifyAccessJwt(c.req.header(ACCESS_HEADER), access))) {
+    // Access vouches for this user: give them a session, so forms carry a CSRF token like everyone's.
+    const minted = await mintSession(token);
+    setCookie(c, SESSION_COOKIE, minted.value, { httpOnly: true, secure: true, sameSite: "Strict", path: "/", maxAge: SESSION_TTL_SECONDS });
+    session = minted.session;
+  }
   if (!session) {
     if (c.req.method === "GET") return c.redirect("/login", 303);
     return c.text("no valid session: sign in at /login", 401);

@@ -22,6 +22,8 @@ export interface LocalWorkerOptions {
   streamerUrl: string;
   maxConcurrentJobs?: number;
   alerts?: { webhookUrl: string; onSuccess?: boolean };
+  /** Cloudflare Access in front of the dashboard (a local stand-in serves its certs). */
+  access?: { teamDomain: string; aud: string };
 }
 
 /**
@@ -84,6 +86,7 @@ export function localWorkerSettings(opts: LocalWorkerOptions, token: string): { 
         databases,
         maxConcurrentJobs: opts.maxConcurrentJobs ?? 2,
         ...(opts.alerts ? { alerts: { onSuccess: opts.alerts.onSuccess ?? false } } : {}),
+        ...(opts.access ? { access: opts.access } : {}),
       },
     },
     secrets,
