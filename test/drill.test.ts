@@ -92,6 +92,14 @@ describe("a drill of the seed database", () => {
     expect(drill.reason).not.toContain(victim.name);
   });
 
+  it("fails with DRILL_OBJECTS_MISMATCH when the dump declared an index the restore does not have", async () => {
+    const inventory = structuredClone(seeded.inventory!);
+    inventory.objects.INDEX = (inventory.objects.INDEX ?? 0) + 1;
+    const { drill } = await sealBackup({ client, manifest: seeded.manifest, manifestKey: seeded.manifestKey, keyring, inventory, scratchUrl: pg.url });
+    expect(drill).toMatchObject({ verdict: "fail", code: "DRILL_OBJECTS_MISMATCH" });
+    expect(drill.comparison!.objects.find((o) => o.kind === "indexes")).toMatchObject({ expected: inventory.objects.INDEX, actual: inventory.objects.INDEX - 1 });
+  });
+
   it("ends drill-skipped, never crashing, when the disk cannot hold the restore", async () => {
     const { manifest, drill } = await sealBackup({ client, manifest: seeded.manifest, manifestKey: seeded.manifestKey, keyring, inventory: seeded.inventory, freeBytes: () => 1024 });
     expect(drill).toMatchObject({ verdict: "skipped", code: "DRILL_SKIPPED" });

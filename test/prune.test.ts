@@ -84,6 +84,23 @@ describe("pruning by policy over simulated days", () => {
     expect(await daysInBucket()).toEqual([7, 8, 10, 20, 21]);
   });
 
+  it("aborts multipart uploads under the database's prefix once they are more than a day old, and no younger ones", async () => {
+    const stale = await client.createMultipart("p/shop/2026/11/shop_20261101T000000Z.dump.zst.pgseal");
+    const other = await client.createMultipart("p/other/2026/11/other_20261101T000000Z.dump.zst.pgseal");
+    const uploads = async (prefix: string) => {
+      const ids: string[] = [];
+      for await (const u of client.listMultipartUploads(prefix)) ids.push(u.uploadId);
+      return ids;
+    };
+    expect((await pruneAt(new Date(Date.now() + 3_600_000))).plan.staleUploads).toEqual([]); // an hour old: maybe still running
+    const { plan, result } = await pruneAt(new Date(Date.now() + 25 * 3_600_000));
+    expect(plan.staleUploads.map((u) => u.uploadId)).toEqual([stale]);
+    expect(result.abortedUploads).toBe(1);
+    expect(await uploads("p/shop/")).toEqual([]);
+    expect(await uploads("p/other/")).toEqual([other]); // another database's prefix is not ours to touch
+    await client.abortMultipart("p/other/2026/11/other_20261101T000000Z.dump.zst.pgseal", other);
+  });
+
   it("shows the plan with pgseal prune --dry-run and changes nothing", async () => {
     const before = await daysInBucket();
     const r = await pgseal(["prune", "--name", "shop", "--prefix", "p", "--dry-run", "--json", "--keep-last", "1", "--daily", "1", "--weekly", "0", "--monthly", "0"], pgsealEnv(target, keyringText));

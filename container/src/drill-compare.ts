@@ -12,14 +12,22 @@ const NOT_EXTENSION = (classid: string, objid: string) => `NOT EXISTS (SELECT 1 
 
 /**
  * Catalog counts that must equal the number of TOC entries of the same kind. Each was checked
- * against pg_dump's output for test/fixtures/seed.sql; kinds whose TOC mapping is not one-to-one
- * (indexes backing constraints, partition index attachments) are left out rather than guessed.
+ * against pg_dump's output for test/fixtures/seed.sql (partitions, a unique key, expression and
+ * partial indexes); kinds whose TOC mapping is not one-to-one are left out rather than guessed.
  */
 const OBJECT_QUERIES: { kind: string; toc: string[]; sql: string }[] = [
   { kind: "views", toc: ["VIEW"], sql: `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "c.oid")}` },
   { kind: "materialized views", toc: ["MATERIALIZED VIEW"], sql: `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm' AND ${USER_SCHEMAS}` },
   { kind: "functions and procedures", toc: ["FUNCTION", "PROCEDURE"], sql: `SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind IN ('f', 'p') AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_proc", "p.oid")}` },
   { kind: "foreign keys", toc: ["FK CONSTRAINT"], sql: `SELECT count(*) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE co.contype = 'f' AND co.conparentid = 0 AND ${USER_SCHEMAS}` },
+  // Primary keys, unique and exclusion constraints (each a CONSTRAINT entry, partitions' own included); checks are inline in CREATE TABLE.
+  { kind: "primary key, unique and exclusion constraints", toc: ["CONSTRAINT"], sql: `SELECT count(*) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE co.contype IN ('p', 'u', 'x') AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "co.conrelid")}` },
+  // Indexes of their own (INDEX entries); those behind a constraint come with the constraint.
+  {
+    kind: "indexes",
+    toc: ["INDEX"],
+    sql: `SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "i.indrelid")} AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.contype IN ('p', 'u', 'x'))`,
+  },
   { kind: "triggers", toc: ["TRIGGER"], sql: `SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND ${USER_SCHEMAS}` },
 ];
 
