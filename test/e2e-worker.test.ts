@@ -217,6 +217,13 @@ describe("the Worker, started from Node with containers off and STREAMER_URL bou
     const alert = await waitForReceived((r) => (r.body?.pgseal as { event?: string })?.event === "copy-failed", "the copy-failed alert");
     expect(alert.body).toMatchObject({ pgseal: { db: "twice", destination: "locked-out", code: "S3_FORBIDDEN" } });
     expect(JSON.stringify(alert.body)).not.toContain("not-the-secret");
+    // The month's report counts each destination's copies.
+    const report = await worker.api<{ databases: { db: string; copies: { destination: string; stored: number; failed: number }[] }[] }>(`/reports/${job.events[0].at.slice(0, 7)}`, { headers: { accept: "application/json" } });
+    expect(report.body.databases.find((d) => d.db === "twice")?.copies).toEqual([
+      { destination: "local", stored: 1, failed: 0 },
+      { destination: "mirror", stored: 1, failed: 0 },
+      { destination: "locked-out", stored: 0, failed: 1 },
+    ]);
   });
 
   it("alerts the webhook when a backup fails, naming the code and never the password", async () => {

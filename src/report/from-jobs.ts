@@ -31,5 +31,6 @@ export function toReportJob(job: JobRecord): ReportJob {
         }
       : null,
     error: job.error ? { code: job.error.code, message: job.error.message } : null,
+    ...(job.result?.copies ? { copies: job.result.copies.map((c) => ({ name: c.name, ok: c.ok })) } : {}),
   };
 }

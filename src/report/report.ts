@@ -26,6 +26,8 @@ export interface ReportJob {
   storedBytes: number | null;
   drill: ReportDrill | null;
   error: { code: string; message: string } | null;
+  /** Each destination's copy, for databases that write several. */
+  copies?: { name: string; ok: boolean }[];
 }
 
 export interface ReportInput {
@@ -119,6 +121,8 @@ export interface DatabaseReport {
   worstGap: RpoGap;
   /** Failed, drill-failed and drill-skipped jobs in time order: none of them is a proven backup. */
   failures: ReportFailure[];
+  /** Per destination, for databases with several: copies stored and copies that failed this month. */
+  copies: { destination: string; stored: number; failed: number }[];
 }
 
 export interface ReportSummary {
@@ -339,7 +343,21 @@ function buildDatabase(
     latestSealed,
     worstGap: worstGap(sealed, anchorMs, startMs, untilMs, complete),
     failures: inMonth.map(failureOf).filter((f): f is ReportFailure => f !== null),
+    copies: copyCounts(inMonth.map((t) => t.job)),
   };
+}
+
+function copyCounts(jobs: ReportJob[]): DatabaseReport["copies"] {
+  const by = new Map<string, { destination: string; stored: number; failed: number }>();
+  for (const j of jobs) {
+    for (const c of j.copies ?? []) {
+      const e = by.get(c.name) ?? { destination: c.name, stored: 0, failed: 0 };
+      if (c.ok) e.stored++;
+      else e.failed++;
+      by.set(c.name, e);
+    }
+  }
+  return by.size > 1 ? [...by.values()] : [];
 }
 
 export function buildReport(input: ReportInput): DrillReport {
