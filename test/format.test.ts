@@ -216,9 +216,9 @@ describe("readHeader", () => {
   it("names what is wrong with a header: too short, not an artifact, a newer version", () => {
     expect(() => readHeader(ct.subarray(0, 50))).toThrow(expect.objectContaining({ code: "FORMAT_TRUNCATED" }));
     expect(() => readHeader(new TextEncoder().encode("PGDMP"))).toThrow(expect.objectContaining({ code: "FORMAT_BAD_MAGIC" }));
-    const v2 = ct.slice();
-    v2[6] = 2;
-    expect(() => readHeader(v2)).toThrow(expect.objectContaining({ code: "FORMAT_UNSUPPORTED_VERSION", message: expect.stringMatching(/version 2 is not supported/) }));
+    const v3 = ct.slice();
+    v3[6] = 3;
+    expect(() => readHeader(v3)).toThrow(expect.objectContaining({ code: "FORMAT_UNSUPPORTED_VERSION", message: expect.stringMatching(/version 3 is not supported/) }));
   });
 });
 

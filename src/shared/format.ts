@@ -1,11 +1,14 @@
-// The pgseal v1 encrypted artifact format (docs/FORMAT.md is normative): streaming encrypt/decrypt
+// The pgseal encrypted artifact format (docs/FORMAT.md is normative): v1 under a keyring, v2 sealed to an X25519 recipient;
 // as Web Streams on WebCrypto, so the Worker, the streamer and the CLI share one implementation.
 import { equalBytes } from "./bytes.ts";
 import { PgsealError, type ErrorCode } from "./errors.ts";
 import type { Keyring, MasterKey } from "./keyring.ts";
+import { unwrapDataKey, WRAP_BLOCK_BYTES, wrapDataKey, type RecipientPrivateKey, type RecipientPublicKey } from "./recipient.ts";
 
 export const FORMAT_MAGIC = new TextEncoder().encode("PGSEAL");
 export const FORMAT_VERSION = 1;
+/** Version 2: the v1 layout for recipient (public-key) mode, plus a wrapped data key after the header. */
+export const FORMAT_VERSION_RECIPIENT = 2;
 export const DEFAULT_SEGMENT_BYTES = 1_048_576;
 export const MIN_SEGMENT_BYTES = 64;
 export const MAX_SEGMENT_BYTES = 16 * 1_048_576;
@@ -30,6 +33,8 @@ export const MAX_HEADER_BYTES = HEADER_PREFIX_BYTES + MAX_KEY_ID_BYTES + HEADER_
 
 export interface HeaderInfo {
   version: number;
+  /** v2: ephemeral X25519 public key ‖ wrapped data key; its AAD is the header before it. */
+  wrapBlock?: Uint8Array;
   keyId: string;
   segmentSize: number;
   headerLength: number;
@@ -38,8 +43,8 @@ export interface HeaderInfo {
   keyCheck: Uint8Array;
 }
 
-export function headerLength(keyIdLength: number): number {
-  return HEADER_PREFIX_BYTES + keyIdLength + HEADER_TAIL_BYTES;
+export function headerLength(keyIdLength: number, version = FORMAT_VERSION): number {
+  return HEADER_PREFIX_BYTES + keyIdLength + HEADER_TAIL_BYTES + (version === FORMAT_VERSION_RECIPIENT ? WRAP_BLOCK_BYTES : 0);
 }
 
 function fail(code: ErrorCode, message: string): never {
@@ -80,12 +85,12 @@ export function readHeader(bytes: Uint8Array): HeaderInfo {
   }
   if (bytes.length < HEADER_PREFIX_BYTES) fail("FORMAT_TRUNCATED", "the artifact ends inside its header");
   const version = bytes[FORMAT_MAGIC.length];
-  if (version !== FORMAT_VERSION) {
-    fail("FORMAT_UNSUPPORTED_VERSION", `artifact format version ${version} is not supported (this pgseal reads version ${FORMAT_VERSION})`);
+  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_RECIPIENT) {
+    fail("FORMAT_UNSUPPORTED_VERSION", `artifact format version ${version} is not supported (this pgseal reads versions ${FORMAT_VERSION} and ${FORMAT_VERSION_RECIPIENT})`);
   }
   const keyIdLength = bytes[FORMAT_MAGIC.length + 1];
   if (keyIdLength < 1 || keyIdLength > MAX_KEY_ID_BYTES) fail("FORMAT_BAD_HEADER", `key id length ${keyIdLength} is outside 1..${MAX_KEY_ID_BYTES}`);
-  const length = headerLength(keyIdLength);
+  const length = headerLength(keyIdLength, version);
   if (bytes.length < length) fail("FORMAT_TRUNCATED", "the artifact ends inside its header");
   let o = HEADER_PREFIX_BYTES;
   const keyId = new TextDecoder().decode(bytes.subarray(o, (o += keyIdLength)));
@@ -96,7 +101,8 @@ export function readHeader(bytes: Uint8Array): HeaderInfo {
   o += 4;
   if (!segmentSizeInRange(segmentSize)) fail("FORMAT_BAD_HEADER", `the header's segment size ${segmentSize} is outside ${MIN_SEGMENT_BYTES}..${MAX_SEGMENT_BYTES} bytes`);
   const keyCheck = bytes.slice(o, (o += KEY_CHECK_BYTES));
-  return { version, keyId, segmentSize, headerLength: length, salt, noncePrefix, keyCheck };
+  const wrapBlock = version === FORMAT_VERSION_RECIPIENT ? bytes.slice(o, o + WRAP_BLOCK_BYTES) : undefined;
+  return { version, keyId, segmentSize, headerLength: length, salt, noncePrefix, keyCheck, ...(wrapBlock ? { wrapBlock } : {}) };
 }
 
 async function deriveKeys(master: MasterKey, salt: Uint8Array): Promise<{ aes: CryptoKey; check: Uint8Array }> {
@@ -121,14 +127,15 @@ function recordWord(length: number, final: boolean): Uint8Array {
   return w;
 }
 
-function buildHeader(keyId: string, salt: Uint8Array, prefix: Uint8Array, segmentSize: number, keyCheck: Uint8Array): Uint8Array<ArrayBuffer> {
+/** The header without a wrap block (all of it in v1; in v2 the part the wrap block authenticates). */
+function buildHeader(keyId: string, salt: Uint8Array, prefix: Uint8Array, segmentSize: number, keyCheck: Uint8Array, version = FORMAT_VERSION): Uint8Array<ArrayBuffer> {
   const id = new TextEncoder().encode(keyId);
   const header = new Uint8Array(headerLength(id.length));
   const view = new DataView(header.buffer);
   let o = 0;
   header.set(FORMAT_MAGIC, o);
   o += FORMAT_MAGIC.length;
-  header[o++] = FORMAT_VERSION;
+  header[o++] = version;
   header[o++] = id.length;
   header.set(id, o);
   o += id.length;
@@ -151,8 +158,17 @@ function started<T>(p: Promise<T>): Promise<T> {
 
 export interface EncryptOptions {
   segmentSize?: number;
-  /** Fixed salt and nonce prefix, for the golden test vectors only: reusing them reuses nonces. */
-  testOnly?: { salt: Uint8Array; noncePrefix: Uint8Array };
+  /**
+   * Fixed randomness, for the golden test vectors only (reusing it reuses nonces): salt and nonce
+   * prefix, and in recipient mode the data key and the ephemeral X25519 private key.
+   */
+  testOnly?: { salt: Uint8Array; noncePrefix: Uint8Array; dataKey?: Uint8Array; ephemeralPrivate?: Uint8Array };
+}
+
+/** What can decrypt: the keyring (v1), private keys of recipients (v2), or both. */
+export interface DecryptKeys {
+  keyring?: Keyring;
+  privateKeys?: RecipientPrivateKey[];
 }
 
 /**
@@ -161,10 +177,12 @@ export interface EncryptOptions {
  * while the next one fills (Node runs WebCrypto off the JS thread: +20-35% measured with two cores,
  * no change on one), so the stream holds at most two segment buffers whatever the input size.
  */
-export function createEncryptStream(keyring: Keyring, opts: EncryptOptions = {}): TransformStream<Uint8Array, Uint8Array> {
+export function createEncryptStream(keys: Keyring | RecipientPublicKey, opts: EncryptOptions = {}): TransformStream<Uint8Array, Uint8Array> {
   const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_BYTES;
   checkSegmentOption(segmentSize);
-  const master = keyring.active;
+  // Recipient mode: a fresh data key per artifact plays the master key's part, and travels wrapped.
+  const recipient = "kind" in keys && keys.kind === "recipient" ? keys : undefined;
+  const master: MasterKey = recipient ? { id: recipient.id, bytes: opts.testOnly?.dataKey ?? crypto.getRandomValues(new Uint8Array(32)) } : (keys as Keyring).active;
   const salt = opts.testOnly?.salt ?? crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const prefix = opts.testOnly?.noncePrefix ?? crypto.getRandomValues(new Uint8Array(NONCE_PREFIX_BYTES));
   if (salt.length !== SALT_BYTES || prefix.length !== NONCE_PREFIX_BYTES) fail("CONFIG_INVALID", "test salt or nonce prefix has the wrong length");
@@ -201,9 +219,15 @@ export function createEncryptStream(keyring: Keyring, opts: EncryptOptions = {})
 
   return new TransformStream({
     async start(controller) {
-      const keys = await deriveKeys(master, salt);
-      aes = keys.aes;
-      header = buildHeader(master.id, salt, prefix, segmentSize, keys.check);
+      const derived = await deriveKeys(master, salt);
+      aes = derived.aes;
+      if (recipient) {
+        const fixed = buildHeader(master.id, salt, prefix, segmentSize, derived.check, FORMAT_VERSION_RECIPIENT);
+        const wrap = await wrapDataKey(recipient, master.bytes, fixed, opts.testOnly?.ephemeralPrivate);
+        header = new Uint8Array(fixed.length + wrap.length);
+        header.set(fixed);
+        header.set(wrap, fixed.length);
+      } else header = buildHeader(master.id, salt, prefix, segmentSize, derived.check);
       controller.enqueue(header.slice());
     },
     async transform(chunk, controller) {
@@ -282,12 +306,32 @@ class ByteQueue {
   }
 }
 
+/** The key an artifact's segments derive from: a keyring entry (v1), or the data key unwrapped with a private key (v2). */
+async function masterFor(header: HeaderInfo, keys: DecryptKeys, headerBytes: Uint8Array): Promise<MasterKey> {
+  if (header.version === FORMAT_VERSION_RECIPIENT) {
+    const priv = keys.privateKeys?.find((k) => k.id === header.keyId);
+    if (!priv) {
+      const have = keys.privateKeys?.length ? `the private keys given are: ${keys.privateKeys.map((k) => k.id).join(", ")}` : "no private key was given (a keyring cannot open it)";
+      fail("KEY_UNKNOWN_ID", `the artifact is sealed to recipient '${header.keyId}' (public-key mode) and needs its private key; ${have}`);
+    }
+    const fixedLength = header.headerLength - WRAP_BLOCK_BYTES;
+    return { id: header.keyId, bytes: await unwrapDataKey(priv, header.wrapBlock!, headerBytes.subarray(0, fixedLength)) };
+  }
+  const master = keys.keyring?.get(header.keyId);
+  if (!master) {
+    const have = keys.keyring ? `the keyring has: ${keys.keyring.ids.join(", ")}` : "no keyring was given (a private key opens only public-key-mode artifacts)";
+    fail("KEY_UNKNOWN_ID", `the artifact was encrypted with key id '${header.keyId}' but ${have}`);
+  }
+  return master;
+}
+
 /**
  * Encrypted bytes in any chunking → plaintext, each segment released only after its tag verified.
  * Like encryption, one record's decryption overlaps with reading the next; errors are still
  * reported in stream order (an earlier segment's authentication failure wins over later damage).
  */
-export function createDecryptStream(keyring: Keyring): TransformStream<Uint8Array, Uint8Array> {
+export function createDecryptStream(keysOrKeyring: Keyring | DecryptKeys): TransformStream<Uint8Array, Uint8Array> {
+  const keys: DecryptKeys = "active" in keysOrKeyring ? { keyring: keysOrKeyring } : keysOrKeyring;
   const queue = new ByteQueue();
   let header: HeaderInfo | undefined;
   let headerBytes: Uint8Array<ArrayBuffer>;
@@ -315,22 +359,19 @@ export function createDecryptStream(keyring: Keyring): TransformStream<Uint8Arra
   };
 
   const parseHeader = async (): Promise<boolean> => {
-    const need = queue.length < HEADER_PREFIX_BYTES ? queue.length : headerLength(queue.peek(HEADER_PREFIX_BYTES)[HEADER_PREFIX_BYTES - 1]);
+    const need = queue.length < HEADER_PREFIX_BYTES ? queue.length : headerLength(queue.peek(HEADER_PREFIX_BYTES)[HEADER_PREFIX_BYTES - 1], queue.peek(HEADER_PREFIX_BYTES)[FORMAT_MAGIC.length]);
     try {
       header = readHeader(queue.peek(Math.min(queue.length, need)));
     } catch (e) {
       if (e instanceof PgsealError && e.code === "FORMAT_TRUNCATED") return false; // wait for more bytes
       throw e;
     }
-    const master = keyring.get(header.keyId);
-    if (!master) {
-      fail("KEY_UNKNOWN_ID", `the artifact was encrypted with key id '${header.keyId}' but the keyring has: ${keyring.ids.join(", ")}`);
-    }
-    const keys = await deriveKeys(master, header.salt);
-    if (!equalBytes(keys.check, header.keyCheck)) {
+    const master = await masterFor(header, keys, queue.peek(header.headerLength));
+    const derived = await deriveKeys(master, header.salt);
+    if (!equalBytes(derived.check, header.keyCheck)) {
       fail("KEY_MISMATCH", `the keyring's key '${header.keyId}' is not the key this artifact was encrypted with (or the artifact's header is damaged)`);
     }
-    aes = keys.aes;
+    aes = derived.aes;
     headerBytes = queue.take(header.headerLength).slice();
     return true;
   };
