@@ -25,6 +25,8 @@ export interface RecipientPrivateKey {
 }
 
 const bs = (u: Uint8Array) => u as Uint8Array<ArrayBuffer>;
+/** WebCrypto's ECDH-style parameters; the Workers types spell the field `$public`, the runtime (and Node) `public`. */
+const x25519 = (peer: CryptoKey) => ({ name: "X25519", public: peer }) as unknown as Parameters<SubtleCrypto["deriveBits"]>[0];
 
 function parseEntry(text: string, prefix: string, what: string): { id: string; bytes: Uint8Array } {
   const parts = text.trim().split(":");
@@ -102,7 +104,7 @@ export async function wrapDataKey(recipient: RecipientPublicKey, dataKey: Uint8A
     ephPublic = new Uint8Array((await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer);
   }
   const peer = await crypto.subtle.importKey("raw", bs(recipient.bytes), { name: "X25519" }, false, []);
-  const shared = new Uint8Array(await crypto.subtle.deriveBits({ name: "X25519", public: peer }, eph, 256));
+  const shared = new Uint8Array(await crypto.subtle.deriveBits(x25519(peer), eph, 256));
   const key = await wrapKey(shared, ephPublic, recipient.bytes, "encrypt");
   const wrapped = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: ZERO_NONCE, additionalData: bs(aad) }, key, bs(dataKey)));
   return new Uint8Array([...ephPublic, ...wrapped]);
@@ -117,7 +119,7 @@ export async function unwrapDataKey(privateKey: RecipientPrivateKey, block: Uint
   } catch {
     throw new PgsealError("FORMAT_BAD_HEADER", "the header's ephemeral public key is not an X25519 key");
   }
-  const shared = new Uint8Array(await crypto.subtle.deriveBits({ name: "X25519", public: peer }, privateKey.key, 256));
+  const shared = new Uint8Array(await crypto.subtle.deriveBits(x25519(peer), privateKey.key, 256));
   const key = await wrapKey(shared, ephPublic, privateKey.publicBytes, "decrypt");
   try {
     return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: ZERO_NONCE, additionalData: bs(aad) }, key, bs(wrapped)));
