@@ -1,7 +1,9 @@
 // CLI settings from flags or environment variables: bucket, credentials, keyring, database URLs.
 import { readFileSync } from "node:fs";
 import { PgsealError } from "../src/shared/errors.ts";
+import type { DecryptKeys } from "../src/shared/format.ts";
 import { parseKeyring, type Keyring } from "../src/shared/keyring.ts";
+import { parsePrivateKey } from "../src/shared/recipient.ts";
 import type { S3Target } from "../src/shared/s3.ts";
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -14,6 +16,7 @@ export const BUCKET_FLAGS = {
   prefix: { type: "string" },
   "virtual-host": { type: "boolean" },
   "keyring-file": { type: "string" },
+  "private-key-file": { type: "string" },
   json: { type: "boolean" },
 } as const;
 
@@ -26,6 +29,8 @@ export const ENV = {
   prefix: "PGSEAL_PREFIX",
   keyring: "PGSEAL_KEYRING",
   keyringFile: "PGSEAL_KEYRING_FILE",
+  privateKey: "PGSEAL_PRIVATE_KEY",
+  privateKeyFile: "PGSEAL_PRIVATE_KEY_FILE",
   databaseUrl: "PGSEAL_DATABASE_URL",
   targetUrl: "PGSEAL_TARGET_URL",
 } as const;
@@ -90,6 +95,28 @@ export function keyringFrom(flags: Flags): Keyring {
   const inline = process.env[ENV.keyring];
   if (!inline) throw new PgsealError("USAGE", `no encryption keyring: set ${ENV.keyring} or pass --keyring-file (create one with 'pgseal keygen')`);
   return parseKeyring(inline);
+}
+
+/**
+ * What can decrypt: the keyring (v1 backups) and/or private keys (v2, key custody: one entry per
+ * line of --private-key-file or PGSEAL_PRIVATE_KEY). At least one of them.
+ */
+export async function decryptKeysFrom(flags: Flags): Promise<DecryptKeys> {
+  const file = pick(flags, "private-key-file", ENV.privateKeyFile);
+  let text = process.env[ENV.privateKey] ?? "";
+  if (file) {
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new PgsealError("KEY_INVALID", `cannot read private key file ${file}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
+    }
+  }
+  const privateKeys = await Promise.all(text.split(/\s+/).filter((l) => l !== "").map((l) => parsePrivateKey(l)));
+  const hasKeyring = Boolean(pick(flags, "keyring-file", ENV.keyringFile) || process.env[ENV.keyring]);
+  if (!hasKeyring && privateKeys.length === 0) {
+    throw new PgsealError("USAGE", `no key to decrypt with: set ${ENV.keyring} or pass --keyring-file (keyring backups), or pass --private-key-file / set ${ENV.privateKey} (key custody backups)`);
+  }
+  return { ...(hasKeyring ? { keyring: keyringFrom(flags) } : {}), ...(privateKeys.length ? { privateKeys } : {}) };
 }
 
 export function urlFrom(flags: Flags, flag: string, env: string, what: string): string {

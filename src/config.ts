@@ -2,6 +2,7 @@
 import type { Compression } from "./shared/artifact-keys.ts";
 import { PgsealError } from "./shared/errors.ts";
 import { parseKeyring } from "./shared/keyring.ts";
+import { parseRecipient } from "./shared/recipient.ts";
 import { DEFAULT_RETENTION, parseRetentionPolicy, type RetentionPolicy } from "./shared/retention.ts";
 import { nextRun, parseCron, type CronSchedule } from "./schedule/cron.ts";
 
@@ -73,6 +74,8 @@ export const databaseUrlSecret = (db: string) => `DATABASE_URL_${secretSuffix(db
 export const accessKeySecret = (dest: string) => `S3_ACCESS_KEY_ID_${secretSuffix(dest)}`;
 export const secretKeySecret = (dest: string) => `S3_SECRET_ACCESS_KEY_${secretSuffix(dest)}`;
 export const drillScratchSecret = (db: string) => `DRILL_SCRATCH_URL_${secretSuffix(db)}`;
+/** Key custody mode: the public half of `pgseal keygen --public`; the deployment then cannot decrypt its backups. */
+export const RECIPIENT_SECRET = "PGSEAL_RECIPIENT";
 
 type Bag = Record<string, unknown>;
 const isObject = (v: unknown): v is Bag => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -332,7 +335,16 @@ export function validateConfig(env: object): ValidatedConfig {
     }
   }
   const keyring = secretValue(env, "PGSEAL_KEYRING");
-  if (keyring === undefined) p.add("secrets.PGSEAL_KEYRING", "missing: create one with 'npx pgseal keygen', then wrangler secret put PGSEAL_KEYRING");
+  const recipient = secretValue(env, RECIPIENT_SECRET);
+  if (recipient !== undefined) {
+    // Key custody: the deployment writes backups it cannot read; it must not hold a keyring too.
+    if (keyring !== undefined) p.add("secrets.PGSEAL_KEYRING", `set either PGSEAL_KEYRING or ${RECIPIENT_SECRET} (key custody), not both: wrangler secret delete one of them`);
+    try {
+      parseRecipient(recipient);
+    } catch (e) {
+      p.add(`secrets.${RECIPIENT_SECRET}`, e instanceof PgsealError ? e.message : "not a valid recipient public key");
+    }
+  } else if (keyring === undefined) p.add("secrets.PGSEAL_KEYRING", `missing: create one with 'npx pgseal keygen', then wrangler secret put PGSEAL_KEYRING (or, for key custody, ${RECIPIENT_SECRET} from 'npx pgseal keygen --public')`);
   else {
     try {
       parseKeyring(keyring);
@@ -361,7 +373,9 @@ export interface JobSecrets {
   databaseUrl: string;
   accessKeyId: string;
   secretAccessKey: string;
-  keyring: string;
+  /** Exactly one of keyring and recipient (key custody). */
+  keyring?: string;
+  recipient?: string;
   drillScratchUrl?: string;
   /** Credentials of each further destination, by name. */
   copies: Record<string, { accessKeyId: string; secretAccessKey: string }>;
@@ -373,7 +387,7 @@ export function readJobSecrets(env: object, db: DatabaseEntry): JobSecrets {
     databaseUrl: databaseUrlSecret(db.name),
     accessKeyId: accessKeySecret(db.destination),
     secretAccessKey: secretKeySecret(db.destination),
-    keyring: "PGSEAL_KEYRING",
+    ...(secretValue(env, RECIPIENT_SECRET) !== undefined ? { recipient: RECIPIENT_SECRET } : { keyring: "PGSEAL_KEYRING" }),
   };
   const values = Object.fromEntries(Object.entries(names).map(([k, n]) => [k, secretValue(env, n)]));
   const missing = Object.entries(names).filter(([k]) => values[k] === undefined).map(([, n]) => n);

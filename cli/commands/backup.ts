@@ -1,10 +1,9 @@
 // `pgseal backup`: pg_dump → zstd/gzip → encrypt → multipart upload → manifest.
-import { runBackup } from "../../container/src/backup.ts";
-import { nodeHashing } from "../../container/src/node-hash.ts";
-import { sealBackup } from "../../container/src/seal.ts";
+import { runBackup, type BackupProgress } from "../../container/src/backup.ts";
+import { runBackupJob } from "../../container/src/backup-job.ts";
+import { parseRecipient } from "../../src/shared/recipient.ts";
 import type { DrillRecord } from "../../src/shared/drill-record.ts";
 import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
-import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
 import { BUCKET_FLAGS, ENV, keyringFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
 import { formatBytes, progressLine } from "../progress.ts";
@@ -12,7 +11,7 @@ import { parsePgUrl } from "../../src/shared/pg-url.ts";
 
 export const backup: Command = {
   summary: "back a database up to the bucket, encrypted",
-  usage: `pgseal backup [--db-url <url> | ${ENV.databaseUrl}] [--name <db>] [--compression zstd|gzip] [--level N] [--part-size-mib N] [--drill [--scratch-url URL]]`,
+  usage: `pgseal backup [--db-url <url> | ${ENV.databaseUrl}] [--name <db>] [--compression zstd|gzip] [--level N] [--part-size-mib N] [--drill [--scratch-url URL]] [--recipient pgseal-public-v1:…]`,
   options: {
     ...BUCKET_FLAGS,
     "db-url": { type: "string" },
@@ -22,6 +21,7 @@ export const backup: Command = {
     "part-size-mib": { type: "string" },
     drill: { type: "boolean" },
     "scratch-url": { type: "string" },
+    recipient: { type: "string" },
   },
   async run({ flags, out, err, signal }) {
     const databaseUrl = urlFrom(flags, "db-url", ENV.databaseUrl, "database URL");
@@ -33,36 +33,27 @@ export const backup: Command = {
     if (partMiB !== undefined && !(Number.isInteger(partMiB) && partMiB >= 5 && partMiB <= 5120)) throw new PgsealError("USAGE", "--part-size-mib must be an integer 5-5120");
     const name = (flags.name as string | undefined) ?? parsePgUrl(databaseUrl).database;
     const line = progressLine();
-    const result = await runBackup(
-      {
-        db: name,
-        databaseUrl,
-        s3: s3TargetFrom(flags),
-        prefix: prefixFrom(flags),
-        keyring: keyringFrom(flags),
-        compression,
-        level,
-        partSize: partMiB && partMiB * 1024 * 1024,
-      },
-      {
-        signal,
-        onNotice: (m) => err(`notice: ${m}`),
-        onProgress: (p) =>
-          line.update(
-            `${p.phase}${p.table ? ` ${p.table}` : ""} · dumped ${formatBytes(p.bytesDumped)}${p.sourceBytes ? ` (db ${formatBytes(p.sourceBytes)})` : ""} · uploaded ${formatBytes(p.bytesUploaded)} in ${p.partsUploaded} parts · ${(p.elapsedMs / 1000).toFixed(0)}s`,
-          ),
-      },
+    // Key custody: with PGSEAL_RECIPIENT (or --recipient) the backup is sealed to that public key and
+    // this machine cannot read it back; otherwise the keyring encrypts.
+    const recipientText = typeof flags.recipient === "string" ? flags.recipient : process.env.PGSEAL_RECIPIENT;
+    const keys = recipientText ? { recipient: parseRecipient(recipientText) } : { keyring: keyringFrom(flags) };
+    const spec = { db: name, databaseUrl, s3: s3TargetFrom(flags), prefix: prefixFrom(flags), ...keys, compression, level, partSize: partMiB && partMiB * 1024 * 1024 } as const;
+    const onProgress = (p: BackupProgress) =>
+      line.update(
+        p.phase === "drilling" && p.drill
+          ? `drilling: ${p.drill.step} ${formatBytes(p.drill.bytesRead)} / ${formatBytes(p.drill.bytesTotal)}`
+          : `${p.phase}${p.table ? ` ${p.table}` : ""} · dumped ${formatBytes(p.bytesDumped)}${p.sourceBytes ? ` (db ${formatBytes(p.sourceBytes)})` : ""} · uploaded ${formatBytes(p.bytesUploaded)} in ${p.partsUploaded} parts · ${(p.elapsedMs / 1000).toFixed(0)}s`,
+      );
+    const onNotice = (m: string) => err(`notice: ${m}`);
+    const scratch = typeof flags["scratch-url"] === "string" ? flags["scratch-url"] : process.env.PGSEAL_DRILL_SCRATCH_URL || undefined;
+    // --drill runs exactly what the streamer runs: the backup, then its drill, the verdict in the manifest.
+    const result = await (flags.drill
+      ? runBackupJob(spec, { mode: scratch ? "scratch" : "local", ...(scratch ? { scratchUrl: scratch } : {}) }, { signal, report: onProgress, onNotice })
+      : runBackup(spec, { signal, onNotice, onProgress })
     ).finally(() => line.done());
-    let m = result.manifest;
-    let drilled: DrillRecord | undefined;
-    if (flags.drill) {
-      const client = new S3Client(s3TargetFrom(flags), nodeHashing, { signal });
-      const scratch = typeof flags["scratch-url"] === "string" ? flags["scratch-url"] : process.env.PGSEAL_DRILL_SCRATCH_URL || undefined;
-      const sealed = await sealBackup({ client, manifest: m, manifestKey: result.manifestKey, keyring: keyringFrom(flags), inventory: result.inventory, scratchUrl: scratch, signal, onNotice: (n) => err(n) });
-      m = sealed.manifest;
-      drilled = sealed.drill;
-      err(`drill ${drilled.verdict}: restored in ${drilled.restoreSeconds}s, ${drilled.tables} tables and ${drilled.rows} rows compared → ${m.status}${drilled.reason ? ` (${drilled.code}: ${drilled.reason})` : ""}`);
-    }
+    const m = result.manifest;
+    const drilled: DrillRecord | undefined = "drill" in result ? result.drill : undefined;
+    if (drilled) err(`drill ${drilled.verdict}: restored in ${drilled.restoreSeconds}s, ${drilled.tables} tables and ${drilled.rows} rows compared → ${m.status}${drilled.reason ? ` (${drilled.code}: ${drilled.reason})` : ""}`);
     if (flags.json) out(JSON.stringify({ manifestKey: result.manifestKey, manifest: m, ...(drilled ? { drill: drilled } : {}) }));
     else {
       out(m.artifact.key);

@@ -8,7 +8,7 @@ import { openDump } from "../../container/src/restore.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, keyringFrom, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_FLAGS, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
 import { formatBytes } from "../progress.ts";
 
 export const decrypt: Command = {
@@ -19,7 +19,7 @@ export const decrypt: Command = {
     const output = flags.output as string | undefined;
     if (!output) throw new PgsealError("USAGE", "--output <file> is required (use - for stdout)");
     if (output === "-" && process.stdout.isTTY) throw new PgsealError("USAGE", "refusing to write a binary dump to a terminal: redirect stdout or use --output <file>");
-    const keyring = keyringFrom(flags);
+    const keyring = await decryptKeysFrom(flags);
     const client = new S3Client(s3TargetFrom(flags), nodeHashing);
     const { manifest } = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined });
     const dump = await openDump(client, manifest, keyring);

@@ -5,7 +5,7 @@ import { sealBackup } from "../../container/src/seal.ts";
 import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, keyringFrom, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_FLAGS, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
 import { formatBytes, progressLine } from "../progress.ts";
 
 export const drill: Command = {
@@ -19,7 +19,7 @@ export const drill: Command = {
   options: { ...BUCKET_FLAGS, name: { type: "string" }, "scratch-url": { type: "string" } },
   async run({ flags, positionals, out, err, signal }) {
     const client = new S3Client(s3TargetFrom(flags), nodeHashing, { signal });
-    const keyring = keyringFrom(flags);
+    const keyring = await decryptKeysFrom(flags);
     const { manifest, manifestKey } = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined });
     const scratch = typeof flags["scratch-url"] === "string" ? flags["scratch-url"] : process.env.PGSEAL_DRILL_SCRATCH_URL || undefined;
     const line = progressLine();

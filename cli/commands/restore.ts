@@ -4,7 +4,7 @@ import { nodeHashing } from "../../container/src/node-hash.ts";
 import { runRestore } from "../../container/src/restore.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, ENV, keyringFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
+import { BUCKET_FLAGS, ENV, decryptKeysFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
 import { formatBytes, progressLine } from "../progress.ts";
 
 export const restore: Command = {
@@ -20,7 +20,7 @@ export const restore: Command = {
   },
   async run({ flags, positionals, out, err }) {
     const targetUrl = urlFrom(flags, "target", ENV.targetUrl, "target database URL");
-    const keyring = keyringFrom(flags);
+    const keyring = await decryptKeysFrom(flags);
     const client = new S3Client(s3TargetFrom(flags), nodeHashing);
     const { manifest } = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined });
     err(`restoring ${manifest.artifact.key} (${manifest.db}, ${manifest.createdAt}, ${formatBytes(manifest.artifact.bytes)})`);

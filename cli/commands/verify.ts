@@ -5,7 +5,7 @@ import { openDump } from "../../container/src/restore.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import { verifyStage } from "../../src/shared/verify-stage.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, keyringFrom, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_FLAGS, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
 import { formatBytes } from "../progress.ts";
 
 export const verify: Command = {
@@ -22,7 +22,7 @@ export const verify: Command = {
       await body.pipeThrough(verifyStage(nodeHashing, manifest.artifact, `artifact ${manifest.artifact.key}`)).pipeTo(new WritableStream());
       checks = "size and sha256";
     } else {
-      await (await openDump(client, manifest, keyringFrom(flags))).pipeTo(new WritableStream());
+      await (await openDump(client, manifest, await decryptKeysFrom(flags))).pipeTo(new WritableStream());
       checks = "size, sha256, every encrypted segment, decompression and dump size";
     }
     const seconds = (performance.now() - started) / 1000;

@@ -7,6 +7,7 @@ import { fanOut, type CopyOutcome } from "../../src/shared/fanout.ts";
 export type { CopyOutcome };
 import { createEncryptStream, DEFAULT_SEGMENT_BYTES } from "../../src/shared/format.ts";
 import type { Keyring } from "../../src/shared/keyring.ts";
+import type { RecipientPublicKey } from "../../src/shared/recipient.ts";
 import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
 import { sealJson } from "../../src/shared/sealed-json.ts";
 import { choosePartSize, createUploadSink } from "../../src/shared/multipart.ts";
@@ -30,7 +31,10 @@ export interface BackupSpec {
   databaseUrl: string;
   s3: S3Target;
   prefix: string;
-  keyring: Keyring;
+  /** The keyring encrypts (format v1)… */
+  keyring?: Keyring;
+  /** …or, in key custody mode, a recipient's public key does (format v2): the deployment cannot read the result. */
+  recipient?: RecipientPublicKey;
   compression: Compression;
   level?: number;
   partSize?: number;
@@ -135,7 +139,8 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   const level = spec.level ?? DEFAULT_LEVEL[spec.compression];
   const partSize = spec.partSize ?? choosePartSize(source.sizeBytes);
   const sha256 = nodeHashing.sha256();
-  const keyring = spec.keyring;
+  const sealTo: Keyring | RecipientPublicKey | undefined = spec.recipient ?? spec.keyring;
+  if (!sealTo) throw new PgsealError("CONFIG_INVALID", "no key to encrypt with: give a keyring, or a recipient public key (key custody mode)");
   const dump = pgDumpSource({
     tools,
     conn,
@@ -192,7 +197,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
       )
       .pipeThrough(compressStage(spec.compression, level))
       .pipeThrough(tap((c) => (progress.bytesCompressed += c.length)))
-      .pipeThrough(createEncryptStream(keyring, { segmentSize: spec.segmentSize }))
+      .pipeThrough(createEncryptStream(sealTo, { segmentSize: spec.segmentSize }))
       .pipeThrough(tap((c) => (sha256.update(c), (progress.bytesEncrypted += c.length))))
       .pipeTo(fan.writable);
   } catch (e) {
@@ -237,7 +242,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     source: { host: conn.host, database: conn.database, serverVersion: source.serverVersion, serverMajor: source.serverMajor, sizeBytes: source.sizeBytes },
     dump: { format: "custom", pgDumpVersion: tools.version, bytes: progress.bytesDumped },
     compression: { algorithm: spec.compression, level, bytes: progress.bytesCompressed },
-    encryption: { format: "pgseal-v1", keyId: keyring.active.id, segmentSize: spec.segmentSize ?? DEFAULT_SEGMENT_BYTES, bytes: progress.bytesEncrypted },
+    encryption: { format: spec.recipient ? "pgseal-v2" : "pgseal-v1", keyId: spec.recipient ? spec.recipient.id : spec.keyring!.active.id, segmentSize: spec.segmentSize ?? DEFAULT_SEGMENT_BYTES, bytes: progress.bytesEncrypted },
     artifact: {
       key: keys.artifact,
       bytes: uploaded.bytes,
@@ -253,7 +258,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     hooks.onNotice?.(`the dump's table inventory is unavailable, so this backup cannot be drilled: ${e instanceof Error ? e.message : String(e)}`);
     return null;
   });
-  if (counted) manifest.sealed = { inventory: await sealJson(keyring, counted) };
+  if (counted) manifest.sealed = { inventory: await sealJson(sealTo, counted) };
   manifest.timings.totalSeconds = round3((performance.now() - started) / 1000);
   // Written last, in every bucket that holds the artifact: a backup without its manifest does not exist.
   for (const [i, c] of copies.entries()) {

@@ -3,6 +3,7 @@ import type { DrillRecord } from "../../src/shared/drill-record.ts";
 import { PgsealError, type ErrorCode } from "../../src/shared/errors.ts";
 export type { DrillRecord };
 import type { Keyring } from "../../src/shared/keyring.ts";
+import type { DecryptKeys } from "../../src/shared/format.ts";
 import type { DrillSummary, Manifest } from "../../src/shared/manifest.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
 import { createScratchDatabase, freeDiskBytes, startDrillCluster, type DrillTarget } from "./drill-cluster.ts";
@@ -22,7 +23,7 @@ const MAX_WARNINGS = 200;
 export interface DrillSpec {
   client: S3Client;
   manifest: Manifest;
-  keyring: Keyring;
+  keyring: Keyring | DecryptKeys;
   /** What the dump held, recorded while it streamed out of pg_dump. */
   expected: DumpInventory;
   /** A server to restore into (a fresh database is created and dropped) instead of a local throwaway cluster. */

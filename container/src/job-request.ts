@@ -2,6 +2,7 @@
 import { assertDbName, normalizePrefix, type Compression } from "../../src/shared/artifact-keys.ts";
 import { isPgsealError } from "../../src/shared/errors.ts";
 import { parseKeyring } from "../../src/shared/keyring.ts";
+import { parseRecipient } from "../../src/shared/recipient.ts";
 import { MAX_PART_BYTES, MIN_PART_BYTES } from "../../src/shared/multipart.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import { scrub } from "../../src/shared/redact.ts";
@@ -11,7 +12,7 @@ export const JOB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** The levels the CLI offers too: zstd above 19 needs far more memory than a container has to spare. */
 export const LEVEL_RANGE: Record<Compression, readonly [number, number]> = { zstd: [1, 19], gzip: [1, 9] };
 
-const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "copies", "prefix", "keyring", "compression", "level", "partSizeBytes", "drill"];
+const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "copies", "prefix", "keyring", "recipient", "compression", "level", "partSizeBytes", "drill"];
 const DRILL_MODES = ["off", "local", "scratch"] as const;
 export type DrillMode = (typeof DRILL_MODES)[number];
 const DESTINATION_FIELDS = ["name", "endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", "pathStyle", "objectLock"];
@@ -163,13 +164,27 @@ export function parseJobRequest(body: unknown): ParseOutcome {
     }
   }
 
+  // The keyring encrypts, or in key custody mode a recipient's public key does (the streamer then cannot read what it wrote).
   let keyring: BackupSpec["keyring"] | undefined;
-  const keyringText = str(body.keyring, "keyring");
-  if (keyringText !== undefined) {
-    try {
-      keyring = parseKeyring(keyringText);
-    } catch (e) {
-      bad("keyring", reason(e, secrets));
+  let recipient: BackupSpec["recipient"] | undefined;
+  if (body.recipient !== undefined) {
+    const text = str(body.recipient, "recipient");
+    if (body.keyring !== undefined) bad("keyring", "give either keyring or recipient, not both");
+    if (text !== undefined) {
+      try {
+        recipient = parseRecipient(text);
+      } catch (e) {
+        bad("recipient", reason(e, secrets));
+      }
+    }
+  } else {
+    const keyringText = str(body.keyring, "keyring");
+    if (keyringText !== undefined) {
+      try {
+        keyring = parseKeyring(keyringText);
+      } catch (e) {
+        bad("keyring", reason(e, secrets));
+      }
     }
   }
 
@@ -209,7 +224,7 @@ export function parseJobRequest(body: unknown): ParseOutcome {
     }
   }
 
-  if (problems.length > 0 || !jobId || !db || !databaseUrl || !s3 || prefix === undefined || !keyring) return { ok: false, problems };
+  if (problems.length > 0 || !jobId || !db || !databaseUrl || !s3 || prefix === undefined || !(keyring || recipient)) return { ok: false, problems };
   return {
     ok: true,
     request: {
@@ -221,7 +236,8 @@ export function parseJobRequest(body: unknown): ParseOutcome {
         databaseUrl,
         s3,
         prefix,
-        keyring,
+        ...(keyring ? { keyring } : {}),
+        ...(recipient ? { recipient } : {}),
         compression: compression as Compression,
         ...(typeof level === "number" ? { level } : {}),
         ...(typeof partSizeBytes === "number" ? { partSize: partSizeBytes } : {}),

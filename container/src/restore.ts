@@ -2,6 +2,7 @@
 import { PgsealError } from "../../src/shared/errors.ts";
 import { createDecryptStream } from "../../src/shared/format.ts";
 import type { Keyring } from "../../src/shared/keyring.ts";
+import type { DecryptKeys } from "../../src/shared/format.ts";
 import type { Manifest } from "../../src/shared/manifest.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
@@ -21,7 +22,19 @@ export interface ReadProgress {
   bytesPlain: number;
 }
 
-export function assertKeyAvailable(manifest: Manifest, keyring: Keyring): void {
+export function assertKeyAvailable(manifest: Manifest, keysOrKeyring: Keyring | DecryptKeys): void {
+  const keys: DecryptKeys = "active" in keysOrKeyring ? { keyring: keysOrKeyring } : keysOrKeyring;
+  if (manifest.encryption.format === "pgseal-v2") {
+    if (!keys.privateKeys?.some((k) => k.id === manifest.encryption.keyId)) {
+      throw new PgsealError(
+        "KEY_UNKNOWN_ID",
+        `the backup is sealed to recipient '${manifest.encryption.keyId}' (public-key mode): only its private key opens it; pass --private-key-file or set PGSEAL_PRIVATE_KEY_FILE`,
+      );
+    }
+    return;
+  }
+  const keyring = keys.keyring;
+  if (!keyring) throw new PgsealError("KEY_UNKNOWN_ID", `the backup was encrypted with the keyring key '${manifest.encryption.keyId}': set PGSEAL_KEYRING or pass --keyring-file`);
   if (!keyring.get(manifest.encryption.keyId)) {
     throw new PgsealError(
       "KEY_UNKNOWN_ID",
@@ -37,7 +50,7 @@ export function assertKeyAvailable(manifest: Manifest, keyring: Keyring): void {
 export async function openDump(
   client: S3Client,
   manifest: Manifest,
-  keyring: Keyring,
+  keyring: Keyring | DecryptKeys,
   onProgress?: (p: ReadProgress) => void,
 ): Promise<ReadableStream<Uint8Array>> {
   assertKeyAvailable(manifest, keyring);
@@ -71,7 +84,7 @@ export async function openDump(
 export async function runRestore(args: {
   client: S3Client;
   manifest: Manifest;
-  keyring: Keyring;
+  keyring: Keyring | DecryptKeys;
   targetUrl: string;
   options?: RestoreOptions;
   onProgress?: (p: ReadProgress) => void;

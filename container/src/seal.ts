@@ -4,6 +4,8 @@ import { asPgsealError, PgsealError } from "../../src/shared/errors.ts";
 import { verifyStage } from "../../src/shared/verify-stage.ts";
 import { nodeHashing } from "./node-hash.ts";
 import type { Keyring } from "../../src/shared/keyring.ts";
+import type { DecryptKeys } from "../../src/shared/format.ts";
+import type { RecipientPublicKey } from "../../src/shared/recipient.ts";
 import { serializeManifest, type DrillSummary, type Manifest, type ManifestStatus } from "../../src/shared/manifest.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
 import { openJson, sealJson } from "../../src/shared/sealed-json.ts";
@@ -14,7 +16,10 @@ export interface SealArgs {
   client: S3Client;
   manifest: Manifest;
   manifestKey: string;
-  keyring: Keyring;
+  /** Reads the manifest's sealed inventory and the artifact (a drill needs to decrypt). */
+  keyring: Keyring | DecryptKeys;
+  /** Seals the drill's section: the keyring (v1 backups) or the recipient (v2); default `keyring`. */
+  sealWith?: Keyring | RecipientPublicKey;
   /** From the backup that just ran; otherwise read from the manifest's sealed inventory. */
   inventory?: DumpInventory | null;
   scratchUrl?: string;
@@ -36,6 +41,17 @@ export interface CopyCheck {
 async function checkCopy(client: S3Client, manifest: Manifest): Promise<void> {
   const { body } = await client.get(manifest.artifact.key);
   await body.pipeThrough(verifyStage(nodeHashing, manifest.artifact, `copy of ${manifest.artifact.key} in ${client.where()}`)).pipeTo(new WritableStream());
+}
+
+/** What the drill's section is sealed with: the artifact's own kind of key (its keyring, or its recipient's public half). */
+function sealingKeyOf(manifest: Manifest, keys: Keyring | DecryptKeys): Keyring | RecipientPublicKey {
+  if ("active" in keys) return keys;
+  if (manifest.encryption.format === "pgseal-v2") {
+    const priv = keys.privateKeys?.find((k) => k.id === manifest.encryption.keyId);
+    if (priv) return { kind: "recipient", id: priv.id, bytes: priv.publicBytes };
+  }
+  if (keys.keyring) return keys.keyring;
+  throw new PgsealError("KEY_UNKNOWN_ID", `no key to seal the drill record of ${manifest.artifact.key} with`);
 }
 
 const STATUS: Record<DrillSummary["verdict"], ManifestStatus> = { pass: "sealed", fail: "drill-failed", skipped: "drill-skipped" };
@@ -68,11 +84,28 @@ export async function sealBackup(args: SealArgs): Promise<{ manifest: Manifest; 
     drill = await runDrill({ ...args, expected: inventory });
   }
   if (args.signal?.aborted) throw new PgsealError("CANCELLED", "the drill was cancelled");
+  return recordVerdict({ ...args, drill, sealWith: args.sealWith ?? sealingKeyOf(args.manifest, args.keyring) });
+}
+
+/**
+ * Writes a drill's verdict into the backup's manifest (status, plaintext summary, sealed detail),
+ * checks every other copy by size and sha256 and gives each the same verdict, or drill-failed if
+ * its bytes differ. Used after a drill from the bucket and after a streamed one (key custody).
+ */
+export async function recordVerdict(args: {
+  client: S3Client;
+  manifest: Manifest;
+  manifestKey: string;
+  drill: DrillRecord;
+  sealWith: Keyring | RecipientPublicKey;
+  copies?: { name: string; client: S3Client }[];
+}): Promise<{ manifest: Manifest; drill: DrillRecord; copies: CopyCheck[] }> {
+  const drill = args.drill;
   const manifest: Manifest = {
     ...args.manifest,
     status: STATUS[drill.verdict],
     drill: drillSummary(drill)!,
-    sealed: { ...args.manifest.sealed, drill: await sealJson(args.keyring, { warnings: drill.warnings, comparison: drill.comparison }) },
+    sealed: { ...args.manifest.sealed, drill: await sealJson(args.sealWith, { warnings: drill.warnings, comparison: drill.comparison }) },
   };
   // Overwrites the `uploaded` manifest of the same backup: the artifact itself is never touched.
   await args.client.put(args.manifestKey, serializeManifest(manifest), { contentType: "application/json" });

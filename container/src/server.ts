@@ -3,10 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { redactUrl, scrub } from "../../src/shared/redact.ts";
-import { nodeHashing } from "./node-hash.ts";
-import { S3Client } from "../../src/shared/s3.ts";
-import { runBackup, type BackupProgress } from "./backup.ts";
-import { sealBackup } from "./seal.ts";
+import { runBackupJob } from "./backup-job.ts";
 import { describeProblems, JOB_ID_RE, parseJobRequest } from "./job-request.ts";
 import { JobRegistry, toJobError, type JobStatus } from "./jobs.ts";
 import { findPgTools } from "./pg-tools.ts";
@@ -124,37 +121,7 @@ export async function startStreamer(opts: StreamerOptions = {}): Promise<Streame
     const outcome = jobs.start(
       jobId,
       spec.db,
-      async (signal, report) => {
-        const onNotice = (m: string) => log("job.notice", { jobId, db: spec.db, message: clean(m) });
-        let last: BackupProgress | undefined;
-        const track = (p: BackupProgress) => report((last = p));
-        const r = await runBackup(spec, { signal, onProgress: track, onNotice });
-        const stored = { manifestKey: r.manifestKey, artifactKey: r.manifest.artifact.key, manifest: r.manifest, copies: r.copies };
-        if (drill.mode === "off") return stored;
-        const started = performance.now() - (last?.elapsedMs ?? 0);
-        // The drill reads the first healthy copy; every other healthy copy is checked by size and sha256.
-        const client = new S3Client(r.primary, nodeHashing, { signal });
-        const targets = [{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])];
-        const others = r.copies.slice(1).filter((c) => c.ok).map((c) => ({ name: c.name, client: new S3Client(targets.find((t) => t.name === c.name)!.s3, nodeHashing, { signal }) }));
-        const sealed = await sealBackup({
-          client,
-          manifest: r.manifest,
-          manifestKey: r.manifestKey,
-          keyring: spec.keyring,
-          inventory: r.inventory,
-          copies: others,
-          scratchUrl: drill.scratchUrl,
-          signal,
-          onNotice,
-          onProgress: (d) => last && track({ ...last, phase: "drilling", drill: { ...d }, elapsedMs: Math.round(performance.now() - started) }),
-        });
-        // A copy whose bytes do not match is recorded as failed, like one that never finished uploading.
-        const copies = stored.copies.map((c) => {
-          const check = sealed.copies.find((x) => x.name === c.name);
-          return check && !check.ok ? { ...c, ok: false, error: check.error } : c;
-        });
-        return { ...stored, manifest: sealed.manifest, drill: sealed.drill, copies };
-      },
+      (signal, report) => runBackupJob(spec, drill, { signal, report, onNotice: (m) => log("job.notice", { jobId, db: spec.db, message: clean(m) }) }),
       clean,
     );
     if (outcome.kind === "busy") {
@@ -171,7 +138,8 @@ export async function startStreamer(opts: StreamerOptions = {}): Promise<Streame
       compression: spec.compression,
       ...(spec.level === undefined ? {} : { level: spec.level }),
       ...(spec.partSize === undefined ? {} : { partSizeBytes: spec.partSize }),
-      keyId: spec.keyring.active.id,
+      keyId: spec.recipient ? spec.recipient.id : spec.keyring!.active.id,
+      ...(spec.recipient ? { keyCustody: true } : {}),
     });
     send(res, 202, { jobId, statusUrl: `/jobs/${jobId}` });
   };

@@ -91,7 +91,7 @@ async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Pr
     databaseUrl: secrets.databaseUrl,
     destination: { name: dest.name, endpoint: dest.endpoint, bucket: dest.bucket, region: dest.region, accessKeyId: secrets.accessKeyId, secretAccessKey: secrets.secretAccessKey, ...(dest.pathStyle === undefined ? {} : { pathStyle: dest.pathStyle }), ...(dest.objectLock ? { objectLock: dest.objectLock } : {}) },
     prefix: dest.prefix,
-    keyring: secrets.keyring,
+    ...(secrets.recipient ? { recipient: secrets.recipient } : { keyring: secrets.keyring! }),
     compression: entry.compression,
     drill: entry.drill === "scratch" ? { mode: "scratch", scratchUrl: secrets.drillScratchUrl } : { mode: entry.drill },
     ...(entry.copies.length

@@ -15,7 +15,9 @@ export interface StreamerJobRequest {
   databaseUrl: string;
   destination: StreamerDestination & { name?: string };
   prefix: string;
-  keyring: string;
+  /** Exactly one: the keyring, or the recipient public key (key custody). */
+  keyring?: string;
+  recipient?: string;
   compression: "zstd" | "gzip";
   drill: { mode: "off" | "local" | "scratch"; scratchUrl?: string };
   /** Further destinations written in the same pass. */

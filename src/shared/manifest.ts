@@ -33,7 +33,8 @@ export interface Manifest {
   source: { host: string; database: string; serverVersion: string; serverMajor: number; sizeBytes: number };
   dump: { format: "custom"; pgDumpVersion: string; bytes: number };
   compression: { algorithm: Compression; level: number; bytes: number };
-  encryption: { format: "pgseal-v1"; keyId: string; segmentSize: number; bytes: number };
+  /** pgseal-v2: sealed to the recipient `keyId` (public-key mode); the deployment cannot read it. */
+  encryption: { format: "pgseal-v1" | "pgseal-v2"; keyId: string; segmentSize: number; bytes: number };
   /** `lock`: the object lock sent with the upload; the artifact cannot be deleted before `retainUntil`. */
   artifact: { key: string; bytes: number; sha256: string; partSize: number; parts: number; lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; retainUntil: string } };
   timings: { dumpSeconds: number; totalSeconds: number };
@@ -72,7 +73,7 @@ const SHAPE: Record<string, Check> = {
   "compression.algorithm": oneOf("zstd", "gzip"),
   "compression.level": nat,
   "compression.bytes": nat,
-  "encryption.format": oneOf("pgseal-v1"),
+  "encryption.format": oneOf("pgseal-v1", "pgseal-v2"),
   "encryption.keyId": str,
   "encryption.segmentSize": nat,
   "encryption.bytes": nat,

@@ -18,7 +18,10 @@ export interface LocalWorkerOptions {
   databases: Record<string, { url: string; schedule?: string; compression?: "zstd" | "gzip"; drill?: "local" | "scratch" | "off"; pingUrl?: string; scratchUrl?: string; alsoTo?: string[] }>;
   /** More destinations besides LOCAL_DESTINATION, for databases that write several copies (`alsoTo`). */
   extraDestinations?: { name: string; s3: S3Target }[];
-  keyring: string;
+  /** The keyring the deployment encrypts with… */
+  keyring?: string;
+  /** …or, in key custody mode, the recipient public key (PGSEAL_RECIPIENT) and no keyring at all. */
+  recipient?: string;
   streamerUrl: string;
   maxConcurrentJobs?: number;
   alerts?: { webhookUrl: string; onSuccess?: boolean };
@@ -58,7 +61,7 @@ export function localWorkerSettings(opts: LocalWorkerOptions, token: string): { 
   const databases: Record<string, object> = {};
   const secrets: Record<string, string> = {
     ADMIN_TOKEN: token,
-    PGSEAL_KEYRING: opts.keyring,
+    ...(opts.recipient ? { PGSEAL_RECIPIENT: opts.recipient } : { PGSEAL_KEYRING: opts.keyring ?? "" }),
     STREAMER_URL: opts.streamerUrl,
     [accessKeySecret(LOCAL_DESTINATION)]: opts.s3.accessKeyId,
     [secretKeySecret(LOCAL_DESTINATION)]: opts.s3.secretAccessKey,
