@@ -81,21 +81,25 @@ class ByteQueue {
     }
   }
 
+  /** Hands what the first chunk holds, up to `max` bytes, to `visit` and drops it; returns how many bytes that was. */
+  #step(max: number, visit?: (bytes: Uint8Array) => void): number {
+    const head = this.#chunks[0];
+    const count = Math.min(max, head.length - this.#offset);
+    visit?.(head.subarray(this.#offset, this.#offset + count));
+    this.#offset += count;
+    this.queued -= count;
+    if (this.#offset === head.length) {
+      this.#chunks.shift();
+      this.#offset = 0;
+    }
+    return count;
+  }
+
   /** Hands up to `n` bytes to `visit` as they come, without copying; false if the input ended first. */
   async take(n: number, visit?: (bytes: Uint8Array) => void): Promise<boolean> {
-    let left = n;
-    while (left > 0) {
+    for (let left = n; left > 0; ) {
       if (!(await this.#have(1))) return false;
-      const head = this.#chunks[0];
-      const count = Math.min(left, head.length - this.#offset);
-      visit?.(head.subarray(this.#offset, this.#offset + count));
-      this.#offset += count;
-      this.queued -= count;
-      left -= count;
-      if (this.#offset === head.length) {
-        this.#chunks.shift();
-        this.#offset = 0;
-      }
+      left -= this.#step(left, visit);
       this.#consumed();
     }
     return true;
@@ -107,19 +111,7 @@ class ByteQueue {
    */
   takeSync(n: number, visit?: (bytes: Uint8Array) => void): boolean {
     if (this.queued < n) return false;
-    let left = n;
-    while (left > 0) {
-      const head = this.#chunks[0];
-      const count = Math.min(left, head.length - this.#offset);
-      visit?.(head.subarray(this.#offset, this.#offset + count));
-      this.#offset += count;
-      this.queued -= count;
-      left -= count;
-      if (this.#offset === head.length) {
-        this.#chunks.shift();
-        this.#offset = 0;
-      }
-    }
+    for (let left = n; left > 0; ) left -= this.#step(left, visit);
     this.#consumed();
     return true;
   }
