@@ -1,6 +1,6 @@
 // Alert rules: which job ends alert and ping, the Slack/Discord message shape, and when a stale database is announced.
 import { describe, expect, it } from "vitest";
-import { alertFor, alertMessage, pingFor, pingUrl, STALE_REPEAT_MS, staleDue } from "./alerts.ts";
+import { alertFor, alertMessage, messagesFor, pingFor, pingUrl, STALE_REPEAT_MS, staleDue } from "./alerts.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -49,5 +49,26 @@ describe("staleDue", () => {
     expect(staleDue({ lastSealedMs: null, firstJobMs: now - 25 * HOUR_MS, maxAgeMs, lastAlertMs: null, now })).toBe(true);
     expect(staleDue({ lastSealedMs: null, firstJobMs: now - HOUR_MS, maxAgeMs, lastAlertMs: null, now })).toBe(false);
     expect(staleDue({ lastSealedMs: null, firstJobMs: null, maxAgeMs, lastAlertMs: null, now })).toBe(false);
+  });
+});
+
+describe("messagesFor", () => {
+  const job = (state: string, extra: object = {}) =>
+    ({ id: "j1", db: "shop", trigger: "manual", state, attempt: 1, createdAt: 0, updatedAt: Date.parse("2026-11-22T03:00:00Z"), notBefore: 0, streamerJobId: null, missedPolls: 0, lastPollOkAt: null, progress: null, result: null, error: null, ...extra }) as never;
+  const env = { ALERT_WEBHOOK_URL: "https://hooks.example/x", PING_URL_SHOP: "https://hc-ping.com/u" };
+
+  it("sends the ping and one alert per failed copy even when the job sealed, and the sealed alert only when asked", () => {
+    const sealed = job("sealed", { result: { artifactKey: "k", manifestKey: "m", manifest: null, copies: [{ name: "r2", bucket: "b", ok: true }, { name: "b2", bucket: "c", ok: false, error: { code: "S3_FORBIDDEN", message: "no" } }] } });
+    const quiet = messagesFor(sealed, "shop", env, false);
+    expect(quiet.map((m) => [m.what, m.url, (m.body?.pgseal as { event?: string } | undefined)?.event ?? null])).toEqual([
+      ["ping success", "https://hc-ping.com/u", null],
+      ["alert", "https://hooks.example/x", "copy-failed"],
+    ]);
+    expect(messagesFor(sealed, "shop", env, true).map((m) => (m.body?.pgseal as { event?: string } | undefined)?.event)).toContain("backup-sealed");
+  });
+
+  it("sends nothing for a setting that is not there", () => {
+    expect(messagesFor(job("failed", { error: { code: "PG_AUTH_FAILED", message: "x", retryable: false } }), "shop", {}, true)).toEqual([]);
+    expect(messagesFor(job("starting"), "shop", { PING_URL_SHOP: "https://hc-ping.com/u" }, false)).toEqual([{ url: "https://hc-ping.com/u/start", what: "ping start" }]);
   });
 });

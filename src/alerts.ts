@@ -1,5 +1,7 @@
 // Alerts: the webhook message for a job's end or a stale database, healthchecks-style pings, and when each is due.
-import type { JobState } from "./do/job-states.ts";
+import { secretSuffix } from "./config.ts";
+import { isTerminal, type JobState } from "./do/job-states.ts";
+import type { JobRecord } from "./do/job-store.ts";
 
 /** Secret names: one webhook for the deployment, an optional ping URL per database. */
 export const ALERT_WEBHOOK_SECRET = "ALERT_WEBHOOK_URL";
@@ -84,6 +86,52 @@ export function staleDue(o: { lastSealedMs: number | null; firstJobMs: number | 
   const since = o.lastSealedMs ?? o.firstJobMs;
   if (since === null || o.now - since <= o.maxAgeMs) return false;
   return o.lastAlertMs === null || o.now - o.lastAlertMs >= STALE_REPEAT_MS || (o.lastSealedMs !== null && o.lastAlertMs < o.lastSealedMs);
+}
+
+/** One message to send: a webhook alert (with a body) or a ping (without). */
+export interface Outgoing {
+  url: string;
+  body?: Record<string, unknown>;
+  what: string;
+}
+
+/**
+ * What a job's arrival in its current state sends: the ping, a copy-failed alert per failed copy
+ * (news even when the job sealed from another copy), and the state's own alert. Secrets (the URLs)
+ * come from the Worker's env; nothing is sent for a setting that is not there.
+ */
+export function messagesFor(job: JobRecord, db: string, env: object, onSuccess: boolean): Outgoing[] {
+  const bag = env as Record<string, unknown>;
+  const out: Outgoing[] = [];
+  const ping = pingFor(job.state, job.attempt);
+  const pingBase = bag[pingSecret(secretSuffix(db))];
+  if (ping && typeof pingBase === "string" && pingBase !== "") out.push({ url: pingUrl(pingBase, ping), what: `ping ${ping}` });
+  const webhook = bag[ALERT_WEBHOOK_SECRET];
+  if (typeof webhook !== "string" || webhook === "") return out;
+  const at = new Date(job.updatedAt).toISOString();
+  if (isTerminal(job.state)) {
+    for (const c of job.result?.copies?.filter((x) => !x.ok) ?? []) {
+      out.push({ url: webhook, what: "alert", body: alertMessage({ event: "copy-failed", db, at, jobId: job.id, state: job.state, destination: c.name, ...(c.error ? { code: c.error.code, message: c.error.message } : {}) }) });
+    }
+  }
+  const event = alertFor(job.state, onSuccess);
+  if (!event) return out;
+  const drill = job.result?.drill;
+  out.push({
+    url: webhook,
+    what: "alert",
+    body: alertMessage({
+      event,
+      db,
+      at,
+      jobId: job.id,
+      state: job.state,
+      ...(job.error ? { code: job.error.code, message: job.error.message } : {}),
+      ...(job.result?.artifactKey ? { artifactKey: job.result.artifactKey } : {}),
+      ...(drill ? { restoreSeconds: drill.restoreSeconds, tables: drill.tables, rows: drill.rows } : {}),
+    }),
+  });
+  return out;
 }
 
 /** POSTs or GETs without ever throwing: an unreachable webhook is logged (without its URL, a secret) and the job goes on. */

@@ -1,7 +1,7 @@
 // DatabaseBackups: one SQLite Durable Object per database; its jobs, their history, the schedule, and the one alarm.
 import { DurableObject } from "cloudflare:workers";
-import { ALERT_WEBHOOK_SECRET, alertFor, alertMessage, deliver, pingFor, pingSecret, pingUrl, staleDue } from "../alerts.ts";
-import { loadConfig, secretSuffix, type DatabaseEntry } from "../config.ts";
+import { ALERT_WEBHOOK_SECRET, alertMessage, deliver, messagesFor, staleDue, type Outgoing } from "../alerts.ts";
+import { loadConfig, type DatabaseEntry } from "../config.ts";
 import { destinationClient } from "../destination-client.ts";
 import { executePrune, planPrune, type PruneResult } from "../shared/prune.ts";
 import { nextFireAt } from "../schedule/fire-time.ts";
@@ -47,7 +47,7 @@ function fail<T>(e: unknown): RpcResult<T> {
 export class DatabaseBackups extends DurableObject<Env> {
   readonly store: JobStore;
   /** Alerts and pings raised by state changes, sent once the step that caused them is stored. */
-  #outbox: { url: string; body?: Record<string, unknown>; what: string }[] = [];
+  #outbox: Outgoing[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -60,40 +60,8 @@ export class DatabaseBackups extends DurableObject<Env> {
 
   #noteTransition(job: JobRecord, _from: JobState): void {
     if (job.state === "sealed") this.#pruneDue = true;
-    const env = this.env as unknown as Record<string, unknown>;
-    const entry = this.#entry();
-    const ping = pingFor(job.state, job.attempt);
-    const pingBase = env[pingSecret(secretSuffix(this.db))];
-    if (ping && typeof pingBase === "string" && pingBase !== "") this.#outbox.push({ url: pingUrl(pingBase, ping), what: `ping ${ping}` });
-    const event = alertFor(job.state, loadConfig(this.env).config.alerts.onSuccess);
-    const webhook = env[ALERT_WEBHOOK_SECRET];
-    if (typeof webhook !== "string" || webhook === "" || !entry) return;
-    // A copy that failed is news even when the job sealed from another copy.
-    if (isTerminal(job.state)) {
-      for (const c of job.result?.copies?.filter((x) => !x.ok) ?? []) {
-        this.#outbox.push({
-          url: webhook,
-          what: "alert",
-          body: alertMessage({ event: "copy-failed", db: this.db, at: new Date(job.updatedAt).toISOString(), jobId: job.id, state: job.state, destination: c.name, ...(c.error ? { code: c.error.code, message: c.error.message } : {}) }),
-        });
-      }
-    }
-    if (!event) return;
-    const drill = job.result?.drill;
-    this.#outbox.push({
-      url: webhook,
-      what: "alert",
-      body: alertMessage({
-        event,
-        db: this.db,
-        at: new Date(job.updatedAt).toISOString(),
-        jobId: job.id,
-        state: job.state,
-        ...(job.error ? { code: job.error.code, message: job.error.message } : {}),
-        ...(job.result?.artifactKey ? { artifactKey: job.result.artifactKey } : {}),
-        ...(drill ? { restoreSeconds: drill.restoreSeconds, tables: drill.tables, rows: drill.rows } : {}),
-      }),
-    });
+    if (!this.#entry()) return;
+    this.#outbox.push(...messagesFor(job, this.db, this.env, loadConfig(this.env).config.alerts.onSuccess));
   }
 
   /** Sends what the last step raised, then prunes after a seal; never throws (deliver() logs failures). */
