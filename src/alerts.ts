@@ -1,7 +1,7 @@
 // Alerts: the webhook message for a job's end or a stale database, healthchecks-style pings, and when each is due.
 import { secretSuffix } from "./config.ts";
 import { isTerminal, type JobState } from "./do/job-states.ts";
-import type { JobRecord } from "./do/job-store.ts";
+import type { DrillSummary } from "./shared/manifest.ts";
 
 /** Secret names: one webhook for the deployment, an optional ping URL per database. */
 export const ALERT_WEBHOOK_SECRET = "ALERT_WEBHOOK_URL";
@@ -88,6 +88,19 @@ export function staleDue(o: { lastSealedMs: number | null; firstJobMs: number | 
   return o.lastAlertMs === null || o.now - o.lastAlertMs >= STALE_REPEAT_MS || (o.lastSealedMs !== null && o.lastAlertMs < o.lastSealedMs);
 }
 
+/**
+ * The parts of a job record alerts read (src/do/job-store.ts's JobRecord has them). Declared here
+ * so this module stays free of Workers-only types: the Node side imports its secret names.
+ */
+export interface AlertJob {
+  id: string;
+  state: JobState;
+  attempt: number;
+  updatedAt: number;
+  error: { code: string; message: string } | null;
+  result: { artifactKey?: string | null; drill?: DrillSummary; copies?: { name: string; ok: boolean; error?: { code: string; message: string } }[] } | null;
+}
+
 /** One message to send: a webhook alert (with a body) or a ping (without). */
 export interface Outgoing {
   url: string;
@@ -100,7 +113,7 @@ export interface Outgoing {
  * (news even when the job sealed from another copy), and the state's own alert. Secrets (the URLs)
  * come from the Worker's env; nothing is sent for a setting that is not there.
  */
-export function messagesFor(job: JobRecord, db: string, env: object, onSuccess: boolean): Outgoing[] {
+export function messagesFor(job: AlertJob, db: string, env: object, onSuccess: boolean): Outgoing[] {
   const bag = env as Record<string, unknown>;
   const out: Outgoing[] = [];
   const ping = pingFor(job.state, job.attempt);
