@@ -70,7 +70,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
       streamer = await startStreamer({ port: streamer.port, host: "127.0.0.1", log: () => {} });
     };
     // The streamer "dies" (every connection reset, port closed), comes back, or is replaced.
+    // Alerts the Worker sends (ALERT_WEBHOOK_URL points here): kept for GET /hooks.
+    const hooks: { path: string; body: unknown }[] = [];
     const control = createServer((req, res) => {
+      if (req.url?.startsWith("/hooks")) {
+        if (req.method === "GET") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(hooks));
+        let text = "";
+        req.setEncoding("utf8").on("data", (d: string) => (text += d));
+        req.on("end", () => {
+          hooks.push({ path: req.url ?? "", body: text ? JSON.parse(text) : null });
+          res.writeHead(204).end();
+        });
+        return;
+      }
       const action = req.method === "POST" ? { "/streamer/down": proxy.down, "/streamer/up": proxy.up, "/streamer/restart": restart }[req.url ?? ""] : undefined;
       if (!action) {
         res.writeHead(404).end();
@@ -87,6 +99,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const schedule = "0 0 1 1 *";
     const databases: Record<string, unknown> = {};
     for (const db of [...LIVE_DATABASES, ...HELD_DATABASES, ...OFFLINE_DATABASES, ...WATCHDOG_DATABASES]) databases[db] = { schedule, destination: "swift" };
+    // "stale" alerts when no sealed backup is younger than a day.
+    databases.stale = { schedule, destination: "swift", maxAgeHours: 24 };
     // "queued" covers a database with drills switched off: its jobs end `uploaded`, never sealed.
     databases.queued = { schedule, destination: "swift", drill: "off" };
     const bindings: Record<string, unknown> = {
@@ -100,6 +114,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       PGSEAL_KEYRING: generateKey("workers").entry,
       ADMIN_TOKEN: randomBytes(24).toString("base64url"),
       STREAMER_URL: proxy.url,
+      ALERT_WEBHOOK_URL: `${controlUrl}/hooks/alert`,
       // Test-only: where the bucket is, and the switch for streamer outages.
       TEST_WORKERS: JSON.stringify({ controlUrl, bucket, s3: { endpoint: s3.endpoint, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } }),
     };
