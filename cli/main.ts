@@ -18,6 +18,8 @@ const COMMANDS: Record<string, Command> = { keygen, backup, list, restore, decry
 export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERNAL = 70;
+/** 128 + SIGPIPE: what a shell reports for a tool whose reader closed the pipe (`… | head`). */
+export const EXIT_OUTPUT_CLOSED = 141;
 
 function help(): string {
   const lines = ["usage: pgseal <command> [options]", ""];
@@ -43,6 +45,8 @@ export async function main(argv: string[]): Promise<number> {
     out(command.usage);
     return 0;
   }
+  // A reader that closes the pipe early makes stdout emit EPIPE: the write reports it (OUTPUT_CLOSED), not a crash.
+  process.stdout.on("error", () => undefined);
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
@@ -52,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     await command.run({ flags: values as Record<string, string | boolean | undefined>, positionals, out, err, signal: abort.signal });
     return 0;
   } catch (e) {
+    if (isPgsealError(e, "OUTPUT_CLOSED")) return EXIT_OUTPUT_CLOSED;
     if (isPgsealError(e)) {
       err(`pgseal ${name}: error ${e.code}: ${e.message}`);
       return e.code === "USAGE" ? EXIT_USAGE : EXIT_ERROR;

@@ -13,7 +13,9 @@ import { sealJson } from "../../src/shared/sealed-json.ts";
 import { choosePartSize, createUploadSink } from "../../src/shared/multipart.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import { S3Client, type S3Target } from "../../src/shared/s3.ts";
+import { runPipeline, stage } from "../../src/shared/pipeline.ts";
 import { copyTo, tap } from "../../src/shared/tap.ts";
+import { headerDigestTap } from "../../src/shared/verify-stage.ts";
 import { nodeHashing } from "./node-hash.ts";
 import { findPgTools } from "./pg-tools.ts";
 import { inspectSource } from "./preflight.ts";
@@ -139,6 +141,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   const level = spec.level ?? DEFAULT_LEVEL[spec.compression];
   const partSize = spec.partSize ?? choosePartSize(source.sizeBytes);
   const sha256 = nodeHashing.sha256();
+  const header = headerDigestTap(nodeHashing);
   const sealTo: Keyring | RecipientPublicKey | undefined = spec.recipient ?? spec.keyring;
   if (!sealTo) throw new PgsealError("CONFIG_INVALID", "no key to encrypt with: give a keyring, or a recipient public key (key custody mode)");
   const dump = pgDumpSource({
@@ -180,26 +183,34 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   report(true);
   let dumpSeconds = 0;
   try {
-    await dump.readable
-      .pipeThrough(tap((c) => ((progress.bytesDumped += c.length), report())))
-      .pipeThrough(inventory.stage)
-      .pipeThrough(sideStage?.stage ?? new TransformStream<Uint8Array, Uint8Array>())
-      .pipeThrough(
-        new TransformStream({
-          flush() {
-            // pg_dump exited 0 (the source closes only then): what remains is flushing the upload.
-            dumpSeconds = (performance.now() - started) / 1000;
-            progress.phase = "uploading";
-            progress.table = undefined;
-            report(true);
-          },
-        }),
-      )
-      .pipeThrough(compressStage(spec.compression, level))
-      .pipeThrough(tap((c) => (progress.bytesCompressed += c.length)))
-      .pipeThrough(createEncryptStream(sealTo, { segmentSize: spec.segmentSize }))
-      .pipeThrough(tap((c) => (sha256.update(c), (progress.bytesEncrypted += c.length))))
-      .pipeTo(fan.writable);
+    await runPipeline({
+      source: { name: "pg_dump", readable: dump.readable, stop: (e) => dump.kill(asPgsealError(e, "PG_DUMP_FAILED", "stopped because the pipeline failed")) },
+      stages: [
+        stage("progress", tap((c) => ((progress.bytesDumped += c.length), report()))),
+        stage("inventory", inventory.stage),
+        ...(sideStage ? [stage("streaming-drill", sideStage.stage)] : []),
+        stage(
+          "dump-end",
+          new TransformStream({
+            flush() {
+              // pg_dump exited 0 (the source closes only then): what remains is flushing the upload.
+              dumpSeconds = (performance.now() - started) / 1000;
+              progress.phase = "uploading";
+              progress.table = undefined;
+              report(true);
+            },
+          }),
+        ),
+        stage("compress", compressStage(spec.compression, level)),
+        stage("compressed-bytes", tap((c) => (progress.bytesCompressed += c.length))),
+        stage("encrypt", createEncryptStream(sealTo, { segmentSize: spec.segmentSize })),
+        stage("header-digest", header.stage),
+        stage("artifact-sha256", tap((c) => (sha256.update(c), (progress.bytesEncrypted += c.length)))),
+      ],
+      sink: { name: "upload", writable: fan.writable },
+      signal,
+      cancelReason: cancelled,
+    });
   } catch (e) {
     const error = signal?.aborted ? cancelled() : asPgsealError(e, "PG_DUMP_FAILED", "backup pipeline failed");
     dump.kill(error);
@@ -247,6 +258,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
       key: keys.artifact,
       bytes: uploaded.bytes,
       sha256: toHex(await sha256.digest()),
+      headerSha256: await header.headerSha256(),
       partSize: uploaded.partSize,
       parts: uploaded.parts,
       ...(lock ? { lock: { mode: lock.mode, retainUntil: lock.retainUntil.toISOString() } } : {}),

@@ -10,6 +10,7 @@ import { createScratchDatabase, freeDiskBytes, startDrillCluster, type DrillTarg
 import { compareInventory } from "./drill-compare.ts";
 import { findPgTools } from "./pg-tools.ts";
 import { openDump, type ReadProgress } from "./restore.ts";
+import { runPipeline } from "../../src/shared/pipeline.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
 import { pgRestoreSink, type RestoreError } from "./stages/pg-restore.ts";
 
@@ -90,17 +91,13 @@ export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
     if (spec.signal?.aborted) throw new PgsealError("CANCELLED", "the drill was cancelled");
     progress.step = "restoring";
     const restoreStarted = performance.now();
-    const dump = await openDump(spec.client, spec.manifest, spec.keyring, (p: ReadProgress) => {
+    const chain = await openDump(spec.client, spec.manifest, spec.keyring, (p: ReadProgress) => {
       progress.bytesRead = p.bytesRead;
       spec.onProgress?.(progress);
     });
     const sink = pgRestoreSink(tools, target.conn, { noOwner: true, noAcl: true, keepGoing: true });
-    try {
-      await dump.pipeTo(sink.writable, { signal: spec.signal });
-    } catch (e) {
-      await sink.done.catch(() => {});
-      throw spec.signal?.aborted ? new PgsealError("CANCELLED", "the drill was cancelled") : e;
-    }
+    const cancelled = () => new PgsealError("CANCELLED", "the drill was cancelled");
+    await runPipeline({ ...chain, sink: { name: "pg_restore", writable: sink.writable, done: sink.done, stop: sink.stop }, signal: spec.signal, cancelReason: cancelled });
     const restored = await sink.done;
     const restoreSeconds = Math.round(performance.now() - restoreStarted) / 1000;
     const warnings = restored.warnings.slice(0, MAX_WARNINGS);

@@ -6,6 +6,7 @@ import type { DecryptKeys } from "../../src/shared/format.ts";
 import type { Manifest } from "../../src/shared/manifest.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
+import { runPipeline, stage, type PipelineSource, type PipelineStage } from "../../src/shared/pipeline.ts";
 import { tap } from "../../src/shared/tap.ts";
 import { verifyStage } from "../../src/shared/verify-stage.ts";
 import { nodeHashing } from "./node-hash.ts";
@@ -15,6 +16,12 @@ import { decompressStage } from "./stages/compress.ts";
 import { pgRestoreSink, type RestoreOptions } from "./stages/pg-restore.ts";
 
 const PGDMP_MAGIC = [0x50, 0x47, 0x44, 0x4d, 0x50]; // "PGDMP": custom-format archive header
+
+/** A source and its stages, to be finished with a sink by runPipeline. */
+export interface Chain {
+  source: PipelineSource;
+  stages: PipelineStage[];
+}
 
 export interface ReadProgress {
   bytesRead: number;
@@ -43,42 +50,58 @@ export function assertKeyAvailable(manifest: Manifest, keysOrKeyring: Keyring | 
   }
 }
 
-/**
- * The decrypted, decompressed custom-format dump as a stream. The artifact's size and sha256 are
- * checked before its last bytes are released, so consumers see an error instead of a clean end.
- */
-export async function openDump(
-  client: S3Client,
-  manifest: Manifest,
-  keyring: Keyring | DecryptKeys,
-  onProgress?: (p: ReadProgress) => void,
-): Promise<ReadableStream<Uint8Array>> {
-  assertKeyAvailable(manifest, keyring);
+/** The artifact read from the bucket and bound to its manifest (header, size, sha256): no key needed. */
+export async function openArtifact(client: S3Client, manifest: Manifest, onProgress?: (p: ReadProgress) => void, what = `artifact ${manifest.artifact.key}`): Promise<Chain> {
   const p: ReadProgress = { bytesRead: 0, bytesTotal: manifest.artifact.bytes, bytesPlain: 0 };
   const { body } = await client.get(manifest.artifact.key);
-  return body
-    .pipeThrough(tap((c) => ((p.bytesRead += c.length), onProgress?.(p))))
-    .pipeThrough(verifyStage(nodeHashing, manifest.artifact, `artifact ${manifest.artifact.key}`))
-    .pipeThrough(createDecryptStream(keyring))
-    .pipeThrough(decompressStage(manifest.compression.algorithm))
-    .pipeThrough(
+  return {
+    source: { name: "bucket", readable: body },
+    stages: [
+      stage("progress", tap((c) => ((p.bytesRead += c.length), onProgress?.(p)))),
+      stage("verify", verifyStage(nodeHashing, manifest.artifact, what)),
+    ],
+  };
+}
+
+/** Reads a stored artifact to its end and checks it against the manifest without the key (size, sha256, header binding). */
+export async function checkStoredArtifact(client: S3Client, manifest: Manifest, what?: string): Promise<void> {
+  const chain = await openArtifact(client, manifest, undefined, what);
+  await runPipeline({ ...chain, sink: { name: "discard", writable: new WritableStream() } });
+}
+
+/**
+ * The decrypted, decompressed custom-format dump as a chain for runPipeline. The verify stage
+ * withholds the header until it matches the manifest and the last bytes until size and sha256
+ * do, so a consumer can never reach the end of the dump (or commit a restore) before they passed.
+ */
+export async function openDump(client: S3Client, manifest: Manifest, keyring: Keyring | DecryptKeys, onProgress?: (p: ReadProgress) => void): Promise<Chain> {
+  assertKeyAvailable(manifest, keyring);
+  let plain = 0;
+  const chain = await openArtifact(client, manifest, onProgress && ((p) => onProgress({ ...p, bytesPlain: plain })));
+  chain.stages.push(
+    stage("decrypt", createDecryptStream(keyring)),
+    stage("decompress", decompressStage(manifest.compression.algorithm)),
+    stage(
+      "dump-check",
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
-          for (let i = 0; i < chunk.length && p.bytesPlain + i < PGDMP_MAGIC.length; i++) {
-            if (chunk[i] !== PGDMP_MAGIC[p.bytesPlain + i]) {
+          for (let i = 0; i < chunk.length && plain + i < PGDMP_MAGIC.length; i++) {
+            if (chunk[i] !== PGDMP_MAGIC[plain + i]) {
               throw new PgsealError("ARTIFACT_CORRUPT", `artifact ${manifest.artifact.key} decrypted, but is not a pg_dump custom-format archive`);
             }
           }
-          p.bytesPlain += chunk.length;
+          plain += chunk.length;
           controller.enqueue(chunk);
         },
         flush() {
-          if (p.bytesPlain !== manifest.dump.bytes) {
-            throw new PgsealError("ARTIFACT_CORRUPT", `artifact ${manifest.artifact.key} decompressed to ${p.bytesPlain} bytes, its manifest records ${manifest.dump.bytes}`);
+          if (plain !== manifest.dump.bytes) {
+            throw new PgsealError("ARTIFACT_CORRUPT", `artifact ${manifest.artifact.key} decompressed to ${plain} bytes, its manifest records ${manifest.dump.bytes}`);
           }
         },
       }),
-    );
+    ),
+  );
+  return chain;
 }
 
 export async function runRestore(args: {
@@ -104,14 +127,9 @@ export async function runRestore(args: {
       );
     }
   }
-  const dump = await openDump(args.client, args.manifest, args.keyring, args.onProgress);
+  const chain = await openDump(args.client, args.manifest, args.keyring, args.onProgress);
   const sink = pgRestoreSink(tools, target, args.options);
-  try {
-    await dump.pipeTo(sink.writable);
-  } catch (e) {
-    await sink.done.catch(() => {});
-    throw e;
-  }
+  await runPipeline({ ...chain, sink: { name: "pg_restore", writable: sink.writable, done: sink.done, stop: sink.stop } });
   const { warnings } = await sink.done;
   return { warnings, seconds: (performance.now() - started) / 1000 };
 }

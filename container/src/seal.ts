@@ -1,8 +1,7 @@
 // Drill a stored backup and record the verdict in its manifest: `sealed` only when the drill passed.
 import { drillSummary } from "../../src/shared/drill-record.ts";
 import { asPgsealError, PgsealError } from "../../src/shared/errors.ts";
-import { verifyStage } from "../../src/shared/verify-stage.ts";
-import { nodeHashing } from "./node-hash.ts";
+import { checkStoredArtifact } from "./restore.ts";
 import type { Keyring } from "../../src/shared/keyring.ts";
 import type { DecryptKeys } from "../../src/shared/format.ts";
 import type { RecipientPublicKey } from "../../src/shared/recipient.ts";
@@ -39,8 +38,7 @@ export interface CopyCheck {
 
 /** Streams a copy back and checks it against the manifest: the drill proved one copy, this proves the others hold the same bytes. */
 async function checkCopy(client: S3Client, manifest: Manifest): Promise<void> {
-  const { body } = await client.get(manifest.artifact.key);
-  await body.pipeThrough(verifyStage(nodeHashing, manifest.artifact, `copy of ${manifest.artifact.key} in ${client.where()}`)).pipeTo(new WritableStream());
+  await checkStoredArtifact(client, manifest, `copy of ${manifest.artifact.key} in ${client.where()}`);
 }
 
 /** What the drill's section is sealed with: the artifact's own kind of key (its keyring, or its recipient's public half). */

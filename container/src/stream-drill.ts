@@ -3,11 +3,10 @@ import type { DrillRecord } from "../../src/shared/drill-record.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
 import type { Manifest } from "../../src/shared/manifest.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
-import { verifyStage } from "../../src/shared/verify-stage.ts";
 import { compareInventory } from "./drill-compare.ts";
 import { createScratchDatabase, freeDiskBytes, startDrillCluster, type DrillTarget } from "./drill-cluster.ts";
 import { DRILL_RESTORE_FLAGS, judgeRestoreErrors, localDrillNeeds } from "./drill.ts";
-import { nodeHashing } from "./node-hash.ts";
+import { checkStoredArtifact } from "./restore.ts";
 import { findPgTools } from "./pg-tools.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
 import { pgRestoreSink, type PgRestoreSink } from "./stages/pg-restore.ts";
@@ -67,8 +66,7 @@ export async function openStreamingDrill(opts: { sourceBytes: number; scratchUrl
         if (comparison.failure) return { ...base, ...counted, verdict: "fail", code: comparison.failure.code, reason: comparison.failure.summary, totalSeconds: seconds() };
         // What the bucket holds must be what was encrypted: read it back without the key.
         try {
-          const { body } = await client.get(manifest.artifact.key);
-          await body.pipeThrough(verifyStage(nodeHashing, manifest.artifact, `artifact ${manifest.artifact.key}`)).pipeTo(new WritableStream());
+          await checkStoredArtifact(client, manifest);
         } catch (e) {
           const err = e instanceof PgsealError ? e : new PgsealError("S3_INTEGRITY", String(e));
           return { ...base, ...counted, verdict: "fail", code: err.code, reason: `the restore matched, but the stored object failed its check: ${err.message}`, totalSeconds: seconds() };

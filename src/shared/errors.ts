@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   // configuration and input
   CONFIG_INVALID: false,
   USAGE: false,
+  /** The reader of standard output went away (`| head`): the CLI exits quietly with 141, as a tool killed by SIGPIPE does. */
+  OUTPUT_CLOSED: false,
   // keys and the artifact format (docs/FORMAT.md)
   KEY_INVALID: false,
   KEY_UNKNOWN_ID: false,
@@ -37,6 +39,7 @@ export const ERROR_CODES = {
   ARTIFACT_NOT_FOUND: false,
   MANIFEST_INVALID: false,
   ARTIFACT_CORRUPT: false,
+  ARTIFACT_MISMATCH: false,
   CANCELLED: false,
   DUMP_INVALID: false,
   // restore drills: a failed drill never unseals anything, it only refuses to seal

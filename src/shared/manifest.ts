@@ -36,7 +36,8 @@ export interface Manifest {
   /** pgseal-v2: sealed to the recipient `keyId` (public-key mode); the deployment cannot read it. */
   encryption: { format: "pgseal-v1" | "pgseal-v2"; keyId: string; segmentSize: number; bytes: number };
   /** `lock`: the object lock sent with the upload; the artifact cannot be deleted before `retainUntil`. */
-  artifact: { key: string; bytes: number; sha256: string; partSize: number; parts: number; lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; retainUntil: string } };
+  /** `headerSha256`: binds the manifest to this one artifact (docs/FORMAT.md "Binding"); absent in manifests written before it. */
+  artifact: { key: string; bytes: number; sha256: string; headerSha256?: string; partSize: number; parts: number; lock?: { mode: "GOVERNANCE" | "COMPLIANCE"; retainUntil: string } };
   timings: { dumpSeconds: number; totalSeconds: number };
   /** Present once the backup was drilled; `status` says what it concluded. */
   drill?: DrillSummary;
@@ -53,6 +54,8 @@ const str: Check = (v) => typeof v === "string" && v.length > 0;
 const nat: Check = (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const num: Check = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
 const oneOf = (...xs: unknown[]): Check => (v) => xs.includes(v);
+
+const optional = (ok: Check): Check => (v) => v === undefined || ok(v);
 
 const SHAPE: Record<string, Check> = {
   format: oneOf(MANIFEST_FORMAT),
@@ -80,13 +83,13 @@ const SHAPE: Record<string, Check> = {
   "artifact.key": str,
   "artifact.bytes": nat,
   "artifact.sha256": (v) => typeof v === "string" && /^[0-9a-f]{64}$/.test(v),
+  "artifact.headerSha256": optional((v) => typeof v === "string" && /^[0-9a-f]{64}$/.test(v)),
   "artifact.partSize": nat,
   "artifact.parts": nat,
   "timings.dumpSeconds": num,
   "timings.totalSeconds": num,
 };
 
-const optional = (ok: Check): Check => (v) => v === undefined || ok(v);
 const b64: Check = (v) => typeof v === "string" && /^[A-Za-z0-9+/]+=*$/.test(v);
 const DRILL_SHAPE: Record<string, Check> = {
   "drill.at": (v) => str(v) && !Number.isNaN(Date.parse(v as string)),
