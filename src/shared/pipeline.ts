@@ -91,7 +91,11 @@ export async function runPipeline(spec: PipelineSpec): Promise<void> {
       for (const p of parts) p.stop?.(e);
     }
   };
-  const watch = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => (note(e), Promise.reject(e)));
+  const watch = (p: Promise<unknown>) => {
+    const watched = p.then(() => undefined, (e: unknown) => (note(e), Promise.reject(e)));
+    watched.catch(() => undefined); // its rejection is recorded in `seen`; awaited later, it must not count as unhandled meanwhile
+    return watched;
+  };
 
   // Every part's own completion is watched from the start, so its error is seen in causal order.
   const sinkDone = sink.done ? watch(sink.done) : undefined;
@@ -103,14 +107,18 @@ export async function runPipeline(spec: PipelineSpec): Promise<void> {
 
   const pump = async (reader: ReadableStreamDefaultReader<Uint8Array>, writable: WritableStream<Uint8Array>, last: boolean): Promise<void> => {
     const writer = writable.getWriter();
-    try {
-      for (;;) {
-        const r = await reader.read();
-        if (r.done) break;
-        if (!failure) await writer.write(r.value);
+    for (;;) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        note(e);
+        break;
       }
-    } catch (e) {
-      note(e);
+      if (r.done) break;
+      // After a failure (here or anywhere) the link keeps reading and drops what it reads, so
+      // writes parked upstream complete and the teardown reaches every part.
+      if (!failure) await writer.write(r.value).catch(note);
     }
     // The last link never closes the sink: closing commits (pg_restore's transaction, the upload's
     // Complete), which the runner does only once everything upstream has succeeded.

@@ -1,9 +1,9 @@
 // Pipeline sink: a custom-format dump streamed into `pg_restore` on stdin, in one transaction.
 import { spawn } from "node:child_process";
-import { Writable } from "node:stream";
 import { PgsealError } from "../../../src/shared/errors.ts";
 import { isConsequenceError } from "../../../src/shared/pipeline.ts";
 import type { PgConnection } from "../../../src/shared/pg-url.ts";
+import { nodeWritable } from "../node-writable.ts";
 import { pgEnv, pgFailure, StderrLog } from "../pg-process.ts";
 import type { PgTools } from "../pg-tools.ts";
 
@@ -98,7 +98,9 @@ export function pgRestoreSink(tools: PgTools, conn: PgConnection, opts: RestoreO
     }
     await exited;
   };
-  const stdin = Writable.toWeb(child.stdin) as WritableStream<Uint8Array>;
+  // A write into a pg_restore that has exited fails as a broken pipe (a consequence, ranked below
+  // `done`, which says why it exited). 'exit', not 'close': 'close' waits for stdio, stdin included.
+  const stdin = nodeWritable(child.stdin, { gone: new Promise((resolve) => child.once("exit", resolve)), closedError: () => Object.assign(new Error("write EPIPE: pg_restore has exited"), { code: "EPIPE" }), endOnClose: true });
   const writer = stdin.getWriter();
   const writable = new WritableStream<Uint8Array>({
     write: (chunk) => writer.write(chunk),
