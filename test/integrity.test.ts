@@ -64,7 +64,7 @@ async function backupCase(c: Case, prefix: string): Promise<Manifest> {
   const stored = (await client.get(m.artifact.key)).body;
   const compressed = new Uint8Array(await new Response(stored.pipeThrough(createDecryptStream(keyring))).arrayBuffer());
   const artifact = new Uint8Array(await new Response(new Blob([compressed]).stream().pipeThrough(createEncryptStream(keyring, { segmentSize: compressed.length }))).arrayBuffer());
-  const digest = async (b: Uint8Array) => toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", b)));
+  const digest = async (b: Uint8Array) => toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(b))));
   await client.put(m.artifact.key, artifact);
   const rebuilt: Manifest = {
     ...m,

@@ -13,7 +13,7 @@ import { sealJson } from "../../src/shared/sealed-json.ts";
 import { choosePartSize, createUploadSink } from "../../src/shared/multipart.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import { S3Client, type S3Target } from "../../src/shared/s3.ts";
-import { runPipeline, stage } from "../../src/shared/pipeline.ts";
+import { runPipeline, stage, type PipelineStage } from "../../src/shared/pipeline.ts";
 import { copyTo, tap } from "../../src/shared/tap.ts";
 import { headerDigestTap } from "../../src/shared/verify-stage.ts";
 import { nodeHashing } from "./node-hash.ts";
@@ -77,6 +77,8 @@ export interface BackupHooks {
   onNotice?: (message: string) => void;
   signal?: AbortSignal;
   now?: () => Date;
+  /** Tests only: see (and wrap, for fault injection) the stages between pg_dump and the upload. */
+  stages?: (stages: PipelineStage[]) => PipelineStage[];
 }
 
 export interface BackupResult {
@@ -185,7 +187,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   try {
     await runPipeline({
       source: { name: "pg_dump", readable: dump.readable, stop: (e) => dump.kill(asPgsealError(e, "PG_DUMP_FAILED", "stopped because the pipeline failed")) },
-      stages: [
+      stages: (hooks.stages ?? ((x) => x))([
         stage("progress", tap((c) => ((progress.bytesDumped += c.length), report()))),
         stage("inventory", inventory.stage),
         ...(sideStage ? [stage("streaming-drill", sideStage.stage)] : []),
@@ -206,7 +208,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
         stage("encrypt", createEncryptStream(sealTo, { segmentSize: spec.segmentSize })),
         stage("header-digest", header.stage),
         stage("artifact-sha256", tap((c) => (sha256.update(c), (progress.bytesEncrypted += c.length)))),
-      ],
+      ]),
       sink: { name: "upload", writable: fan.writable },
       signal,
       cancelReason: cancelled,
