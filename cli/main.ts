@@ -12,14 +12,10 @@ import { list } from "./commands/list.ts";
 import { prune } from "./commands/prune.ts";
 import { restore } from "./commands/restore.ts";
 import { verify } from "./commands/verify.ts";
+import { EXIT_INTERNAL, EXIT_OUTPUT_CLOSED, EXIT_USAGE, exitStatusOf } from "./exit-status.ts";
 
 const COMMANDS: Record<string, Command> = { keygen, backup, list, restore, decrypt, verify, drill, prune, "check-config": checkConfig, "check-bucket": checkBucketCommand, "setup-bucket": setupBucket };
 
-export const EXIT_ERROR = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_INTERNAL = 70;
-/** 128 + SIGPIPE: what a shell reports for a tool whose reader closed the pipe (`… | head`). */
-export const EXIT_OUTPUT_CLOSED = 141;
 
 function help(): string {
   const lines = ["usage: pgseal <command> [options]", ""];
@@ -59,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     if (isPgsealError(e, "OUTPUT_CLOSED")) return EXIT_OUTPUT_CLOSED;
     if (isPgsealError(e)) {
       err(`pgseal ${name}: error ${e.code}: ${e.message}`);
-      return e.code === "USAGE" ? EXIT_USAGE : EXIT_ERROR;
+      return exitStatusOf(e.code);
     }
     if (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS")) {
       err(`pgseal ${name}: error USAGE: ${e.message}\nusage: ${command.usage}`);
