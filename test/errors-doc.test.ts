@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { exitStatusOf } from "../cli/exit-status.ts";
-import { httpStatusOf } from "../src/api/errors.ts";
+import { httpStatusOf } from "../src/api/http-status.ts";
 import { ERROR_CODES, type ErrorCode } from "../src/shared/errors.ts";
 
 const rows = readFileSync(new URL("../docs/ERRORS.md", import.meta.url), "utf8")

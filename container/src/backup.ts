@@ -12,7 +12,8 @@ import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
 import { sealJson } from "../../src/shared/sealed-json.ts";
 import { choosePartSize, createUploadSink } from "../../src/shared/multipart.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
-import { S3Client, type S3Target } from "../../src/shared/s3.ts";
+import type { S3Target } from "../../src/shared/s3.ts";
+import { collectCopies, probeTargets, writeManifests } from "./backup-targets.ts";
 import { runPipeline, stage, type PipelineStage } from "../../src/shared/pipeline.ts";
 import { copyTo, tap } from "../../src/shared/tap.ts";
 import { headerDigestTap } from "../../src/shared/verify-stage.ts";
@@ -114,31 +115,9 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   const source = await inspectSource(tools, conn);
   progress.sourceBytes = source.sizeBytes;
 
-  const all = [{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])].map((t) => ({ ...t, client: new S3Client(t.s3, nodeHashing, { signal }) }));
   const createdAt = (hooks.now ?? (() => new Date()))();
   const keys = backupKeys(spec.prefix, spec.db, createdAt, spec.compression);
-  // Keys are per second: never let a second run in the same second overwrite a finished backup. A
-  // destination that cannot even answer is left out of this run (recorded), as long as one can.
-  const unreachable: CopyOutcome[] = [];
-  const targets: typeof all = [];
-  for (const t of all) {
-    let exists: boolean;
-    try {
-      exists = Boolean((await t.client.head(keys.manifest)) || (await t.client.head(keys.artifact)));
-    } catch (e) {
-      if (signal?.aborted) throw cancelled();
-      const err = asPgsealError(e, "S3_UNAVAILABLE", `copy to ${t.name}`);
-      unreachable.push({ name: t.name, bucket: t.s3.bucket, ok: false, error: { code: err.code, message: err.message } });
-      if (all.length === 1) throw err;
-      continue;
-    }
-    if (exists) throw new PgsealError("USAGE", `a backup named ${keys.stem} already exists in ${t.s3.bucket}; try again in a second`);
-    targets.push(t);
-  }
-  if (targets.length === 0) {
-    const first = unreachable[0].error!;
-    throw new PgsealError(isErrorCode(first.code) ? first.code : "S3_UNAVAILABLE", `no destination can be written: ${unreachable.map((u) => `${u.name}: ${u.error?.message}`).join("; ")}`);
-  }
+  const { targets, unreachable } = await probeTargets([{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])], keys, signal, cancelled);
 
   const level = spec.level ?? DEFAULT_LEVEL[spec.compression];
   const partSize = spec.partSize ?? choosePartSize(source.sizeBytes);
@@ -217,33 +196,20 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     const error = signal?.aborted ? cancelled() : asPgsealError(e, "PG_DUMP_FAILED", "backup pipeline failed");
     dump.kill(error);
     sideStage?.abort(error);
-    // Each sink aborts its multipart upload on its own; wait for that so nothing is left behind when we return.
-    await Promise.all(sinks.map((s) => s.result.catch(() => {})));
+    // Each sink aborts its multipart upload on its own; wait for that so nothing is left behind when we
+    // return (their errors are the copies' own, already part of `error` through the pipeline).
+    await Promise.all(sinks.map((s) => s.result.catch(() => undefined)));
     throw error;
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
-  // A copy that failed mid-way is recorded, not fatal, while another copy got everything.
-  const outcomes = await fan.outcomes;
-  const copies: CopyOutcome[] = [];
-  let uploaded: Awaited<(typeof sinks)[number]["result"]> | undefined;
-  let primaryIndex = -1;
-  for (const [i, t] of targets.entries()) {
-    const r = outcomes[i].ok ? await sinks[i].result.then((v) => ({ v }), (e: unknown) => ({ e })) : { e: outcomes[i].error };
-    if ("v" in r && r.v.bytes === progress.bytesEncrypted) {
-      copies.push({ name: t.name, bucket: t.s3.bucket, ok: true, manifestKey: keys.manifest });
-      uploaded ??= r.v;
-      if (primaryIndex < 0) primaryIndex = i;
-    } else {
-      await sinks[i].result.catch(() => {});
-      const err = "v" in r ? new PgsealError("S3_INTEGRITY", `uploaded ${r.v.bytes} bytes but the pipeline produced ${progress.bytesEncrypted}`) : asPgsealError(r.e, "S3_UNAVAILABLE", `copy to ${t.name}`);
-      copies.push({ name: t.name, bucket: t.s3.bucket, ok: false, error: { code: err.code, message: err.message } });
-    }
-  }
-  if (!uploaded || primaryIndex < 0) {
-    const first = copies.find((c) => c.error)?.error;
-    throw new PgsealError(first && isErrorCode(first.code) ? first.code : "S3_UNAVAILABLE", `no copy of the backup was stored: ${copies.map((c) => `${c.name}: ${c.error?.message}`).join("; ")}`);
-  }
+  const { copies, uploaded } = await collectCopies(
+    targets,
+    sinks.map((x) => x.result),
+    await fan.outcomes,
+    progress.bytesEncrypted,
+    keys.manifest,
+  );
 
   const manifest: Manifest = {
     format: "pgseal-manifest",
@@ -274,22 +240,10 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   });
   if (counted) manifest.sealed = { inventory: await sealJson(sealTo, counted) };
   manifest.timings.totalSeconds = round3((performance.now() - started) / 1000);
-  // Written last, in every bucket that holds the artifact: a backup without its manifest does not exist.
-  for (const [i, c] of copies.entries()) {
-    if (!c.ok) continue;
-    try {
-      await targets[i].client.put(keys.manifest, serializeManifest(manifest), { contentType: "application/json" });
-    } catch (e) {
-      const err = asPgsealError(e, "S3_UNAVAILABLE", `manifest to ${c.name}`);
-      copies[i] = { name: c.name, bucket: c.bucket, ok: false, error: { code: err.code, message: err.message } };
-    }
-  }
-  copies.push(...unreachable);
-  const healthy = copies.findIndex((c) => c.ok);
-  if (healthy < 0) throw new PgsealError("S3_UNAVAILABLE", `no manifest could be written: ${copies.map((c) => `${c.name}: ${c.error?.message}`).join("; ")}`);
+  const written = await writeManifests(targets, copies, unreachable, manifest, keys.manifest);
   progress.phase = "done";
   report(true);
-  return { manifest, manifestKey: keys.manifest, inventory: counted, copies: [copies[healthy], ...copies.filter((_, i) => i !== healthy)], primary: targets[healthy].s3 };
+  return { manifest, manifestKey: keys.manifest, inventory: counted, copies: written.copies, primary: written.primary };
 }
 
 function round3(n: number): number {

@@ -1,26 +1,8 @@
 // Every error the admin API answers with: stable codes mapped to HTTP statuses in this one place.
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { RpcResult } from "../do/rpc-types.ts";
 import { PgsealError, type ErrorCode } from "../shared/errors.ts";
-
-const HTTP_STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
-  BAD_REQUEST: 400,
-  USAGE: 400,
-  UNAUTHORIZED: 401,
-  NOT_FOUND: 404,
-  DATABASE_NOT_FOUND: 404,
-  JOB_NOT_FOUND: 404,
-  JOB_ACTIVE: 409,
-  JOB_NOT_ACTIVE: 409,
-  CONFIG_INVALID: 503,
-  AUTH_NOT_CONFIGURED: 503,
-  CONTAINER_LOST: 503,
-  INTERNAL: 500,
-};
-
-export function httpStatusOf(code: ErrorCode): ContentfulStatusCode {
-  return HTTP_STATUS[code] ?? 500;
-}
+import { httpStatusOf } from "./http-status.ts";
+export { httpStatusOf };
 
 /** A PgsealError with extra fields for the JSON body (e.g. activeJobId) and response headers. */
 export class ApiError extends PgsealError {
