@@ -10,7 +10,9 @@ const DB_NAME_KEY = "pgseal:db";
 const MAX_DETAIL_CHARS = 300;
 
 /** STREAMER_URL is never configured in production: only tests and the demo set it (DESIGN §2). */
-type SeamEnv = Env & { STREAMER_URL?: string };
+type SeamEnv = Env & { STREAMER_URL?: string; CONTAINER_SLEEP_AFTER?: string };
+/** What @cloudflare/containers reads as a duration: seconds, or a number with s, m or h. */
+const DURATION = /^\d+[smh]?$/;
 
 export class PgDumpContainer extends Container<Env> {
   defaultPort = STREAMER_PORT;
@@ -23,6 +25,10 @@ export class PgDumpContainer extends Container<Env> {
     // Before super(): the library reads ctx.container in its constructor and throws without one.
     installLocalContainer(ctx, env as SeamEnv);
     super(ctx, env);
+    // A shorter idle time for local runs (the container tier waits seconds for a sleep, not minutes).
+    const sleepAfter = (env as SeamEnv).CONTAINER_SLEEP_AFTER;
+    if (sleepAfter !== undefined && DURATION.test(sleepAfter)) this.sleepAfter = sleepAfter;
+    else if (sleepAfter !== undefined) console.warn(`PgDumpContainer: CONTAINER_SLEEP_AFTER '${sleepAfter}' is not a duration like 30s, 5m or 1h; keeping ${this.sleepAfter}`);
   }
 
   override async fetch(request: Request): Promise<Response> {
