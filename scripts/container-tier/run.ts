@@ -1,5 +1,5 @@
 // `npm run test:container`: the real container path (PgDumpContainer, @cloudflare/containers, the image, the streamer in it) under Docker, with pass/fail checks.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { localWorkerSettings, type ApiJob } from "../../test/harness/local-worker.ts";
@@ -137,6 +137,8 @@ async function main(): Promise<void> {
     a.state === "sealed" ? `${drilled.length} tables, ${a.drill?.rows} rows; restored counts equal the source's${mismatched.length ? `; MISMATCHED ${JSON.stringify(mismatched)}` : ""}` : describe(a),
   );
   const firstContainer = (await appContainers())[0];
+  /** The streamer job of the last backup (c) ran: the container (d) makes vanish had taken it. */
+  let previousJob = "";
 
   // (b) docker kill while pg_dump waits on a lock: CONTAINER_LOST, then the retry seals.
   await step("(b) docker kill mid-dump → CONTAINER_LOST → retry → sealed", async () => {
@@ -159,6 +161,7 @@ async function main(): Promise<void> {
     const idleSeconds = ((Date.now() - t0) / 1000).toFixed(0);
     const id = await api.post("shop");
     const job = await sealed("shop", id);
+    previousJob = `${id}-a1`;
     const now = await appContainers();
     const cold = now.length === 1 && now[0] !== firstContainer;
     check("(c) sleepAfter stopped the container; the next POST cold-started one and sealed", stopped.length === 0 && cold && job.state === "sealed", `stopped ${idleSeconds} s after the last job; new container ${now[0]?.slice(0, 12) ?? "none"}; ${job.state}`);
@@ -175,10 +178,12 @@ async function main(): Promise<void> {
     const id = await api.post("shop");
     const job = await sealed("shop", id);
     const attempts = job.events.filter((e) => e.to === "starting").length;
+    // Proof that the stale stop really came (else this check would pass without the bug's trigger).
+    const ignored = readFileSync(worker!.log, "utf8").includes(`shop: a container stop of job ${previousJob} left job ${id}-a1 (starting) alone`);
     check(
       "(d) a stale stop does not fail the next attempt",
-      before.length === 1 && gone.length === 0 && job.state === "sealed" && attempts === 1 && lostEvents(job).length === 0,
-      `container running before the restart: ${before.length === 1}; ${describe(job)}`,
+      before.length === 1 && gone.length === 0 && ignored && job.state === "sealed" && attempts === 1 && lostEvents(job).length === 0,
+      `container running before the restart: ${before.length === 1}; the old container's stop reported and left alone: ${ignored}; ${describe(job)}`,
     );
     return { value: undefined, note: `${job.state} in ${attempts} attempt(s)` };
   });
