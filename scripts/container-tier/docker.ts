@@ -56,7 +56,7 @@ export interface Dockerd {
   stop(): Promise<void>;
 }
 
-async function bridgeGateway(): Promise<string | null> {
+export async function bridgeGateway(): Promise<string | null> {
   const r = await runCommand(DOCKER, ["network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"], { env: process.env });
   return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : null;
 }
