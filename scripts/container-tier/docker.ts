@@ -1,5 +1,5 @@
 // The container tier's Docker side: packages, a dockerd for the run, and the images (real where reachable, stand-ins where not).
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { runCommand } from "../../container/src/run-command.ts";
@@ -48,6 +48,23 @@ export async function ensurePackages(): Promise<string> {
   return `installed ${missing.join(", ")}`;
 }
 
+/**
+ * For a run that ends before it could stop its own group (a signal while starting): SIGTERM on the way out
+ * (exit handlers are synchronous, so no waiting). Returns the handler, for close() to remove.
+ */
+export function stopOnExit(child: ChildProcess, group = true): () => void {
+  const handler = () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(group ? -child.pid! : child.pid!, "SIGTERM");
+    } catch {
+      // Already gone between the check and the signal: nothing left to stop.
+    }
+  };
+  process.on("exit", handler);
+  return handler;
+}
+
 export interface Dockerd {
   /** The bridge network's gateway: the host address containers reach (workerd needs the default bridge). */
   gateway: string;
@@ -77,7 +94,9 @@ export async function startDockerd(dir: string): Promise<Dockerd> {
   const child = spawn("dockerd", ["--iptables=false", "--ip=127.0.0.1", "--bip=172.17.0.1/16"], { detached: true, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const orphaned = stopOnExit(child, false);
   const stop = async () => {
+    process.off("exit", orphaned);
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill("SIGTERM");
     const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);

@@ -1,4 +1,5 @@
 // `npm run test:container`: the real container path (PgDumpContainer, @cloudflare/containers, the image, the streamer in it) under Docker, with pass/fail checks.
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
   const releaseLock = await holdLock(pg, "held");
   cleanups.push(releaseLock);
 
-  const token = generateKey("tier-token").entry.slice(-32);
+  const token = randomBytes(24).toString("base64url");
   const { vars, secrets } = localWorkerSettings(
     {
       s3: { endpoint: viaBridge(s3.endpoint, s3Fwd), bucket: BUCKET, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
@@ -189,6 +190,25 @@ async function main(): Promise<void> {
   });
 }
 
+/** Stops what this run started, newest first; each cleanup runs once even when a signal arrives mid-way. */
+async function cleanUp(): Promise<void> {
+  for (let c = cleanups.pop(); c; c = cleanups.pop()) {
+    try {
+      await c();
+    } catch (e) {
+      console.error(`cleanup: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
+
+// dockerd and wrangler run in their own process groups: Ctrl-C does not reach them, this does.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping what the container tier started`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
 let failed = false;
 try {
   await main();
@@ -197,13 +217,7 @@ try {
   console.error(`\nFAIL container tier stopped: ${e instanceof Error ? e.message : String(e)}`);
   if (lastWorkerLog) console.error(`\nwrangler dev, last lines:\n${logTail(lastWorkerLog, 40)}`);
 } finally {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch (e) {
-      console.error(`cleanup: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
+  await cleanUp();
 }
 const passed = summary(checks, failed ? 1 : 0);
 process.exitCode = passed && !failed && checks.length === 4 ? 0 : 1;

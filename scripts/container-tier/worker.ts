@@ -4,7 +4,7 @@ import { closeSync, openSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { freePorts, logTail } from "../../test/harness/ports.ts";
-import { ROOT } from "./docker.ts";
+import { ROOT, stopOnExit } from "./docker.ts";
 
 export const CONTAINERS_CONFIG = "wrangler.containers.jsonc";
 const READY_TIMEOUT_MS = 300_000;
@@ -101,7 +101,9 @@ export async function startContainerWorker(opts: ContainerWorkerOptions): Promis
   });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const orphaned = stopOnExit(child);
   const close = async () => {
+    process.off("exit", orphaned);
     if (child.exitCode !== null || child.signalCode !== null) return;
     process.kill(-child.pid!, "SIGTERM");
     const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
