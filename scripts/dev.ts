@@ -1,5 +1,6 @@
 // `npm run dev`: `wrangler dev` (containers off) with the streamer as a local process, a local S3 store (Swift) and a
-// sample PostgreSQL; secrets through a generated .dev.vars. Ctrl-C stops everything it started.
+// sample PostgreSQL; secrets through a generated .dev.vars. `-- --containers`: the real container image under Docker
+// instead of the local streamer (wrangler.containers.jsonc). Ctrl-C stops everything it started.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -8,12 +9,14 @@ import { freePorts } from "../test/harness/ports.ts";
 import { startPostgres } from "../test/harness/postgres.ts";
 import { startS3 } from "../test/harness/s3.ts";
 import { generateKey } from "../src/shared/keyring.ts";
+import { CONTAINERS_CONFIG, devContainers } from "./container-tier/dev-containers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DEV_VARS = `${ROOT}.dev.vars`;
 const MARKER = "# written by `npm run dev`: rewritten on every run (delete this line to keep your own)";
 const WRANGLER_PORT = Number(process.env.PORT ?? 8787);
 const BUCKET = "pgseal-dev";
+const CONTAINERS = process.argv.includes("--containers");
 
 const cleanups: (() => Promise<void>)[] = [];
 const stopChild = (child: ChildProcess) => async () => {
@@ -40,38 +43,55 @@ async function main(): Promise<void> {
   await pg.psql("create table items(id int primary key, name text); insert into items select g, 'item ' || g from generate_series(1, 10000) g;", "demo");
   await s3.createBucket(BUCKET);
 
-  const [streamerPort] = await freePorts(1);
-  console.log(`▸ starting the streamer: node container/src/server.ts on 127.0.0.1:${streamerPort}`);
-  const streamer = spawn(process.execPath, [`${ROOT}container/src/server.ts`], {
-    env: { PATH: process.env.PATH ?? "", PORT: String(streamerPort), STREAMER_HOST: "127.0.0.1" },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  cleanups.push(stopChild(streamer));
+  let streamerUrl = "";
+  let streamer: ChildProcess | undefined;
+  let dbUrl = sourceUrl;
+  let s3Endpoint = s3.endpoint;
+  let dockerEnv: Record<string, string> = {};
+  if (CONTAINERS) {
+    console.log("▸ real containers: preparing the images Docker needs (stand-ins where a registry is unreachable)");
+    const c = await devContainers((line) => console.log(`  ${line}`));
+    cleanups.push(() => c.close());
+    // Containers cannot reach 127.0.0.1 of this host: PostgreSQL and Swift through Docker's bridge gateway.
+    [dbUrl, s3Endpoint] = [await c.reachable(sourceUrl), await c.reachable(s3.endpoint)];
+    dockerEnv = c.env;
+  } else {
+    const [streamerPort] = await freePorts(1);
+    console.log(`▸ starting the streamer: node container/src/server.ts on 127.0.0.1:${streamerPort}`);
+    streamer = spawn(process.execPath, [`${ROOT}container/src/server.ts`], {
+      env: { PATH: process.env.PATH ?? "", PORT: String(streamerPort), STREAMER_HOST: "127.0.0.1" },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    cleanups.push(stopChild(streamer));
+    streamerUrl = `http://127.0.0.1:${streamerPort}`;
+  }
 
   const token = randomBytes(24).toString("base64url");
   const { vars, secrets } = localWorkerSettings(
     {
-      s3: { endpoint: s3.endpoint, bucket: BUCKET, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      s3: { endpoint: s3Endpoint, bucket: BUCKET, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
       prefix: "dev",
       keyring: generateKey("dev").entry,
-      streamerUrl: `http://127.0.0.1:${streamerPort}`,
-      databases: { demo: { url: sourceUrl, schedule: "0 * * * *" } },
+      streamerUrl,
+      databases: { demo: { url: dbUrl, schedule: "0 * * * *" } },
     },
     token,
   );
+  if (CONTAINERS) delete secrets.STREAMER_URL; // the real container, not the local seam
   // .dev.vars values override wrangler.jsonc vars: PGSEAL_CONFIG points at the local bucket instead of R2.
   const lines = [MARKER, dotenvLine("PGSEAL_CONFIG", JSON.stringify(vars.PGSEAL_CONFIG)), ...Object.entries(secrets).map(([k, v]) => dotenvLine(k, v))];
   writeFileSync(DEV_VARS, lines.join("\n") + "\n", { mode: 0o600 });
   cleanups.push(async () => rmSync(DEV_VARS, { force: true })); // its ports and token die with this run
 
-  console.log(`▸ wrangler dev on http://127.0.0.1:${WRANGLER_PORT} (containers off; the seam forwards to the streamer)\n`);
+  console.log(`▸ wrangler dev on http://127.0.0.1:${WRANGLER_PORT} (${CONTAINERS ? `containers on: ${CONTAINERS_CONFIG}; the first start builds the image` : "containers off; the seam forwards to the streamer"})\n`);
   console.log(`  TOKEN='${token}'`);
   console.log(`  curl -s -H "authorization: Bearer $TOKEN" http://127.0.0.1:${WRANGLER_PORT}/databases`);
   console.log(`  curl -s -X POST -H "authorization: Bearer $TOKEN" http://127.0.0.1:${WRANGLER_PORT}/backups/demo`);
   console.log(`  curl -s "http://127.0.0.1:${WRANGLER_PORT}/cdn-cgi/handler/scheduled?cron=*/5+*+*+*+*"   # the cron watchdog\n`);
-  const wrangler = spawn(process.execPath, [`${ROOT}node_modules/wrangler/bin/wrangler.js`, "dev", "--ip", "127.0.0.1", "--port", String(WRANGLER_PORT), "--show-interactive-dev-session=false"], {
+  const config = CONTAINERS ? ["-c", CONTAINERS_CONFIG] : [];
+  const wrangler = spawn(process.execPath, [`${ROOT}node_modules/wrangler/bin/wrangler.js`, "dev", ...config, "--ip", "127.0.0.1", "--port", String(WRANGLER_PORT), "--show-interactive-dev-session=false"], {
     cwd: ROOT,
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    env: { ...process.env, ...dockerEnv, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
     stdio: ["ignore", "inherit", "inherit"],
   });
   cleanups.push(stopChild(wrangler));
@@ -80,9 +100,9 @@ async function main(): Promise<void> {
     process.on("SIGINT", () => resolve("Ctrl-C"));
     process.on("SIGTERM", () => resolve("SIGTERM"));
     wrangler.once("exit", (code) => resolve(`wrangler dev exited (${code})`));
-    streamer.once("exit", (code) => resolve(`the streamer exited (${code})`));
+    streamer?.once("exit", (code) => resolve(`the streamer exited (${code})`));
   });
-  console.log(`\n▸ ${ended}: stopping wrangler, the streamer, PostgreSQL and Swift`);
+  console.log(`\n▸ ${ended}: stopping wrangler, ${CONTAINERS ? "its containers" : "the streamer"}, PostgreSQL and Swift`);
 }
 
 try {

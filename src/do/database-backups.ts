@@ -266,11 +266,16 @@ export class DatabaseBackups extends DurableObject<Env> {
   }
 
   /** Lifecycle news from PgDumpContainer. A stop or error while a job runs ends that attempt at once. */
-  async containerEvent(e: ContainerEvent, now = Date.now()): Promise<{ handled: "recorded" | "attempt-ended" | "no-running-job" }> {
+  async containerEvent(e: ContainerEvent, now = Date.now()): Promise<{ handled: "recorded" | "attempt-ended" | "no-running-job" | "other-attempt" }> {
     this.store.setMeta(META_LAST_CONTAINER_EVENT, JSON.stringify({ ...e, at: now }));
     if (e.kind === "start") return { handled: "recorded" };
     const job = this.store.active();
     if (!job || !isRunning(job.state)) return { handled: "no-running-job" };
+    // A container that ran another attempt (one that vanished while its object was down is reported during the next start).
+    if (e.jobId !== undefined && e.jobId !== job.streamerJobId) {
+      console.log(`pgseal: ${this.db}: a container ${e.kind} of job ${e.jobId} left job ${job.streamerJobId} (${job.state}) alone`);
+      return { handled: "other-attempt" };
+    }
     const what = e.kind === "stop" ? "stopped" : "failed";
     await endAttempt(this.#driver(), job, now, { code: "CONTAINER_LOST", message: `the container ${what} while the job was ${job.state}${e.detail ? `: ${e.detail.slice(0, 300)}` : ""}`, retryable: true });
     await this.#arm(now);

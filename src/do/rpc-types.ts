@@ -25,6 +25,8 @@ export interface RpcError {
 export interface ContainerEvent {
   kind: "start" | "stop" | "error";
   detail?: string;
+  /** The streamer job the container instance had accepted last, when known: news of it is not news of another attempt. */
+  jobId?: string;
 }
 
 export interface JobSummary {

@@ -149,6 +149,9 @@ describe("backups with the real streamer", () => {
   it("end the running attempt with CONTAINER_LOST when the container reports a stop, and retry as a new attempt", async () => {
     const { id, clock } = await startParked("cancelme");
     await tickUntil("cancelme", id, clock, (j) => j.state === "dumping", "dumping");
+    // The stop of a container that had taken another job (reported late, during a later start) leaves this attempt alone.
+    expect(await backups("cancelme").containerEvent({ kind: "stop", detail: "exit code 0", jobId: "earlier-job-a1" }, clock.now)).toEqual({ handled: "other-attempt" });
+    expect((await view("cancelme", id)).state).toBe("dumping");
     expect(await backups("cancelme").containerEvent({ kind: "stop", detail: "exit code 137" }, clock.now)).toEqual({ handled: "attempt-ended" });
     const retrying = await view("cancelme", id);
     expect(retrying).toMatchObject({ state: "queued", attempt: 2 });
