@@ -64,7 +64,7 @@ export function contentProof(c: DrillComparison | null | undefined): ContentProo
 
 /** "content-exact: 12 tables, 1.4 GB hashed" or "counts only (why)": the words the dashboard and report use. */
 export function describeProof(p: ContentProof | null | undefined): string {
-  if (!p) return "counts only (drilled before content digests)";
+  if (!p) return "counts only (no content comparison was recorded)";
   if (p.proof === "content-exact") return `content-exact: ${p.tables} tables, ${formatGb(p.bytes)} hashed`;
   return `counts only${p.reason ? ` (${p.reason})` : ""}`;
 }
