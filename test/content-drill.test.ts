@@ -103,6 +103,23 @@ describe("a content-exact drill of the seed database", () => {
   });
 });
 
+describe("amcheck on the restored indexes (optional, reported apart)", () => {
+  it("checks every B-tree index with heapallindexed, names a corrupt one, and leaves the verdict to the comparison", async () => {
+    // An expression index whose function changes meaning after the build: heap and index disagree.
+    const lie = alter(
+      "CREATE FUNCTION public.f(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1'; CREATE INDEX lying ON public.blobs (public.f(id));" +
+        " CREATE OR REPLACE FUNCTION public.f(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT -$1'",
+    );
+    const { drill: d } = await sealBackup({ client, manifest: seeded.manifest, manifestKey: seeded.manifestKey, keyring, inventory: seeded.inventory, amcheck: true, afterRestore: lie });
+    const am = d.comparison!.amcheck!;
+    expect(am.ran).toBe(true);
+    expect(am.indexes).toBeGreaterThan(5);
+    expect(am.failed.map((f) => f.index)).toEqual(["public.lying"]);
+    // The extra index makes the object counts differ: that, not amcheck, decides the verdict.
+    expect(d.code).toBe("DRILL_OBJECTS_MISMATCH");
+  });
+});
+
 describe("content digests under source settings pg_dump does not set", () => {
   it("seals content-exact when the source database has another TimeZone and bytea_output=escape", async () => {
     await pg.createDatabase("elsewhere");

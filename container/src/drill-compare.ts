@@ -2,6 +2,7 @@
 import type { DrillComparison, TableCount } from "../../src/shared/drill-record.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
 import type { PgConnection } from "../../src/shared/pg-url.ts";
+import { amcheckIndexes } from "./drill-amcheck.ts";
 import { compareContent } from "./drill-digest.ts";
 import { pgEnv } from "./pg-process.ts";
 import type { PgTools } from "./pg-tools.ts";
@@ -44,7 +45,8 @@ async function query(tools: PgTools, conn: PgConnection, sql: string): Promise<s
   return r.stdout.split("\n").filter((l) => l !== "").map((l) => l.split("\x1f"));
 }
 
-export async function compareInventory(tools: PgTools, conn: PgConnection, expected: DumpInventory): Promise<DrillComparison> {
+/** `amcheck`: also check every restored B-tree index (reported in `amcheck`, apart from the verdict). */
+export async function compareInventory(tools: PgTools, conn: PgConnection, expected: DumpInventory, opts: { amcheck?: boolean } = {}): Promise<DrillComparison> {
   const present = new Set(
     (await query(tools, conn, `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "c.oid")};`)).map(
       ([s, n]) => display(s, n),
@@ -115,6 +117,7 @@ export async function compareInventory(tools: PgTools, conn: PgConnection, expec
     largeObjects,
     objects,
     content,
+    ...(opts.amcheck ? { amcheck: await amcheckIndexes(tools, conn) } : {}),
     failure,
   };
 }

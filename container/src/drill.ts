@@ -34,6 +34,8 @@ export interface DrillSpec {
   onNotice?: (message: string) => void;
   /** Tests: the free bytes the disk guard sees. */
   freeBytes?: () => number;
+  /** Also run amcheck on the restored indexes (slow: reads every table once per index); reported apart from the verdict. */
+  amcheck?: boolean;
   /** Tests: runs against the restored database before it is compared (to alter it). */
   afterRestore?: (conn: PgConnection) => Promise<void>;
 }
@@ -116,7 +118,7 @@ export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
     spec.onProgress?.(progress);
     const countStarted = performance.now();
     await spec.afterRestore?.(target.conn);
-    const comparison = await compareInventory(tools, target.conn, spec.expected);
+    const comparison = await compareInventory(tools, target.conn, spec.expected, { amcheck: spec.amcheck });
     const countSeconds = Math.round(performance.now() - countStarted) / 1000;
     const counted = { restoreSeconds, countSeconds, tables: comparison.tables.length, rows: comparison.rowsActual, warnings, comparison };
     if (comparison.failure) {

@@ -27,6 +27,7 @@ export interface SealArgs {
   onProgress?: (p: DrillProgress) => void;
   onNotice?: (message: string) => void;
   freeBytes?: () => number;
+  amcheck?: boolean;
   /** Tests: alters the restored database before it is compared. */
   afterRestore?: DrillSpec["afterRestore"];
   /** The backup's other stored copies: each is checked by size and sha256 and gets the same verdict in its manifest. */

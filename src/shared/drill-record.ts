@@ -20,6 +20,8 @@ export interface DrillComparison {
   objects: { kind: string; expected: number; actual: number }[];
   /** The content comparison; null when it did not run (counts already differed), absent in older records. */
   content?: ContentCheck | null;
+  /** amcheck of the restored B-tree indexes, when asked for: reported apart, it does not change the verdict. */
+  amcheck?: AmcheckReport;
   /** The first kind of difference found, if any; `summary` names no table (it goes into the plaintext manifest). */
   failure: { code: ErrorCode; summary: string } | null;
 }
@@ -39,6 +41,17 @@ export interface ContentCheck {
   /** Tables whose content differs from the dump's, with both digests. */
   mismatched: { table: string; expected: string; actual: string }[];
   largeObjects: { count: number; bytes: number; match: boolean } | null;
+}
+
+/** bt_index_check(index, heapallindexed => true) over the restored indexes (container/src/drill-amcheck.ts). */
+export interface AmcheckReport {
+  /** False when amcheck was unavailable (`reason` says why). */
+  ran: boolean;
+  reason?: string;
+  indexes: number;
+  /** Indexes amcheck found corrupt, with its message. */
+  failed: { index: string; error: string }[];
+  seconds: number;
 }
 
 /** The full record: the manifest's plaintext summary plus what goes into its sealed section. */
