@@ -111,6 +111,7 @@ describe("the dashboard in a browser", () => {
     await page.waitForURL(/\/report\/\d{4}-\d{2}$/);
     expect(await page.content()).toContain("Restore Drill Report");
     expect(await page.getByRole("button", { name: "Print" }).count()).toBe(1);
+    expect(await page.content()).toMatch(/What the drill proved<\/th><td class="msg">content-exact: \d+ tables/);
     await shot(page, "4-report");
 
     await page.goto(`${worker.url}/`);
