@@ -136,6 +136,29 @@ describe("content digests under source settings pg_dump does not set", () => {
   });
 });
 
+describe("content digests on awkward schemas", () => {
+  it("reads pg_dump's column order back for an inheritance child whose restored columns are ordered otherwise, and a table without columns", async () => {
+    await pg.createDatabase("inherit");
+    await pg.psql(
+      "CREATE TABLE p(a int); CREATE TABLE c(b text) INHERITS (p); ALTER TABLE p ADD COLUMN z int; INSERT INTO c VALUES (1, 'one', 10), (2, 'two', 20);" +
+        " CREATE TABLE nothing(); INSERT INTO nothing DEFAULT VALUES; INSERT INTO nothing DEFAULT VALUES;",
+      "inherit",
+    );
+    const b = await runBackup({ db: "inherit", databaseUrl: pg.urlFor("inherit"), s3: target, prefix: "c", keyring, compression: "zstd" });
+    expect(Object.fromEntries(b.inventory!.tables.map((t) => [t.name, t.columns]))).toEqual({ c: "(a, b, z)", nothing: "", p: "(a, z)" });
+    let restoredOrder = "";
+    const look = async (conn: PgConnection) => {
+      const tools = await findPgTools();
+      const sql = "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'public.c'::regclass AND attnum > 0";
+      restoredOrder = (await runCommand(tools.psql, ["-X", "-A", "-t", "-d", conn.urlWithoutPassword, "-c", sql], { env: pgEnv(conn) })).stdout.trim();
+    };
+    const { drill: d } = await drill(look, b);
+    expect(restoredOrder).toBe("a,z,b");
+    expect(d.reason).toBeUndefined();
+    expect(d.comparison!.content).toMatchObject({ proof: "content-exact", tables: 3, mismatched: [] });
+  });
+});
+
 describe("the streaming drill (key custody) hashes too", () => {
   it("compares content after restoring the dump as it streamed", async () => {
     let streaming: Awaited<ReturnType<typeof openStreamingDrill>> | undefined;
