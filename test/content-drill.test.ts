@@ -1,6 +1,8 @@
 // Content-exact drills against real PostgreSQL and Swift: the seed seals content-exact, and a restore that keeps every count but not every value is caught.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup, type BackupResult } from "../container/src/backup.ts";
+import { createHash } from "node:crypto";
+import { TableSplitter } from "../container/src/drill-digest.ts";
 import { nodeHashing } from "../container/src/node-hash.ts";
 import { pgEnv } from "../container/src/pg-process.ts";
 import { runCommand } from "../container/src/run-command.ts";
@@ -43,6 +45,21 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pg?.stop();
+});
+
+describe("splitting psql's output into tables", () => {
+  it("finds each table's end only at a marker line, wherever the chunks are cut", () => {
+    // Rows that look like markers but are not: an escaped backslash before P, a \P inside a line.
+    const tables = ["a\tb\n\\\\P\nx \\P\n", "", "\\\\P\n", "last\n"];
+    const out = Buffer.from(tables.map((t) => `${t}\\P\n`).join(""));
+    const expected = tables.map((t) => ({ sha256: createHash("sha256").update(t).digest("hex"), bytes: Buffer.byteLength(t) }));
+    for (let size = 1; size <= out.length; size++) {
+      const s = new TableSplitter();
+      for (let at = 0; at < out.length; at += size) s.push(out.subarray(at, at + size));
+      expect(s.results, `chunks of ${size}`).toEqual(expected);
+      expect(s.leftover).toBe(0);
+    }
+  });
 });
 
 describe("a content-exact drill of the seed database", () => {

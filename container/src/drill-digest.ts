@@ -6,10 +6,12 @@ import type { PgConnection } from "../../src/shared/pg-url.ts";
 import { pgEnv, StderrLog } from "./pg-process.ts";
 import type { PgTools } from "./pg-tools.ts";
 import { runCommand } from "./run-command.ts";
-import { BlockDigest, combineLargeObjects, CONTENT_DIGEST } from "./stages/copy-digest.ts";
+import { combineLargeObjects, CONTENT_DIGEST, PlainDigest } from "./stages/copy-digest.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
 
 const NEWLINE = 0x0a;
+const BACKSLASH = 0x5c;
+const LETTER_P = 0x50;
 /**
  * Printed by psql after each table's COPY output. In COPY text a backslash is always followed by
  * one of b f n r t v N \ (or is doubled), so no row can begin with "\P": the marker is unambiguous.
@@ -49,41 +51,45 @@ export function sessionSql(expected: DumpInventory): string {
   ].join("\n");
 }
 
-/** Splits psql's stdout at the markers and hashes each table's part; chunks are hashed in place, never per row. */
-class TableSplitter {
+/** Splits psql's stdout at the markers and hashes each table's part; whole chunks go to the hash, never rows, and nothing is copied but a marker's first bytes. */
+export class TableSplitter {
   readonly results: { sha256: string; bytes: number }[] = [];
-  #digest = new BlockDigest();
-  #bytes = 0;
+  #digest = new PlainDigest();
+  /** The last one or two bytes seen, when they could begin a marker. */
   #pending: Buffer = Buffer.alloc(0);
-  /** The byte before `#pending`: a marker counts only at the start of a line. */
+  /** The byte before the unhashed data: a marker counts only at the start of a line. */
   #before = NEWLINE;
 
   push(chunk: Buffer): void {
-    const buf = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    // `pending` is rarely set (a chunk ending in a line that starts "\\" or "\\P"): copying then is cheap.
+    const buf = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
+    const lineStart = (at: number) => (at === 0 ? this.#before : buf[at - 1]) === NEWLINE;
     let from = 0;
     for (let p = buf.indexOf(MARKER); p !== -1; p = buf.indexOf(MARKER, p + 1)) {
-      if ((p === 0 ? this.#before : buf[p - 1]) !== NEWLINE || p < from) continue;
-      this.#add(buf.subarray(from, p));
-      this.results.push({ sha256: this.#digest.finish(0), bytes: this.#bytes });
-      this.#digest = new BlockDigest();
-      this.#bytes = 0;
+      if (!lineStart(p)) continue;
+      this.#digest.add(buf.subarray(from, p));
+      this.#end();
       from = p + MARKER.length;
     }
-    // The last two bytes may begin a marker that the next chunk completes.
-    const keep = Math.max(from, buf.length - (MARKER.length - 1));
-    this.#add(buf.subarray(from, keep));
+    // Bytes at the end that may begin a marker the next chunk completes wait for it.
+    const n = buf.length;
+    let hold = 0;
+    if (n >= 2 && buf[n - 2] === BACKSLASH && buf[n - 1] === LETTER_P && lineStart(n - 2)) hold = 2;
+    else if (n >= 1 && buf[n - 1] === BACKSLASH && lineStart(n - 1)) hold = 1;
+    const keep = Math.max(from, n - hold);
+    this.#digest.add(buf.subarray(from, keep));
     if (keep > 0) this.#before = buf[keep - 1];
     this.#pending = Buffer.from(buf.subarray(keep));
   }
 
-  #add(b: Uint8Array): void {
-    if (b.length === 0) return;
-    this.#digest.add(b);
-    this.#bytes += b.length;
+  #end(): void {
+    this.results.push({ sha256: this.#digest.finish(), bytes: this.#digest.bytes });
+    this.#digest = new PlainDigest();
+    this.#before = NEWLINE;
   }
 
   get leftover(): number {
-    return this.#pending.length + this.#bytes;
+    return this.#pending.length + this.#digest.bytes;
   }
 }
 
