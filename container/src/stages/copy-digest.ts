@@ -68,6 +68,16 @@ export class PlainDigest {
   }
 }
 
+/** Newlines that belong to the end-of-data marker: a "\\." line ending the block's last piece, plus blank lines after it. */
+export function terminatorLines(piece: Uint8Array): number {
+  let n = 0;
+  while (n < piece.length && piece[piece.length - 1 - n] === 0x0a) n++;
+  const dot = piece.length - n - 1;
+  if (n === 0 || dot < 1 || piece[dot] !== 0x2e || piece[dot - 1] !== 0x5c) return 0;
+  // The marker must be a whole line: at the start of the piece, or after a newline.
+  return dot === 1 || piece[dot - 2] === 0x0a ? n : 0;
+}
+
 export interface LargeObjectDigest {
   oid: number;
   bytes: number;

@@ -1,6 +1,6 @@
 // Pass-through stage that reads a pg_dump custom-format archive (-Z0) as it streams and records what it holds: rows per table, sequences, objects.
 import { PgsealError } from "../../../src/shared/errors.ts";
-import { BlockDigest, combineLargeObjects, PlainDigest, CONTENT_DIGEST, copyColumns, type LargeObjectDigest } from "./copy-digest.ts";
+import { BlockDigest, combineLargeObjects, PlainDigest, CONTENT_DIGEST, copyColumns, terminatorLines, type LargeObjectDigest } from "./copy-digest.ts";
 
 export interface DumpInventory {
   archiveVersion: string;
@@ -22,10 +22,7 @@ export interface DumpInventory {
   encoding?: string;
   /** Every large object's data, combined (copy-digest.ts `combineLargeObjects`). */
   largeObjectData?: { sha256: string; bytes: number; count: number };
-  /**
-   * Settings of the source session that shape COPY text and that pg_dump leaves alone
-   * (it sets DateStyle, IntervalStyle, extra_float_digits itself). Recorded by the backup, not the stage.
-   */
+  /** Source session settings that shape COPY text and pg_dump leaves alone; recorded by the backup, not the stage. */
   session?: { timeZone: string; byteaOutput: string };
 }
 
@@ -45,16 +42,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
-}
-
-/** Newlines that belong to the end-of-data marker: a "\\." line ending the block's last piece, plus blank lines after it. */
-function terminatorLines(piece: Uint8Array): number {
-  let n = 0;
-  while (n < piece.length && piece[piece.length - 1 - n] === NEWLINE) n++;
-  const dot = piece.length - n - 1;
-  if (n === 0 || dot < 1 || piece[dot] !== 0x2e || piece[dot - 1] !== 0x5c) return 0;
-  // The marker must be a whole line: at the start of the piece, or after a newline.
-  return dot === 1 || piece[dot - 2] === NEWLINE ? n : 0;
 }
 
 /** The bytes the stage has passed on and the parser has yet to read; reads wait for more input. */
