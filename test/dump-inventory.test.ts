@@ -78,10 +78,12 @@ describe("dumpInventory on the seed database", () => {
   });
 
   it("passes every byte through unchanged, in one-byte chunks and in random ones", async () => {
+    // One-byte chunks cost an await per byte: a few awkward tables and the large objects, not all of public (it ran past the timeout under load).
+    const tiny = pgDump("seeded", "-Z0", "-b", "--table=public.customers", "--table=public.blobs", '--table=public."MixedCase"');
     const small = pgDump("seeded", "-Z0", "--table=public.*");
-    for (const sizes of [() => 1, () => Math.floor(Math.random() * 5000)]) {
-      const { out, inventory } = await run(small, sizes);
-      expect(sha(out)).toBe(sha(small));
+    for (const [dump, sizes] of [[tiny, () => 1], [small, () => Math.floor(Math.random() * 5000)]] as const) {
+      const { out, inventory } = await run(dump, sizes);
+      expect(sha(out)).toBe(sha(dump));
       expect(inventory).not.toBeInstanceOf(Error);
     }
   });
