@@ -110,7 +110,12 @@ export async function hashTables(tools: PgTools, conn: PgConnection, expected: D
   child.stdin.on("error", () => {});
   child.stdin.end(script);
   const code = await exited;
-  if (code !== 0) throw new PgsealError("DRILL_FAILED", `reading the restored tables back for their content digest failed: ${log.tail(4) || `psql exited with ${code}`}`);
+  if (code !== 0) {
+    throw new PgsealError(
+      "DRILL_FAILED",
+      `reading the restored tables back for their content digest failed (on a scratch server, drill as a role that may read every restored table and bypass row security): ${log.tail(4) || `psql exited with ${code}`}`,
+    );
+  }
   if (splitter.results.length !== tables.length || splitter.leftover !== 0) {
     throw new PgsealError("DRILL_FAILED", `reading the restored tables back gave ${splitter.results.length} of ${tables.length} tables: psql's output was not what pgseal expects`);
   }
@@ -124,7 +129,9 @@ export async function hashTables(tools: PgTools, conn: PgConnection, expected: D
 export async function hashLargeObjects(tools: PgTools, conn: PgConnection): Promise<{ sha256: string; bytes: number; count: number }> {
   const sql = "SELECT oid, length(b), encode(sha256(b), 'hex') FROM (SELECT oid, lo_get(oid) AS b FROM pg_largeobject_metadata) lo;";
   const r = await runCommand(tools.psql, ["-X", "-A", "-t", "-q", "-F", " ", "-v", "ON_ERROR_STOP=1", "--no-password", "-d", conn.urlWithoutPassword, "-f", "-"], { env: pgEnv(conn), input: sql });
-  if (r.code !== 0) throw new PgsealError("DRILL_FAILED", `reading the restored large objects back failed: ${r.stderr.trim().slice(-300)}`);
+  if (r.code !== 0) {
+    throw new PgsealError("DRILL_FAILED", `reading the restored large objects back failed (lo_get reads an object whole, so one over 1 GB cannot be compared; see docs/DRILLS.md): ${r.stderr.trim().slice(-300)}`);
+  }
   const objects = r.stdout.split("\n").filter((l) => l !== "").map((l) => {
     const [oid, bytes, sha256] = l.split(" ");
     return { oid: Number(oid), bytes: Number(bytes), sha256 };
