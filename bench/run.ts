@@ -5,7 +5,11 @@ import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateKey } from "../src/shared/keyring.ts";
+import { runBackup } from "../container/src/backup.ts";
+import { nodeHashing } from "../container/src/node-hash.ts";
+import { sealBackup } from "../container/src/seal.ts";
+import { generateKey, parseKeyring } from "../src/shared/keyring.ts";
+import { S3Client, type S3Target } from "../src/shared/s3.ts";
 import { pgsealEnv } from "../test/harness/cli.ts";
 import { startDiscardS3 } from "../test/harness/discard-s3.ts";
 import { startPostgres, type PgCluster } from "../test/harness/postgres.ts";
@@ -64,6 +68,36 @@ async function buildDatabase(pg: PgCluster, name: string, pgbenchScale: number, 
   const size = await pg.psql(`select pg_database_size('${name}')`, name);
   console.log(`  ${name}: ${(Number(size) / 1e9).toFixed(2)} GB on disk`);
   return url;
+}
+
+/**
+ * Drill time with and without content digests (docs/DRILLS.md), on the small database: one backup
+ * to Swift, then drills of it alternating between the full inventory and one stripped of its
+ * digests (counts only). Local throwaway cluster, as in the container.
+ */
+async function benchDrillContentDigest(pg: PgCluster, s3: S3Target, url: string) {
+  const keyring = parseKeyring(generateKey("bench-drill").entry);
+  const client = new S3Client(s3, nodeHashing);
+  const b = await runBackup({ db: "bench_drill", databaseUrl: url, s3, prefix: "drill-digest", keyring, compression: "zstd" });
+  const countsOnly = { ...b.inventory!, contentDigest: undefined };
+  const runs: { round: number; content_digest: boolean; total_s: number; compare_s: number; hash_s: number; hashed_bytes: number }[] = [];
+  console.log(`\ndrill of bench_small with and without content digests (pg ${pg.tools.version}), ${ROUNDS} rounds`);
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const withDigest of round % 2 ? [true, false] : [false, true]) {
+      const { drill } = await sealBackup({ client, manifest: b.manifest, manifestKey: b.manifestKey, keyring, inventory: withDigest ? b.inventory : countsOnly });
+      if (drill.verdict !== "pass") throw new Error(`bench drill did not pass: ${drill.code} ${drill.reason}`);
+      const c = drill.comparison?.content;
+      runs.push({ round, content_digest: withDigest, total_s: drill.totalSeconds, compare_s: drill.countSeconds, hash_s: c?.seconds ?? 0, hashed_bytes: c?.bytes ?? 0 });
+      console.log(`  round ${round} ${withDigest ? "content-exact" : "counts only  "} drill ${drill.totalSeconds.toFixed(2)} s, compare ${drill.countSeconds.toFixed(2)} s${c?.bytes ? `, ${(c.bytes / 1e6).toFixed(0)} MB hashed in ${c.seconds.toFixed(2)} s` : ""}`);
+    }
+  }
+  const medOf = (w: boolean, k: "total_s" | "compare_s") => median(runs.filter((r) => r.content_digest === w).map((r) => r[k]));
+  return {
+    db: "small_db",
+    runs,
+    median_drill_s: { content_exact: medOf(true, "total_s"), counts_only: medOf(false, "total_s") },
+    median_compare_s: { content_exact: medOf(true, "compare_s"), counts_only: medOf(false, "compare_s") },
+  };
 }
 
 function median(xs: number[]): number {
@@ -156,6 +190,7 @@ async function main(): Promise<void> {
       }
     }
 
+    const drillDigest = await benchDrillContentDigest(pg, { endpoint: swift.endpoint, bucket: "bench", region: swift.region, accessKeyId: swift.accessKeyId, secretAccessKey: swift.secretAccessKey }, dbs[0].url);
     const med = (name: string, db: string) => median(runs.filter((r) => r.name === name && r.db === db).map((r) => r.wall_s));
     const ref = dbs.some((d) => d.size === "large_db") ? "large_db" : "small_db";
     const ratios = {
@@ -178,6 +213,7 @@ async function main(): Promise<void> {
         }),
       ),
       ratios: Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
+      drill_content_digest: drillDigest,
       peak_rss_mib: { small_db: Math.round(peakFor("small_db")), large_db: Math.round(peakFor("large_db")) },
       targets: { zstd_vs_raw_max: 1.15, gzip_vs_raw_max: 1.6, peer_vs_pgseal_min: 2, peak_rss_mib_max: 200 },
     };

@@ -102,6 +102,7 @@ describe("the dashboard in a browser", () => {
     expect(await page.locator("h1 .badge").textContent()).toBe("sealed");
     expect(labels.size).toBeGreaterThan(1); // it moved
     expect(await page.locator("#bar").getAttribute("value")).toBe("1");
+    expect(await page.locator("#drill-proof").textContent()).toMatch(/^Proven: content-exact: \d+ tables, [\d.]+ [MG]B hashed$/);
     await page.getByText(/Per-table counts/).click();
     expect(await page.locator("details tbody tr td").first().textContent()).toBe("public.orders");
     expect(await page.locator("details tbody tr td").nth(2).textContent()).toBe("20000");
@@ -110,6 +111,7 @@ describe("the dashboard in a browser", () => {
     await page.waitForURL(/\/report\/\d{4}-\d{2}$/);
     expect(await page.content()).toContain("Restore Drill Report");
     expect(await page.getByRole("button", { name: "Print" }).count()).toBe(1);
+    expect(await page.content()).toMatch(/What the drill proved<\/th><td class="msg">content-exact: \d+ tables/);
     await shot(page, "4-report");
 
     await page.goto(`${worker.url}/`);

@@ -2,7 +2,7 @@
 import { runBackup, type BackupProgress } from "../../container/src/backup.ts";
 import { runBackupJob } from "../../container/src/backup-job.ts";
 import { parseRecipient } from "../../src/shared/recipient.ts";
-import type { DrillRecord } from "../../src/shared/drill-record.ts";
+import { contentProof, describeProof, type DrillRecord } from "../../src/shared/drill-record.ts";
 import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
 import type { Command } from "../command.ts";
 import { BUCKET_FLAGS, ENV, keyringFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
@@ -53,7 +53,7 @@ export const backup: Command = {
     ).finally(() => line.done());
     const m = result.manifest;
     const drilled: DrillRecord | undefined = "drill" in result ? result.drill : undefined;
-    if (drilled) err(`drill ${drilled.verdict}: restored in ${drilled.restoreSeconds}s, ${drilled.tables} tables and ${drilled.rows} rows compared → ${m.status}${drilled.reason ? ` (${drilled.code}: ${drilled.reason})` : ""}`);
+    if (drilled) err(`drill ${drilled.verdict}: restored in ${drilled.restoreSeconds}s, ${drilled.tables} tables and ${drilled.rows} rows compared → ${m.status}${drilled.reason ? ` (${drilled.code}: ${drilled.reason})` : `; ${describeProof(contentProof(drilled.comparison))}`}`);
     if (flags.json) out(JSON.stringify({ manifestKey: result.manifestKey, manifest: m, ...(drilled ? { drill: drilled } : {}) }));
     else {
       out(m.artifact.key);

@@ -2,6 +2,7 @@
 import { resolveBackup } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { sealBackup } from "../../container/src/seal.ts";
+import { contentProof, describeProof } from "../../src/shared/drill-record.ts";
 import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
@@ -11,12 +12,13 @@ import { formatBytes, progressLine } from "../progress.ts";
 export const drill: Command = {
   summary: "restore a backup from the bucket into a throwaway cluster, compare every table's rows with the dump, and seal it",
   usage: [
-    "pgseal drill [<key> | --name <db>] [--scratch-url URL] [--json]",
+    "pgseal drill [<key> | --name <db>] [--scratch-url URL] [--amcheck] [--json]",
     "  Needs the PostgreSQL server binaries (initdb, postgres) of the dump's major version or newer,",
     "  or --scratch-url (env PGSEAL_DRILL_SCRATCH_URL): a server where a temporary database is created and dropped.",
+    "  --amcheck also checks every restored B-tree index with amcheck (bt_index_check, heapallindexed); reported, not part of the verdict.",
     "  The manifest's status becomes sealed, drill-failed or drill-skipped; exit status 1 unless sealed.",
   ].join("\n"),
-  options: { ...BUCKET_FLAGS, name: { type: "string" }, "scratch-url": { type: "string" } },
+  options: { ...BUCKET_FLAGS, name: { type: "string" }, "scratch-url": { type: "string" }, amcheck: { type: "boolean" } },
   async run({ flags, positionals, out, err, signal }) {
     const client = new S3Client(s3TargetFrom(flags), nodeHashing, { signal });
     const keyring = await decryptKeysFrom(flags);
@@ -29,6 +31,7 @@ export const drill: Command = {
       manifestKey,
       keyring,
       scratchUrl: scratch,
+      amcheck: flags.amcheck === true,
       signal,
       onNotice: (m) => err(m),
       onProgress: (p) => line.update(`drill: ${p.step} ${formatBytes(p.bytesRead)} / ${formatBytes(p.bytesTotal)}`),
@@ -40,6 +43,10 @@ export const drill: Command = {
       out(`${result.manifest.status}: ${manifest.artifact.key}`);
       err(`restore ${d.restoreSeconds}s, count ${d.countSeconds}s, total ${d.totalSeconds}s; ${d.tables} tables, ${d.rows} rows (${d.target}, pg_restore ${d.restoreFlags.join(" ")})`);
       for (const t of d.comparison?.tables.filter((x) => x.actual !== x.expected) ?? []) err(`  ${t.table}: dump ${t.expected}, restored ${t.actual ?? "missing"}`);
+      if (d.verdict === "pass") err(`proven: ${describeProof(contentProof(d.comparison))}`);
+      for (const m of d.comparison?.content?.mismatched ?? []) err(`  ${m.table}: same row count, other content (sha256 ${m.expected.slice(0, 12)}… in the dump, ${m.actual.slice(0, 12)}… restored)`);
+      const am = d.comparison?.amcheck;
+      if (am) err(am.ran ? `amcheck: ${am.indexes} indexes checked in ${am.seconds}s, ${am.failed.length} corrupt${am.failed.map((f) => `\n  ${f.index}: ${f.error}`).join("")}` : `amcheck: ${am.reason}`);
       if (d.warnings.length) err(`pg_restore said:\n  ${d.warnings.join("\n  ")}`);
     }
     if (d.verdict !== "pass") throw new PgsealError(isErrorCode(d.code) ? d.code : "DRILL_FAILED", d.reason ?? "the drill did not pass");

@@ -238,6 +238,8 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     hooks.onNotice?.(`the dump's table inventory is unavailable, so this backup cannot be drilled: ${e instanceof Error ? e.message : String(e)}`);
     return null;
   });
+  // pg_dump's session had the same TimeZone and bytea_output as the preflight's (same URL, same environment).
+  if (counted) counted.session = source.session;
   if (counted) manifest.sealed = { inventory: await sealJson(sealTo, counted) };
   manifest.timings.totalSeconds = round3((performance.now() - started) / 1000);
   const written = await writeManifests(targets, copies, unreachable, manifest, keys.manifest);

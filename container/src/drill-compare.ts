@@ -1,7 +1,9 @@
-// After a drill restore: count every table, read every sequence and count objects in the target, and compare with the dump's inventory.
+// After a drill restore: count every table, read every sequence and count objects in the target, compare with the dump's inventory, then compare content (drill-digest.ts).
 import type { DrillComparison, TableCount } from "../../src/shared/drill-record.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
 import type { PgConnection } from "../../src/shared/pg-url.ts";
+import { amcheckIndexes } from "./drill-amcheck.ts";
+import { compareContent } from "./drill-digest.ts";
 import { pgEnv } from "./pg-process.ts";
 import type { PgTools } from "./pg-tools.ts";
 import { runCommand } from "./run-command.ts";
@@ -43,7 +45,8 @@ async function query(tools: PgTools, conn: PgConnection, sql: string): Promise<s
   return r.stdout.split("\n").filter((l) => l !== "").map((l) => l.split("\x1f"));
 }
 
-export async function compareInventory(tools: PgTools, conn: PgConnection, expected: DumpInventory): Promise<DrillComparison> {
+/** `amcheck`: also check every restored B-tree index (reported in `amcheck`, apart from the verdict). */
+export async function compareInventory(tools: PgTools, conn: PgConnection, expected: DumpInventory, opts: { amcheck?: boolean } = {}): Promise<DrillComparison> {
   const present = new Set(
     (await query(tools, conn, `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "c.oid")};`)).map(
       ([s, n]) => display(s, n),
@@ -96,6 +99,15 @@ export async function compareInventory(tools: PgTools, conn: PgConnection, expec
     const what = [...(largeObjects.actual !== largeObjects.expected ? ["large objects"] : []), ...objOff.map((o) => o.kind)];
     failure = { code: "DRILL_OBJECTS_MISMATCH", summary: `restored object counts differ from the dump's catalog for: ${what.join(", ")}` };
   }
+  // Content is compared only when every count matched: a count that differs already names the problem.
+  const content = failure ? null : await compareContent(tools, conn, expected);
+  if (content && (content.mismatched.length > 0 || content.largeObjects?.match === false)) {
+    const what = [
+      ...(content.mismatched.length > 0 ? [`${content.mismatched.length} of ${content.tables} tables restored with the same row count but other content than the dump holds`] : []),
+      ...(content.largeObjects?.match === false ? ["the large objects' data differs from the dump's"] : []),
+    ];
+    failure = { code: "DRILL_CONTENT_MISMATCH", summary: what.join("; ") };
+  }
   return {
     tables,
     rowsExpected: tables.reduce((s, t) => s + t.expected, 0),
@@ -104,6 +116,8 @@ export async function compareInventory(tools: PgTools, conn: PgConnection, expec
     sequences,
     largeObjects,
     objects,
+    content,
+    ...(opts.amcheck ? { amcheck: await amcheckIndexes(tools, conn) } : {}),
     failure,
   };
 }

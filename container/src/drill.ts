@@ -5,6 +5,7 @@ export type { DrillRecord };
 import type { Keyring } from "../../src/shared/keyring.ts";
 import type { DecryptKeys } from "../../src/shared/format.ts";
 import type { DrillSummary, Manifest } from "../../src/shared/manifest.ts";
+import type { PgConnection } from "../../src/shared/pg-url.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
 import { createScratchDatabase, freeDiskBytes, startDrillCluster, type DrillTarget } from "./drill-cluster.ts";
 import { compareInventory } from "./drill-compare.ts";
@@ -34,6 +35,10 @@ export interface DrillSpec {
   onNotice?: (message: string) => void;
   /** Tests: the free bytes the disk guard sees. */
   freeBytes?: () => number;
+  /** Also run amcheck on the restored indexes (slow: reads every table once per index); reported apart from the verdict. */
+  amcheck?: boolean;
+  /** Tests: runs against the restored database before it is compared (to alter it). */
+  afterRestore?: (conn: PgConnection) => Promise<void>;
 }
 
 export interface DrillProgress {
@@ -109,7 +114,8 @@ export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
     progress.step = "counting";
     spec.onProgress?.(progress);
     const countStarted = performance.now();
-    const comparison = await compareInventory(tools, target.conn, spec.expected);
+    await spec.afterRestore?.(target.conn);
+    const comparison = await compareInventory(tools, target.conn, spec.expected, { amcheck: spec.amcheck });
     const countSeconds = Math.round(performance.now() - countStarted) / 1000;
     const counted = { restoreSeconds, countSeconds, tables: comparison.tables.length, rows: comparison.rowsActual, warnings, comparison };
     if (comparison.failure) {

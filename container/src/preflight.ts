@@ -8,15 +8,18 @@ export interface SourceInfo {
   serverVersion: string;
   serverMajor: number;
   sizeBytes: number;
+  /** Session settings that shape COPY text and that pg_dump does not set itself: a drill reads the restore back with them. */
+  session: { timeZone: string; byteaOutput: string };
 }
 
 export async function inspectSource(tools: PgTools, conn: PgConnection): Promise<SourceInfo> {
   const out = await runPsql(
     tools.psql,
     conn,
-    "select current_setting('server_version_num') || '|' || current_setting('server_version') || '|' || pg_database_size(current_database())",
+    "select current_setting('server_version_num') || '|' || current_setting('server_version') || '|' || pg_database_size(current_database())" +
+      " || '|' || current_setting('TimeZone') || '|' || current_setting('bytea_output')",
   );
-  const [num, version, size] = out.split("|");
+  const [num, version, size, timeZone, byteaOutput] = out.split("|");
   const serverMajor = Math.floor(Number(num) / 10000);
   if (!Number.isFinite(serverMajor) || serverMajor < 9) {
     throw new PgsealError("PG_DUMP_FAILED", `unexpected answer from ${conn.redacted} when asking its version`);
@@ -28,7 +31,7 @@ export async function inspectSource(tools: PgTools, conn: PgConnection): Promise
         `install PostgreSQL ${serverMajor} client tools or newer, or point PGSEAL_PG_BIN at their bin directory`,
     );
   }
-  return { serverVersion: version.split(" ")[0], serverMajor, sizeBytes: Number(size) };
+  return { serverVersion: version.split(" ")[0], serverMajor, sizeBytes: Number(size), session: { timeZone, byteaOutput } };
 }
 
 /** Counts user objects so a restore never lands on top of existing data by accident. */

@@ -8,7 +8,7 @@ import type { RecipientPublicKey } from "../../src/shared/recipient.ts";
 import { serializeManifest, type DrillSummary, type Manifest, type ManifestStatus } from "../../src/shared/manifest.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
 import { openJson, sealJson } from "../../src/shared/sealed-json.ts";
-import { runDrill, type DrillProgress, type DrillRecord } from "./drill.ts";
+import { runDrill, type DrillProgress, type DrillRecord, type DrillSpec } from "./drill.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
 
 export interface SealArgs {
@@ -26,6 +26,9 @@ export interface SealArgs {
   onProgress?: (p: DrillProgress) => void;
   onNotice?: (message: string) => void;
   freeBytes?: () => number;
+  amcheck?: boolean;
+  /** Tests: alters the restored database before it is compared. */
+  afterRestore?: DrillSpec["afterRestore"];
   /** The backup's other stored copies: each is checked by size and sha256 and gets the same verdict in its manifest. */
   copies?: { name: string; client: S3Client }[];
 }

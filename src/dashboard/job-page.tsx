@@ -2,6 +2,7 @@
 // One job: live progress (a small script polls /live; without it the page still reads), phase timeline, drill counts.
 import { raw } from "hono/html";
 import type { JobView } from "../do/rpc-types.ts";
+import { describeProof } from "../shared/drill-record.ts";
 import { formatBytes, Layout, STATE_CLASS, StateBadge, when } from "./layout.tsx";
 
 const ACTIVE = ["queued", "starting", "dumping", "uploading", "drilling"];
@@ -48,6 +49,7 @@ export function JobPage(props: { db: string; job: JobView; csrf: string }) {
   const active = ACTIVE.includes(j.state);
   const facts = progressFacts(j);
   const table = j.drillRecord?.comparison?.tables ?? [];
+  const mismatched = j.drillRecord?.comparison?.content?.mismatched ?? [];
   return (
     <Layout title={`${props.db} · ${j.id}`} signedIn csrf={props.csrf}>
       <p>
@@ -119,6 +121,8 @@ export function JobPage(props: { db: string; job: JobView; csrf: string }) {
             {` — restored in ${j.drill.restoreSeconds} s, counted in ${j.drill.countSeconds} s; ${j.drill.tables} tables, ${j.drill.rows} rows (${j.drill.target}, pg_restore ${j.drill.restoreFlags.join(" ")})`}
             {j.drill.reason ? ` — ${j.drill.code}: ${j.drill.reason}` : ""}
           </p>
+          {j.drill.verdict === "pass" && <p id="drill-proof">Proven: {describeProof(j.drill.content)}</p>}
+          {mismatched.length > 0 && <p class="bad">Content differs from the dump in: {mismatched.map((m) => m.table).join(", ")}</p>}
           {table.length > 0 && (
             <details>
               <summary>Per-table counts ({table.length})</summary>

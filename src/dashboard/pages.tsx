@@ -164,7 +164,7 @@ export function DatabasePage(props: { status: DatabaseStatus; jobs: JobSummary[]
                   <td class="optional">{p ? `${formatBytes(p.bytesDumped)} → ${formatBytes(p.bytesUploaded)}` : "–"}</td>
                   <td class="optional">{p && p.bytesUploaded > 0 ? `${(p.bytesDumped / p.bytesUploaded).toFixed(1)}×` : "–"}</td>
                   <td class="optional">{p ? `${(p.elapsedMs / 1000).toFixed(1)} s` : "–"}</td>
-                  <td>{j.drill ? `${j.drill.verdict}: ${j.drill.tables} tables, ${j.drill.rows} rows, restore ${j.drill.restoreSeconds} s` : "–"}</td>
+                  <td>{j.drill ? `${j.drill.verdict}: ${j.drill.tables} tables, ${j.drill.rows} rows${j.drill.content?.proof === "content-exact" ? " (content-exact)" : ""}, restore ${j.drill.restoreSeconds} s` : "–"}</td>
                   <td class="optional">
                     {(j.copies ?? []).map((c) => (
                       <div class={c.ok ? "ok" : "bad"}>{`${c.name}: ${c.ok ? "stored" : (c.error?.code ?? "failed")}`}</div>

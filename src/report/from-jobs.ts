@@ -1,5 +1,6 @@
 // Job records (DatabaseBackups' SQLite rows) → the report's input rows; the only place that knows both shapes.
 import type { JobRecord } from "../do/job-store.ts";
+import { contentProof, describeProof } from "../shared/drill-record.ts";
 import type { ReportJob, ReportJobState } from "./report.ts";
 
 const LARGEST_TABLES = 5;
@@ -27,6 +28,7 @@ export function toReportJob(job: JobRecord): ReportJob {
           rows: drill.rows,
           verdict: drill.verdict,
           ...(drill.reason ? { reason: drill.reason } : {}),
+          proof: describeProof(contentProof(drill.comparison)),
           largestTables: largest.map((t) => ({ name: t.table, rows: t.expected })),
         }
       : null,

@@ -294,6 +294,17 @@ describe("renderReportHtml", () => {
     expect(charts[1]).toContain("No sealed drills this month");
   });
 
+  it("says what the latest sealed drill proved: content-exact with the amount hashed, or counts only", () => {
+    const proven = (proof?: string) => {
+      const sealed = job("sealed", "2026-11-02T03:00:00Z");
+      return buildReport(input([{ ...sealed, drill: { ...sealed.drill!, ...(proof ? { proof } : {}) } }]));
+    };
+    const exact = proven("content-exact: 12 tables, 1.40 GB hashed");
+    expect(exact.databases[0].latestSealed?.proof).toBe("content-exact: 12 tables, 1.40 GB hashed");
+    expect(renderReportHtml(exact)).toContain("What the drill proved</th><td class=\"msg\">content-exact: 12 tables, 1.40 GB hashed");
+    expect(renderReportHtml(proven())).not.toContain("What the drill proved");
+  });
+
   it("lists failures with their codes, and claims every backup sealed only when that is true", () => {
     expect(doc).toContain("<code>UNKNOWN</code>");
     expect(doc).toContain("<code>DRILL_FAILED</code>");

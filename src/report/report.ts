@@ -11,6 +11,8 @@ export interface ReportDrill {
   rows: number;
   verdict: "pass" | "fail" | "skipped";
   reason?: string;
+  /** What the drill proved, in words: "content-exact: N tables, X GB hashed" or "counts only (why)". */
+  proof?: string;
   /** The top few tables by rows. */
   largestTables: { name: string; rows: number }[];
 }
@@ -103,6 +105,8 @@ export interface LatestSealed {
   at: string;
   tables: number;
   rowsVerified: number;
+  /** "content-exact: N tables, X GB hashed" or "counts only (why)"; absent in drills recorded before it existed. */
+  proof?: string;
   largestTables: { name: string; rows: number }[];
   dumpBytes: number | null;
   storedBytes: number | null;
@@ -328,6 +332,7 @@ function buildDatabase(
     at: iso(last.createdMs),
     tables: last.job.drill.tables,
     rowsVerified: last.job.drill.rows,
+    ...(last.job.drill.proof ? { proof: last.job.drill.proof } : {}),
     largestTables: [...last.job.drill.largestTables].sort((a, b) => b.rows - a.rows).map((t) => ({ name: t.name, rows: t.rows })),
     dumpBytes: last.job.dumpBytes,
     storedBytes: last.job.storedBytes,

@@ -1,6 +1,6 @@
 // The shape of a drill's result, shared by the streamer that produces it, the Worker that stores it and the CLI that prints it.
 import type { ErrorCode } from "./errors.ts";
-import type { DrillSummary } from "./manifest.ts";
+import type { ContentProof, DrillSummary } from "./manifest.ts";
 
 export interface TableCount {
   table: string;
@@ -18,8 +18,40 @@ export interface DrillComparison {
   sequences: { sequence: string; expected: string; actual: string | null }[];
   largeObjects: { expected: number; actual: number };
   objects: { kind: string; expected: number; actual: number }[];
+  /** The content comparison; null when it did not run (counts already differed), absent in older records. */
+  content?: ContentCheck | null;
+  /** amcheck of the restored B-tree indexes, when asked for: reported apart, it does not change the verdict. */
+  amcheck?: AmcheckReport;
   /** The first kind of difference found, if any; `summary` names no table (it goes into the plaintext manifest). */
   failure: { code: ErrorCode; summary: string } | null;
+}
+
+/** What comparing the restore's content with the dump's digests found (container/src/drill-digest.ts). */
+export interface ContentCheck {
+  proof: "content-exact" | "counts-only";
+  /** Why counts only; names no table (it reaches plaintext summaries). */
+  reason?: string;
+  /** The digest definition compared (CONTENT_DIGEST). */
+  digest?: string;
+  /** Tables whose COPY text was hashed and compared. */
+  tables: number;
+  /** Bytes hashed on the restore side: COPY text plus large object data. */
+  bytes: number;
+  seconds: number;
+  /** Tables whose content differs from the dump's, with both digests. */
+  mismatched: { table: string; expected: string; actual: string }[];
+  largeObjects: { count: number; bytes: number; match: boolean } | null;
+}
+
+/** bt_index_check(index, heapallindexed => true) over the restored indexes (container/src/drill-amcheck.ts). */
+export interface AmcheckReport {
+  /** False when amcheck was unavailable (`reason` says why). */
+  ran: boolean;
+  reason?: string;
+  indexes: number;
+  /** Indexes amcheck found corrupt, with its message. */
+  failed: { index: string; error: string }[];
+  seconds: number;
 }
 
 /** The full record: the manifest's plaintext summary plus what goes into its sealed section. */
@@ -32,5 +64,25 @@ export interface DrillRecord extends DrillSummary {
 export function drillSummary(d: DrillRecord | undefined | null): DrillSummary | null {
   if (!d) return null;
   const { warnings: _w, comparison: _c, ...summary } = d;
-  return summary;
+  const proof = contentProof(d.comparison);
+  return proof ? { ...summary, content: proof } : summary;
+}
+
+/** The plaintext line of what a drill proved about content: numbers and a reason, never a table name. */
+export function contentProof(c: DrillComparison | null | undefined): ContentProof | null {
+  if (!c?.content) return null;
+  const { proof, tables, bytes, reason } = c.content;
+  return { proof, tables, bytes, ...(reason ? { reason } : {}) };
+}
+
+/** "content-exact: 12 tables, 1.4 GB hashed" or "counts only (why)": the words the dashboard and report use. */
+export function describeProof(p: ContentProof | null | undefined): string {
+  if (!p) return "counts only (no content comparison was recorded)";
+  if (p.proof === "content-exact") return `content-exact: ${p.tables} tables, ${formatGb(p.bytes)} hashed`;
+  return `counts only${p.reason ? ` (${p.reason})` : ""}`;
+}
+
+function formatGb(bytes: number): string {
+  const gb = bytes / 1e9;
+  return gb >= 10 ? `${gb.toFixed(0)} GB` : gb >= 0.01 ? `${gb.toFixed(2)} GB` : `${(bytes / 1e6).toFixed(2)} MB`;
 }

@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   DRILL_TABLES_MISMATCH: false,
   DRILL_SEQUENCE_MISMATCH: false,
   DRILL_OBJECTS_MISMATCH: false,
+  DRILL_CONTENT_MISMATCH: false,
   DRILL_SKIPPED: false,
   // the Worker: admin API and job control
   BAD_REQUEST: false,

@@ -8,6 +8,14 @@ export const MANIFEST_VERSION = 1;
 
 export type ManifestStatus = "uploaded" | "sealed" | "drill-failed" | "drill-skipped";
 
+/** Whether a drill compared content or row counts only, how much it hashed, and why not when it could not. */
+export interface ContentProof {
+  proof: "content-exact" | "counts-only";
+  tables: number;
+  bytes: number;
+  reason?: string;
+}
+
 /** What a drill proved, in the clear: numbers and codes only (names of tables live in `sealed.drill`). */
 export interface DrillSummary {
   at: string;
@@ -21,6 +29,8 @@ export interface DrillSummary {
   totalSeconds: number;
   tables: number;
   rows: number;
+  /** Absent in drills made before content digests (counts only). */
+  content?: ContentProof;
 }
 
 export interface Manifest {
@@ -44,7 +54,8 @@ export interface Manifest {
   /**
    * Schema-bearing sections, each a base64 pgseal-v1 ciphertext under the artifact's keyring
    * (src/shared/sealed-json.ts): `inventory` = what the dump held (tables, rows, sequences, objects),
-   * `drill` = the drill's per-table expected/actual and pg_restore's warnings.
+   * `drill` = the drill's per-table expected/actual and pg_restore's warnings. The inventory also
+   * holds each table's content digest (container/src/stages/copy-digest.ts).
    */
   sealed?: { inventory?: string; drill?: string };
 }
@@ -103,6 +114,9 @@ const DRILL_SHAPE: Record<string, Check> = {
   "drill.totalSeconds": num,
   "drill.tables": nat,
   "drill.rows": nat,
+  "drill.content.proof": optional(oneOf("content-exact", "counts-only")),
+  "drill.content.tables": (v) => v === undefined || nat(v),
+  "drill.content.bytes": (v) => v === undefined || nat(v),
 };
 
 function at(obj: unknown, path: string): unknown {

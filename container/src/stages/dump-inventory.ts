@@ -1,16 +1,29 @@
 // Pass-through stage that reads a pg_dump custom-format archive (-Z0) as it streams and records what it holds: rows per table, sequences, objects.
 import { PgsealError } from "../../../src/shared/errors.ts";
+import { BlockDigest, combineLargeObjects, PlainDigest, CONTENT_DIGEST, copyColumns, terminatorLines, type LargeObjectDigest } from "./copy-digest.ts";
 
 export interface DumpInventory {
   archiveVersion: string;
   database: string;
   serverVersion: string;
   pgDumpVersion: string;
-  tables: { schema: string; name: string; rows: number }[];
+  /**
+   * `columns`: the COPY column list as pg_dump wrote it; `sha256`/`bytes`: the digest and size of
+   * the table's COPY text (copy-digest.ts). Absent in inventories made before content digests.
+   */
+  tables: { schema: string; name: string; rows: number; columns?: string; sha256?: string; bytes?: number }[];
   sequences: { schema: string; name: string; value: string; isCalled: boolean }[];
   largeObjects: number;
   /** TOC entries per `desc` (TABLE, INDEX, CONSTRAINT, FK CONSTRAINT, FUNCTION, VIEW, …). */
   objects: Record<string, number>;
+  /** How the digests were made (CONTENT_DIGEST); absent before content digests. */
+  contentDigest?: string;
+  /** The archive's client_encoding: the COPY text is in it. */
+  encoding?: string;
+  /** Every large object's data, combined (copy-digest.ts `combineLargeObjects`). */
+  largeObjectData?: { sha256: string; bytes: number; count: number };
+  /** Source session settings that shape COPY text and pg_dump leaves alone; recorded by the backup, not the stage. */
+  session?: { timeZone: string; byteaOutput: string };
 }
 
 // Archive versions (pg_backup_archiver.h): 1.14 added tableam (PG 14/15), 1.15 replaced the
@@ -29,16 +42,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
-}
-
-/** Newlines that belong to the end-of-data marker: a "\\." line ending the block's last piece, plus blank lines after it. */
-function terminatorLines(piece: Uint8Array): number {
-  let n = 0;
-  while (n < piece.length && piece[piece.length - 1 - n] === NEWLINE) n++;
-  const dot = piece.length - n - 1;
-  if (n === 0 || dot < 1 || piece[dot] !== 0x2e || piece[dot - 1] !== 0x5c) return 0;
-  // The marker must be a whole line: at the start of the piece, or after a newline.
-  return dot === 1 || piece[dot - 2] === NEWLINE ? n : 0;
 }
 
 /** The bytes the stage has passed on and the parser has yet to read; reads wait for more input. */
@@ -138,7 +141,21 @@ class ByteQueue {
         if (len < 0 || head.length - start < len) break;
         const end = start + len;
         let lines = 0;
-        for (let i = start; i < end; i++) if (head[i] === NEWLINE) lines++;
+        const d = st.digest;
+        if (d.room(len)) {
+          // The row is read byte by byte to count lines anyway: copying it to the stage here is nearly free.
+          const buf = d.buf;
+          let w = d.w;
+          for (let i = start; i < end; i++) {
+            const b = head[i];
+            if (b === NEWLINE) lines++;
+            buf[w++] = b;
+          }
+          d.w = w;
+        } else {
+          for (let i = start; i < end; i++) if (head[i] === NEWLINE) lines++;
+          d.add(head.subarray(start, end));
+        }
         st.lines += lines;
         st.size += len;
         st.last = head;
@@ -207,6 +224,8 @@ interface RowScan {
   last: Uint8Array;
   pieceStart: number;
   lastEnd: number;
+  /** The block's content digest (rows are staged into it by the scan loop). */
+  digest: BlockDigest;
 }
 
 const truncated = () => new PgsealError("DUMP_INVALID", "the pg_dump archive ended in the middle of an entry");
@@ -247,6 +266,7 @@ interface TocEntry {
   desc: string;
   schema: string;
   tag: string;
+  copyStmt: string;
 }
 
 async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
@@ -270,6 +290,7 @@ async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
   const entries = new Map<number, TocEntry>();
   const objects: Record<string, number> = {};
   const sequences: DumpInventory["sequences"] = [];
+  let encoding: string | undefined;
   const count = await r.int();
   for (let i = 0; i < count; i++) {
     const dumpId = await r.int();
@@ -281,7 +302,7 @@ async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
     await r.int(); // section
     const defn = (await r.str()) ?? "";
     await r.str(); // drop statement
-    await r.str(); // copy statement
+    const copyStmt = (await r.str()) ?? "";
     const schema = (await r.str()) ?? "";
     await r.str(); // tablespace
     if (version >= V(1, 14)) await r.str(); // table access method
@@ -290,7 +311,8 @@ async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
     await r.str(); // "false": WITH OIDS, long gone
     while ((await r.str()) !== null); // dependencies
     await r.offset();
-    entries.set(dumpId, { desc, schema, tag });
+    entries.set(dumpId, { desc, schema, tag, copyStmt });
+    if (desc === "ENCODING") encoding = /client_encoding = '([^']*)'/.exec(defn)?.[1];
     objects[desc] = (objects[desc] ?? 0) + 1;
     if (desc === "SEQUENCE SET") {
       const m = /setval\('(?:[^']|'')*', (-?\d+), (true|false)\)/.exec(defn);
@@ -299,13 +321,15 @@ async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
   }
 
   const rows = new Map<number, number>();
+  const digests = new Map<number, { sha256: string; bytes: number }>();
+  const los: LargeObjectDigest[] = [];
   let largeObjects = 0;
   for (;;) {
     let type = -1;
     if (!(await r.q.take(1, (b) => (type = b[0])))) break; // the archive ends after its last data block
     const dumpId = await r.int();
     if (type === BLK_DATA) {
-      const st: RowScan = { lines: 0, size: 0, done: false, last: new Uint8Array(0), pieceStart: 0, lastEnd: 0 };
+      const st: RowScan = { lines: 0, size: 0, done: false, last: new Uint8Array(0), pieceStart: 0, lastEnd: 0, digest: new BlockDigest() };
       for (;;) {
         r.q.scanRows(r.intSize, st);
         if (st.done) break;
@@ -317,6 +341,7 @@ async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
         const visit = (b: Uint8Array) => {
           for (let at = b.indexOf(NEWLINE); at !== -1; at = b.indexOf(NEWLINE, at + 1)) st.lines++;
           st.size += b.length;
+          st.digest.add(b);
           parts.push(b);
         };
         if (!r.q.takeSync(len, visit) && !(await r.q.take(len, visit))) throw truncated();
@@ -324,18 +349,24 @@ async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
         st.pieceStart = 0;
         st.lastEnd = st.last.length;
       }
-      let lines = st.lines;
-      lines -= terminatorLines(st.last.subarray(st.pieceStart, st.lastEnd));
-      rows.set(dumpId, lines);
+      const marker = terminatorLines(st.last.subarray(st.pieceStart, st.lastEnd));
+      rows.set(dumpId, st.lines - marker);
+      // The marker is "\\." plus its newlines; the digest covers the rows only, as COPY TO STDOUT sends them.
+      const markerBytes = marker > 0 ? marker + 2 : 0;
+      digests.set(dumpId, { sha256: st.digest.finish(markerBytes), bytes: st.size - markerBytes });
     } else if (type === BLK_BLOBS) {
       for (let oid = await r.int(); oid !== 0; oid = await r.int()) {
         largeObjects++;
+        // Large objects come in pieces of up to 16 KiB (pg_dump's lo_read buffer): one hash call each is cheap.
+        const lo = new PlainDigest();
+        const visit = (b: Uint8Array) => lo.add(b);
         for (;;) {
           let len = r.intSync();
           if (len === undefined) len = await r.int();
           if (len === 0) break;
-          if (!r.q.takeSync(len) && !(await r.q.take(len))) throw truncated();
+          if (!r.q.takeSync(len, visit) && !(await r.q.take(len, visit))) throw truncated();
         }
+        los.push({ oid, bytes: lo.bytes, sha256: lo.finish() });
       }
     } else {
       throw new PgsealError("DUMP_INVALID", `unknown data block type ${type} in the archive`);
@@ -345,9 +376,13 @@ async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
   const tables: DumpInventory["tables"] = [];
   for (const [dumpId, e] of entries) {
     if (e.desc !== "TABLE DATA") continue;
-    tables.push({ schema: e.schema, name: e.tag, rows: rows.get(dumpId) ?? 0 });
+    const columns = copyColumns(e.copyStmt);
+    const digest = digests.get(dumpId);
+    // A table without a readable column list or without data keeps its count only: the drill then reports counts, not content.
+    tables.push({ schema: e.schema, name: e.tag, rows: rows.get(dumpId) ?? 0, ...(columns !== null && digest ? { columns, ...digest } : {}) });
   }
-  return { archiveVersion: `${vmaj}.${vmin}`, database, serverVersion, pgDumpVersion, tables, sequences, largeObjects, objects };
+  const content = encoding ? { contentDigest: CONTENT_DIGEST, encoding, largeObjectData: combineLargeObjects(los) } : {};
+  return { archiveVersion: `${vmaj}.${vmin}`, database, serverVersion, pgDumpVersion, tables, sequences, largeObjects, objects, ...content };
 }
 
 /**
