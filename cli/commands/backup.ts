@@ -5,13 +5,24 @@ import { parseRecipient } from "../../src/shared/recipient.ts";
 import type { DrillRecord } from "../../src/shared/drill-record.ts";
 import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, ENV, keyringFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, ENV, keyringFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
 import { formatBytes, progressLine } from "../progress.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
 
 export const backup: Command = {
   summary: "back a database up to the bucket, encrypted",
   usage: `pgseal backup [--db-url <url> | ${ENV.databaseUrl}] [--name <db>] [--compression zstd|gzip] [--level N] [--part-size-mib N] [--drill [--scratch-url URL]] [--recipient pgseal-public-v1:…]`,
+  flagHelp: {
+    "db-url": `source database URL (env ${ENV.databaseUrl}; prefer the environment: command lines show in ps)`,
+    name: "database name in the object keys (default: the database in the URL)",
+    compression: "zstd (default) or gzip",
+    level: "compression level 1-19",
+    "part-size-mib": "multipart upload part size, 5-5120 MiB (memory use is about two parts)",
+    drill: "after the upload, restore it into a throwaway cluster, compare every table, and seal it",
+    "scratch-url": "with --drill: drill in a temporary database on this server instead (env PGSEAL_DRILL_SCRATCH_URL)",
+    recipient: "key custody: seal to this public key (env PGSEAL_RECIPIENT) instead of the keyring",
+  },
+  env: [ENV.databaseUrl, ...BUCKET_ENV, ENV.keyring, ENV.keyringFile, "PGSEAL_RECIPIENT", "PGSEAL_DRILL_SCRATCH_URL", "PGSEAL_PG_BIN"],
   options: {
     ...BUCKET_FLAGS,
     "db-url": { type: "string" },

@@ -15,11 +15,12 @@ function readText(path: string, what: string): string {
 
 export const checkConfig: Command = {
   summary: "validate PGSEAL_CONFIG in wrangler.jsonc (and the secrets in an env file) like the Worker does",
-  usage: [
-    "pgseal check-config [--config wrangler.jsonc] [--env-file .dev.vars] [--json]",
+  usage: "pgseal check-config [--config wrangler.jsonc] [--env-file .dev.vars] [--json]",
+  flagHelp: { config: "the wrangler config holding vars.PGSEAL_CONFIG (default wrangler.jsonc)", "env-file": "also check the secrets in this dotenv file (values never printed)" },
+  description: [
     "  Field problems always fail. Secrets are checked only with --env-file (e.g. .dev.vars): deployed",
     "  secrets live in Cloudflare, where GET /health reports the same list.",
-  ].join("\n"),
+  ],
   options: { config: { type: "string" }, "env-file": { type: "string" }, json: { type: "boolean" } },
   async run({ flags, out, err }) {
     const configPath = typeof flags.config === "string" ? flags.config : "wrangler.jsonc";

@@ -8,12 +8,14 @@ import { openDump } from "../../container/src/restore.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, DECRYPT_ENV, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
 import { formatBytes } from "../progress.ts";
 
 export const decrypt: Command = {
   summary: "write a backup as a plain pg_dump custom-format file (pg_restore reads it)",
   usage: "pgseal decrypt [<key> | --name <db>] --output <file | ->",
+  flagHelp: { name: "the newest complete backup of this database", output: "where to write the dump (created 0600; - for stdout)" },
+  env: [...BUCKET_ENV, ...DECRYPT_ENV],
   options: { ...BUCKET_FLAGS, name: { type: "string" }, output: { type: "string", short: "o" } },
   async run({ flags, positionals, err }) {
     const output = flags.output as string | undefined;

@@ -3,12 +3,14 @@ import { listCatalog, readManifest } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
 import { formatBytes } from "../progress.ts";
 
 export const list: Command = {
   summary: "list backups in the bucket, newest first",
   usage: "pgseal list [--name <db>] [--json]",
+  flagHelp: { name: "only this database" },
+  env: BUCKET_ENV,
   options: { ...BUCKET_FLAGS, name: { type: "string" } },
   async run({ flags, out }) {
     const client = new S3Client(s3TargetFrom(flags), nodeHashing);

@@ -4,12 +4,20 @@ import { nodeHashing } from "../../container/src/node-hash.ts";
 import { runRestore } from "../../container/src/restore.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, ENV, decryptKeysFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, DECRYPT_ENV, ENV, decryptKeysFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
 import { formatBytes, progressLine } from "../progress.ts";
 
 export const restore: Command = {
   summary: "restore a backup (a key, or the latest of --name) into an empty database",
   usage: `pgseal restore [<key> | --name <db>] [--target <url> | ${ENV.targetUrl}] [--clean] [--no-owner] [--no-acl]`,
+  flagHelp: {
+    name: "the newest complete backup of this database",
+    target: `target database URL; it must exist and be empty (env ${ENV.targetUrl})`,
+    clean: "drop existing objects in the target first (pg_restore --clean --if-exists)",
+    "no-owner": "do not restore ownership (pg_restore --no-owner), for targets without the source's roles",
+    "no-acl": "do not restore privileges (pg_restore --no-acl)",
+  },
+  env: [ENV.targetUrl, ...BUCKET_ENV, ...DECRYPT_ENV, "PGSEAL_PG_BIN"],
   options: {
     ...BUCKET_FLAGS,
     name: { type: "string" },

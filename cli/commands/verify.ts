@@ -5,12 +5,14 @@ import { openDump } from "../../container/src/restore.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import { verifyStage } from "../../src/shared/verify-stage.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, DECRYPT_ENV, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
 import { formatBytes } from "../progress.ts";
 
 export const verify: Command = {
   summary: "check a stored backup: size and sha256; with the keyring also decrypt and decompress it fully",
   usage: "pgseal verify [<key> | --name <db>] [--without-key]",
+  flagHelp: { name: "the newest complete backup of this database", "without-key": "check size and sha256 only (no key needed)" },
+  env: [...BUCKET_ENV, ...DECRYPT_ENV],
   options: { ...BUCKET_FLAGS, name: { type: "string" }, "without-key": { type: "boolean" } },
   async run({ flags, positionals, out }) {
     const client = new S3Client(s3TargetFrom(flags), nodeHashing);

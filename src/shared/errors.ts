@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   // configuration and input
   CONFIG_INVALID: false,
   USAGE: false,
+  /** A file pgseal would write already exists (it never overwrites keys). */
+  FILE_EXISTS: false,
   // keys and the artifact format (docs/FORMAT.md)
   KEY_INVALID: false,
   KEY_UNKNOWN_ID: false,
