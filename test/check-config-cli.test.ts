@@ -1,13 +1,14 @@
 // `pgseal check-config` as a real process: the shipped wrangler.jsonc, broken configs named field by field, secrets from an env file.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parseDotenv, parseJsonc } from "../cli/jsonc.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { pgseal } from "./harness/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pgseal-check-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);

@@ -6,25 +6,25 @@ import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
 import { BUCKET_ENV, BUCKET_FLAGS, DECRYPT_ENV, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
-import { formatBytes, progressLine } from "../progress.ts";
+import { formatBytes, PROGRESS_FLAG, PROGRESS_FLAG_HELP, progressLine } from "../progress.ts";
 
 export const drill: Command = {
   summary: "restore a backup from the bucket into a throwaway cluster, compare every table's rows with the dump, and seal it",
   usage: "pgseal drill [<key> | --name <db>] [--scratch-url URL] [--json]",
-  flagHelp: { name: "the newest complete backup of this database", "scratch-url": "drill in a temporary database on this server (env PGSEAL_DRILL_SCRATCH_URL)" },
+  flagHelp: { name: "the newest complete backup of this database", "scratch-url": "drill in a temporary database on this server (env PGSEAL_DRILL_SCRATCH_URL)", ...PROGRESS_FLAG_HELP },
   env: [...BUCKET_ENV, ...DECRYPT_ENV, "PGSEAL_DRILL_SCRATCH_URL", "PGSEAL_PG_BIN"],
   description: [
     "  Needs the PostgreSQL server binaries (initdb, postgres) of the dump's major version or newer,",
     "  or --scratch-url (env PGSEAL_DRILL_SCRATCH_URL): a server where a temporary database is created and dropped.",
     "  The manifest's status becomes sealed, drill-failed or drill-skipped; exit status 1 unless sealed.",
   ],
-  options: { ...BUCKET_FLAGS, name: { type: "string" }, "scratch-url": { type: "string" } },
+  options: { ...BUCKET_FLAGS, name: { type: "string" }, "scratch-url": { type: "string" }, ...PROGRESS_FLAG },
   async run({ flags, positionals, out, err, signal }) {
     const client = new S3Client(s3TargetFrom(flags), nodeHashing, { signal });
     const keyring = await decryptKeysFrom(flags);
     const { manifest, manifestKey } = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined });
     const scratch = typeof flags["scratch-url"] === "string" ? flags["scratch-url"] : process.env.PGSEAL_DRILL_SCRATCH_URL || undefined;
-    const line = progressLine();
+    const line = progressLine(flags.progress === true);
     const result = await sealBackup({
       client,
       manifest,

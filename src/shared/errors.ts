@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   PG_TOOLS_MISSING: false,
   PG_DUMP_TOO_OLD: false,
   PG_AUTH_FAILED: false,
+  /** The database named in the URL does not exist on the server (a restore target must be created first). */
+  PG_DATABASE_NOT_FOUND: false,
   PG_UNREACHABLE: true,
   PG_DUMP_FAILED: false,
   PG_RESTORE_FAILED: false,
