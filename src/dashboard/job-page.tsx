@@ -2,7 +2,7 @@
 // One job: live progress (a small script polls /live; without it the page still reads), phase timeline, drill counts.
 import { raw } from "hono/html";
 import type { JobView } from "../do/rpc-types.ts";
-import { formatBytes, Layout, STATE_CLASS, StateBadge, when } from "./layout.tsx";
+import { formatBytes, Layout, StateBadge, when } from "./layout.tsx";
 
 const ACTIVE = ["queued", "starting", "dumping", "uploading", "drilling"];
 export const LIVE_POLL_MS = 1500;
@@ -29,14 +29,15 @@ export function progressFacts(job: Pick<JobView, "state" | "progress">): { label
 // Progressive enhancement: without JavaScript the page is complete as rendered.
 const LIVE_SCRIPT = (liveUrl: string) => `
 (() => {
-  const bar = document.getElementById("bar"), label = document.getElementById("progress-label"), state = document.getElementById("state");
+  const bar = document.getElementById("bar"), label = document.getElementById("progress-label");
   const tick = async () => {
     const r = await fetch(${JSON.stringify(liveUrl)}, { credentials: "same-origin" });
     if (!r.ok) return;
     const j = await r.json();
     if (j.value === null) bar.removeAttribute("value"); else bar.value = j.value;
     label.textContent = j.label + (j.eta ? " · " + j.eta : "");
-    state.textContent = j.state; state.className = "badge " + j.stateClass;
+    // Every badge of this job (the heading's and the body's) shows the same state: one source, one update.
+    for (const b of document.querySelectorAll("[data-job-state]")) { b.textContent = j.state; b.className = "badge " + j.stateClass; }
     if (j.active) setTimeout(tick, ${LIVE_POLL_MS}); else location.reload();
   };
   setTimeout(tick, ${LIVE_POLL_MS});
@@ -54,7 +55,7 @@ export function JobPage(props: { db: string; job: JobView; csrf: string }) {
         <a href={`/db/${encodeURIComponent(props.db)}`}>← {props.db}</a>
       </p>
       <h1>
-        Backup {j.id} <StateBadge state={j.state} />
+        Backup {j.id} <StateBadge state={j.state} live />
       </h1>
       <section aria-labelledby="progress-h">
         <h2 id="progress-h">Progress</h2>
@@ -64,7 +65,7 @@ export function JobPage(props: { db: string; job: JobView; csrf: string }) {
           {facts.eta ? ` · ${facts.eta}` : ""}
         </p>
         <p class="muted">
-          State: <span id="state" class={`badge ${STATE_CLASS[j.state] ?? "run"}`}>{j.state}</span>
+          State: <StateBadge state={j.state} live id="state" />
         </p>
         {active && (
           <form class="inline" method="post" action={`${base}/cancel`}>
