@@ -40,6 +40,18 @@ describe("pgseal check-config", () => {
     for (const s of ["DATABASE_URL_DEMO", "S3_ACCESS_KEY_ID_R2", "S3_SECRET_ACCESS_KEY_R2", "PGSEAL_KEYRING", "ADMIN_TOKEN"]) expect(r.stderr).toContain(s);
   });
 
+  it("warns about template placeholders left in a destination (the shipped ACCOUNT_ID, <ACCOUNT_ID>)", async () => {
+    const r = await pgseal(["check-config"], {});
+    expect(r.stderr).toContain("⚠ destinations.r2.endpoint: 'ACCOUNT_ID' looks like a placeholder: replace it with your Cloudflare account id");
+    expect(r.stdout).toMatch(/but 1 placeholder\(s\) to replace before deploying/);
+    const angle = file("angle.jsonc", JSON.stringify({ vars: { PGSEAL_CONFIG: { destinations: { r2: { endpoint: "https://<ACCOUNT_ID>.r2.cloudflarestorage.com", bucket: "b" } }, databases: {} } } }));
+    const j = await pgseal(["check-config", "--config", angle, "--json"], {});
+    const res = JSON.parse(j.stdout) as { warnings: { path: string; message: string }[] };
+    expect(res.warnings.map((w) => w.path)).toContain("destinations.r2.endpoint");
+    const real = file("real.jsonc", JSON.stringify({ vars: { PGSEAL_CONFIG: { destinations: { r2: { endpoint: "https://0123abcd.r2.cloudflarestorage.com", bucket: "b" } }, databases: {} } } }));
+    expect(JSON.parse((await pgseal(["check-config", "--config", real, "--json"], {})).stdout).warnings).toEqual([]);
+  });
+
   it("names every bad field by its path and exits 1", async () => {
     const config = file(
       "bad.jsonc",
