@@ -1,4 +1,4 @@
-// `npm run demo` as a user runs it: --help starts nothing, a busy --port fails at once, and Ctrl-C on --keep leaves nothing behind.
+// `npm run demo` and `npm run dev` as a user runs them: --help starts nothing, a busy --port fails at once, and Ctrl-C on --keep leaves nothing behind.
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -103,6 +103,24 @@ describe("npm run demo", () => {
     process.kill(-r.child.pid!, "SIGINT");
     await r.ended;
     await until("every process of the demo to end", () => !groupAlive(r.child.pid!), GONE_TIMEOUT_MS);
+    expect(leftovers()).toEqual([]);
+  });
+});
+
+describe("npm run dev", () => {
+  it("fails at once, non-zero and saying so, when --port is busy", async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = run("npm", ["run", "--silent", "dev", "--", "--port", String(port)]);
+      const { code } = await r.ended;
+      expect(code).toBe(1);
+      expect(r.err()).toContain(`port ${port} is in use: pick another with 'npm run dev -- --port N'`);
+      expect(r.out()).not.toContain("starting PostgreSQL");
+    } finally {
+      busy.close();
+    }
     expect(leftovers()).toEqual([]);
   });
 });
