@@ -138,7 +138,7 @@ async function main(): Promise<void> {
     if (r.status !== 200) throw new Error(`GET ${post.body.status_url} answered ${r.status}`);
     job = r.body;
     const p = job.progress;
-    const line = `  ${job.state.padEnd(9)}` + (p ? ` dumped ${formatBytes(p.bytesDumped).padStart(9)} · uploaded ${formatBytes(p.bytesUploaded).padStart(9)} · ${(p.elapsedMs / 1000).toFixed(1)}s${p.table ? ` · ${p.table}` : ""}` : "");
+    const line = `  ${job.state.padEnd(9)}` + (p ? ` dumped ${formatBytes(p.bytesDumped).padStart(9)} · compressed ${formatBytes(p.bytesCompressed).padStart(9)} · uploaded ${formatBytes(p.bytesUploaded).padStart(9)} · ${(p.elapsedMs / 1000).toFixed(1)}s${p.drill ? ` · drilled ${formatBytes(p.drill.bytesRead)} of ${formatBytes(p.drill.bytesTotal)} (${p.drill.step})` : p.table ? ` · ${p.table}` : ""}` : "");
     if (process.stdout.isTTY) process.stdout.write(`\r\x1b[K${line}`);
     else if (line !== lastLine) console.log(line);
     lastLine = line;

@@ -55,7 +55,7 @@ export const backup: Command = {
       line.update(
         p.phase === "drilling" && p.drill
           ? `drilling: ${p.drill.step} ${formatBytes(p.drill.bytesRead)} / ${formatBytes(p.drill.bytesTotal)}`
-          : `${p.phase}${p.table ? ` ${p.table}` : ""} · dumped ${formatBytes(p.bytesDumped)}${p.sourceBytes ? ` (db ${formatBytes(p.sourceBytes)})` : ""} · uploaded ${formatBytes(p.bytesUploaded)} in ${plural(p.partsUploaded, "part")} · ${(p.elapsedMs / 1000).toFixed(0)}s`,
+          : `${p.phase}${p.table ? ` ${p.table}` : ""} · dumped ${formatBytes(p.bytesDumped)}${p.sourceBytes ? ` (db ${formatBytes(p.sourceBytes)})` : ""} · compressed ${formatBytes(p.bytesCompressed)} · uploaded ${formatBytes(p.bytesUploaded)} in ${plural(p.partsUploaded, "part")} · ${(p.elapsedMs / 1000).toFixed(0)}s`,
       );
     const onNotice = (m: string) => err(`notice: ${m}`);
     const scratch = typeof flags["scratch-url"] === "string" ? flags["scratch-url"] : process.env.PGSEAL_DRILL_SCRATCH_URL || undefined;

@@ -18,7 +18,7 @@ export function progressFacts(job: Pick<JobView, "state" | "progress">): { label
     const f = p.drill.bytesTotal > 0 ? p.drill.bytesRead / p.drill.bytesTotal : null;
     return { label: `drilling: ${p.drill.step} ${formatBytes(p.drill.bytesRead)} of ${formatBytes(p.drill.bytesTotal)}`, value: f, eta: null };
   }
-  const base = `dumped ${formatBytes(p.bytesDumped)} · uploaded ${formatBytes(p.bytesUploaded)} · ${(p.elapsedMs / 1000).toFixed(0)} s${p.table ? ` · ${p.table}` : ""}`;
+  const base = `dumped ${formatBytes(p.bytesDumped)} · compressed ${formatBytes(p.bytesCompressed ?? 0)} · uploaded ${formatBytes(p.bytesUploaded)} · ${(p.elapsedMs / 1000).toFixed(0)} s${p.table ? ` · ${p.table}` : ""}`;
   if (!p.sourceBytes || p.bytesDumped <= 0) return { label: base, value: null, eta: null };
   // A dump is usually smaller than the database on disk (no indexes, no bloat): cap below 1 until the job says it is done.
   const f = Math.min(0.99, p.bytesDumped / p.sourceBytes);
