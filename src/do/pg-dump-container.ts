@@ -9,7 +9,7 @@ export const DB_HEADER = "x-pgseal-db";
 const DB_NAME_KEY = "pgseal:db";
 const MAX_DETAIL_CHARS = 300;
 
-/** STREAMER_URL is never configured in production: only tests and the demo set it (DESIGN §2). */
+/** STREAMER_URL is never configured in production: only tests and the demo set it (docs/ARCHITECTURE.md, the local seam). */
 type SeamEnv = Env & { STREAMER_URL?: string };
 
 export class PgDumpContainer extends Container<Env> {
