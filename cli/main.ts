@@ -21,9 +21,8 @@ export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERNAL = 70;
 
-/** Control characters (a newline in a --name, say) shown escaped: an error stays one line. */
+/** Control characters (a newline in a --name, say) shown as JSON escapes: an error stays one line. */
 export function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 

@@ -85,17 +85,21 @@ export async function foundUnder(client: S3Client, exceptPrefix: string): Promis
   return [...byPrefix].map(([p, dbs]) => `${p === "" ? "(no prefix)" : `--prefix ${p}`} (${[...dbs].sort().join(", ")})`).join("; ");
 }
 
+/** A backup in the bucket by key or --name; when --name finds none under the prefix, the error says under which prefixes there are backups. */
+export async function resolveWithHint(client: S3Client, flags: Flags, key: string | undefined): Promise<{ manifest: Manifest; manifestKey: string }> {
+  try {
+    return await resolveBackup(client, prefixFrom(flags), { key, db: flags.name as string | undefined });
+  } catch (e) {
+    if (!isPgsealError(e, "ARTIFACT_NOT_FOUND") || key) throw e;
+    const hint = await foundUnder(client, normalizePrefix(prefixFrom(flags))).catch(() => null); // the hint is a courtesy: the error stands without it
+    throw hint ? new PgsealError("ARTIFACT_NOT_FOUND", `${e.message}; backups found under: ${hint}`) : e;
+  }
+}
+
 /** The backup in the bucket, or the local file when the first positional names one. */
 export async function backupSource(flags: Flags, positional: string | undefined, signal?: AbortSignal): Promise<BackupSource | BareArtifact> {
   if (isLocalFile(positional)) return localBackup(positional);
   const client = new S3Client(s3TargetFrom(flags), nodeHashing, signal ? { signal } : {});
-  const prefix = normalizePrefix(prefixFrom(flags));
-  try {
-    const { manifest, manifestKey } = await resolveBackup(client, prefixFrom(flags), { key: positional, db: flags.name as string | undefined });
-    return { reader: client, manifest, manifestKey, where: "the bucket" };
-  } catch (e) {
-    if (!isPgsealError(e, "ARTIFACT_NOT_FOUND") || positional) throw e;
-    const hint = await foundUnder(client, prefix).catch(() => null); // the hint is a courtesy: the error stands without it
-    throw hint ? new PgsealError("ARTIFACT_NOT_FOUND", `${e.message}; backups found under: ${hint}`) : e;
-  }
+  const { manifest, manifestKey } = await resolveWithHint(client, flags, positional);
+  return { reader: client, manifest, manifestKey, where: "the bucket" };
 }

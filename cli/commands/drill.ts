@@ -1,11 +1,11 @@
 // `pgseal drill`: restore a stored backup into a throwaway cluster (or a scratch server), count every table, and seal it.
-import { resolveBackup } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { sealBackup } from "../../container/src/seal.ts";
 import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_ENV, BUCKET_FLAGS, DECRYPT_ENV, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, DECRYPT_ENV, decryptKeysFrom, s3TargetFrom } from "../options.ts";
+import { resolveWithHint } from "../source.ts";
 import { formatBytes, PROGRESS_FLAG, PROGRESS_FLAG_HELP, progressLine } from "../progress.ts";
 
 export const drill: Command = {
@@ -22,7 +22,7 @@ export const drill: Command = {
   async run({ flags, positionals, out, err, signal }) {
     const client = new S3Client(s3TargetFrom(flags), nodeHashing, { signal });
     const keyring = await decryptKeysFrom(flags);
-    const { manifest, manifestKey } = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined });
+    const { manifest, manifestKey } = await resolveWithHint(client, flags, positionals[0]);
     const scratch = typeof flags["scratch-url"] === "string" ? flags["scratch-url"] : process.env.PGSEAL_DRILL_SCRATCH_URL || undefined;
     const line = progressLine(flags.progress === true);
     const result = await sealBackup({
