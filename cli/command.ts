@@ -14,7 +14,14 @@ export interface CommandContext {
 
 export interface Command {
   summary: string;
+  /** One line: `pgseal NAME [options]`. */
   usage: string;
+  /** Further lines of `pgseal NAME --help` (what it does, exit status). */
+  description?: string[];
+  /** One line per option in `options` that is not a global flag (options.ts GLOBAL_FLAG_HELP). */
+  flagHelp?: Record<string, string>;
+  /** Environment variables it reads (options.ts ENV_HELP describes each). */
+  env?: readonly string[];
   options: NonNullable<ParseArgsConfig["options"]>;
   run(ctx: CommandContext): Promise<void>;
 }

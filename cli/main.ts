@@ -7,38 +7,53 @@ import { checkBucketCommand, setupBucket } from "./commands/check-bucket.ts";
 import { checkConfig } from "./commands/check-config.ts";
 import { decrypt } from "./commands/decrypt.ts";
 import { drill } from "./commands/drill.ts";
+import { init } from "./commands/init.ts";
 import { keygen } from "./commands/keygen.ts";
 import { list } from "./commands/list.ts";
 import { prune } from "./commands/prune.ts";
 import { restore } from "./commands/restore.ts";
 import { verify } from "./commands/verify.ts";
 import { EXIT_INTERNAL, EXIT_OUTPUT_CLOSED, EXIT_USAGE, exitStatusOf } from "./exit-status.ts";
+import { commandHelp, generalHelp, version } from "./help.ts";
 
-const COMMANDS: Record<string, Command> = { keygen, backup, list, restore, decrypt, verify, drill, prune, "check-config": checkConfig, "check-bucket": checkBucketCommand, "setup-bucket": setupBucket };
+export const COMMANDS: Record<string, Command> = { init, keygen, backup, list, restore, decrypt, verify, drill, prune, "check-config": checkConfig, "check-bucket": checkBucketCommand, "setup-bucket": setupBucket };
 
 
-function help(): string {
-  const lines = ["usage: pgseal <command> [options]", ""];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(13)} ${c.summary}`);
-  lines.push("", "Run 'pgseal <command> --help' for its options. Settings also come from environment variables: see README.md.");
-  return lines.join("\n");
+/** Control characters (a newline in a --name, say) shown as JSON escapes: an error stays one line. */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 export async function main(argv: string[]): Promise<number> {
   const out = (l: string) => void process.stdout.write(l + "\n");
   const err = (l: string) => void process.stderr.write(l + "\n");
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-V" || name === "version") {
+    out(`pgseal ${version()}`);
+    return 0;
+  }
+  if (name === "help" && rest.length > 0) {
+    const topic = COMMANDS[rest[0]];
+    if (!topic) {
+      err(`pgseal help: error USAGE: no command '${oneLine(rest[0])}'\n${generalHelp(COMMANDS)}`);
+      return EXIT_USAGE;
+    }
+    out(commandHelp(rest[0], topic));
+    return 0;
+  }
   if (!name || name === "--help" || name === "-h" || name === "help") {
-    out(help());
+    (name ? out : err)(generalHelp(COMMANDS));
     return name ? 0 : EXIT_USAGE;
   }
   const command = COMMANDS[name];
   if (!command) {
-    err(`pgseal: unknown command '${name}'\n${help()}`);
+    err(`pgseal: error USAGE: unknown command '${oneLine(name)}'\n${generalHelp(COMMANDS)}`);
     return EXIT_USAGE;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
-    out(command.usage);
+  // Before any `--` (after which arguments are operands, never options).
+  const optionArgs = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (optionArgs.includes("--help") || optionArgs.includes("-h")) {
+    out(commandHelp(name, command));
     return 0;
   }
   // A reader that closes the pipe early makes stdout emit EPIPE: the write reports it (OUTPUT_CLOSED), not a crash.
@@ -54,14 +69,14 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (isPgsealError(e, "OUTPUT_CLOSED")) return EXIT_OUTPUT_CLOSED;
     if (isPgsealError(e)) {
-      err(`pgseal ${name}: error ${e.code}: ${e.message}`);
+      err(`pgseal ${name}: error ${e.code}: ${oneLine(e.message)}`);
       return exitStatusOf(e.code);
     }
     if (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS")) {
-      err(`pgseal ${name}: error USAGE: ${e.message}\nusage: ${command.usage}`);
+      err(`pgseal ${name}: error USAGE: ${oneLine(e.message)}\nusage: ${command.usage} (pgseal ${name} --help lists every option)`);
       return EXIT_USAGE;
     }
-    err(`pgseal ${name}: unexpected error: ${e instanceof Error ? e.message : String(e)}`);
+    err(`pgseal ${name}: unexpected error: ${oneLine(e instanceof Error ? e.message : String(e))}`);
     return EXIT_INTERNAL;
   } finally {
     process.off("SIGINT", onSignal);

@@ -124,3 +124,38 @@ export function urlFrom(flags: Flags, flag: string, env: string, what: string): 
   if (!v) throw new PgsealError("USAGE", `missing ${what}: pass --${flag} or set ${env}`);
   return v;
 }
+
+/** What `--help` says about the flags every bucket command takes. */
+export const GLOBAL_FLAG_HELP: Record<string, string> = {
+  endpoint: `S3 endpoint URL (env ${ENV.endpoint})`,
+  bucket: `bucket name (env ${ENV.bucket})`,
+  region: `signing region (env ${ENV.region}; default auto for R2, the host's region for B2, else us-east-1)`,
+  prefix: `key prefix inside the bucket (env ${ENV.prefix}; default none; the Worker's example config uses 'pgseal')`,
+  "virtual-host": "virtual-host-style bucket addressing (default: path style)",
+  "keyring-file": `file holding the keyring (env ${ENV.keyringFile}, or the keyring itself in ${ENV.keyring})`,
+  "private-key-file": `key custody: file of private key(s) (env ${ENV.privateKeyFile}, or ${ENV.privateKey})`,
+  json: "print the result as JSON on stdout",
+  help: "this help",
+};
+
+/** Every environment variable the CLI reads, for `--help`. */
+export const ENV_HELP: Record<string, string> = {
+  [ENV.endpoint]: "S3 endpoint, e.g. https://<account>.r2.cloudflarestorage.com",
+  [ENV.bucket]: "bucket name",
+  [ENV.region]: "signing region",
+  [ENV.accessKeyId]: "S3 access key id (or AWS_ACCESS_KEY_ID)",
+  [ENV.secretAccessKey]: "S3 secret access key (or AWS_SECRET_ACCESS_KEY)",
+  [ENV.prefix]: "key prefix inside the bucket",
+  [ENV.keyring]: "the keyring itself (id:base64key, comma or newline separated)",
+  [ENV.keyringFile]: "file holding the keyring",
+  [ENV.privateKey]: "key custody: private key(s), one per line",
+  [ENV.privateKeyFile]: "key custody: file of private key(s)",
+  PGSEAL_RECIPIENT: "key custody: seal backups to this public key instead of the keyring",
+  [ENV.databaseUrl]: "source database URL",
+  [ENV.targetUrl]: "target database URL",
+  PGSEAL_DRILL_SCRATCH_URL: "a server where the drill creates and drops a temporary database",
+  PGSEAL_PG_BIN: "directory of the PostgreSQL binaries to use (default: the newest found)",
+};
+
+export const BUCKET_ENV = [ENV.endpoint, ENV.bucket, ENV.region, ENV.accessKeyId, ENV.secretAccessKey, ENV.prefix] as const;
+export const DECRYPT_ENV = [ENV.keyring, ENV.keyringFile, ENV.privateKey, ENV.privateKeyFile] as const;

@@ -1,4 +1,4 @@
-// One updating progress line on a TTY (stderr); silence otherwise, so logs stay readable.
+// Progress on stderr: one updating line on a TTY; with --progress elsewhere, a plain line every few seconds (logs stay readable).
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
@@ -10,14 +10,47 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
-const REDRAW_INTERVAL_MS = 200;
+/** "1 part", "2 parts". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
 
-export function progressLine(enabled = process.stderr.isTTY === true): { update(text: string): void; done(): void } {
+const REDRAW_INTERVAL_MS = 200;
+/** Off a TTY a line per interval is a log a person can follow and a CI page does not drown in. */
+export const PROGRESS_LINE_INTERVAL_MS = 2_000;
+
+export const PROGRESS_FLAG = { progress: { type: "boolean" } } as const;
+export const PROGRESS_FLAG_HELP = { progress: "off a terminal, print a progress line every 2 s on stderr (a terminal always gets one updating line)" };
+
+export interface Progress {
+  update(text: string): void;
+  done(): void;
+}
+
+/**
+ * `lines`: --progress was given. On a TTY the line redraws in place; otherwise, with `lines`, the
+ * latest state is printed every PROGRESS_LINE_INTERVAL_MS and once more at the end; else nothing.
+ */
+export function progressLine(lines = false, tty = process.stderr.isTTY === true): Progress {
   let shown = false;
   let drawnAt = 0;
+  let latest: string | undefined;
+  let printed: string | undefined;
+  if (!tty && lines) {
+    const print = () => {
+      if (latest !== undefined && latest !== printed) process.stderr.write(`${latest}\n`);
+      printed = latest;
+    };
+    const timer = setInterval(print, PROGRESS_LINE_INTERVAL_MS);
+    timer.unref();
+    return {
+      update: (text) => void (latest = text),
+      done: () => (clearInterval(timer), print()),
+    };
+  }
   return {
     update(text) {
-      if (!enabled) return;
+      if (!tty) return;
       const now = performance.now();
       if (now - drawnAt < REDRAW_INTERVAL_MS) return;
       drawnAt = now;

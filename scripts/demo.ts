@@ -1,8 +1,9 @@
 // `npm run demo`: the whole deployment on this machine — a PostgreSQL with sample data, a local S3 server (Swift),
 // the streamer, the Worker (wrangler.jsonc, containers off) — one backup over the admin API, then a restore with the CLI.
-// --keep leaves everything up until Ctrl-C so the printed commands can be tried.
+// --keep leaves everything up until Ctrl-C so the printed commands can be tried; --port puts the Worker on a fixed port.
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStreamer } from "../container/src/server.ts";
@@ -12,9 +13,44 @@ import { startLocalWorker, type ApiJob } from "../test/harness/local-worker.ts";
 import { startPostgres } from "../test/harness/postgres.ts";
 import { startS3 } from "../test/harness/s3.ts";
 
-const keep = process.argv.includes("--keep");
+const USAGE = `usage: npm run demo [-- [--keep] [--port N]]
+
+The whole deployment on this machine: a throwaway PostgreSQL with sample data, a local S3 server
+(Swift), the streamer and the Worker (wrangler.jsonc, containers off); one backup through the admin
+API, drilled and sealed, then restored with 'pgseal restore' and counted.
+
+  --keep      keep everything running until Ctrl-C, to try the printed commands
+              (Ctrl-C then removes everything: servers, temp dirs, the key file)
+  --port N    serve the Worker on 127.0.0.1:N (default: a free port)
+  --help      this help`;
+
+function parseArgs(argv: string[]): { keep: boolean; port: number | undefined } {
+  let keep = false;
+  let port: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--help" || a === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (a === "--keep") keep = true;
+    else if (a === "--port" || a.startsWith("--port=")) {
+      const v = a === "--port" ? argv[++i] : a.slice("--port=".length);
+      port = Number(v);
+      if (!Number.isInteger(port) || port < 1 || port > 65_535) usageError(`--port must be a port number 1-65535, not '${v ?? ""}'`);
+    } else usageError(`unknown argument '${a}'`);
+  }
+  return { keep, port };
+}
+
+function usageError(message: string): never {
+  console.error(`demo: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+const { keep, port } = parseArgs(process.argv.slice(2));
 const BUCKET = "pgseal-demo";
-const PREFIX = "demo";
+// As in the example config of README's deploy steps, so `pgseal list --prefix pgseal` reads the same in both.
+const PREFIX = "pgseal";
 const POLL_MS = 500;
 const JOB_DEADLINE_MS = 10 * 60_000;
 const BIN = new URL("../bin/pgseal.mjs", import.meta.url).pathname;
@@ -29,7 +65,34 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
   );
 }
 
+/** A fixed port in front of the Worker (wrangler's harness picks its own): bound first, so a busy port fails before anything starts. */
+async function listenOn(p: number): Promise<{ forwardTo(url: string): void; close(): Promise<void> }> {
+  let target: URL | undefined;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    if (!target) return client.destroy();
+    const upstream = net.connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = () => (client.destroy(), upstream.destroy(), sockets.delete(client), sockets.delete(upstream));
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === "EADDRINUSE" ? `port ${p} is in use: pick another with --port N, or leave --port out for a free one` : `cannot listen on 127.0.0.1:${p}: ${e.message}`)),
+    );
+    server.listen(p, "127.0.0.1", () => resolve());
+  });
+  return {
+    forwardTo: (url) => void (target = new URL(url)),
+    close: () => new Promise<void>((resolve) => (sockets.forEach((s) => s.destroy()), server.close(() => resolve()))),
+  };
+}
+
 async function main(): Promise<void> {
+  const fixedPort = port === undefined ? undefined : await listenOn(port);
+  if (fixedPort) cleanups.push(() => fixedPort.close());
   step("starting a throwaway PostgreSQL and a local S3 server (OpenStack Swift)");
   const [pg, s3] = await Promise.all([startPostgres({ name: "demo" }), startS3()]);
   cleanups.push(() => pg.stop(), () => s3.stop());
@@ -48,13 +111,18 @@ async function main(): Promise<void> {
   const keyDir = mkdtempSync(join(tmpdir(), "pgseal-demo-key-"));
   const keyringFile = join(keyDir, "keyring");
   writeFileSync(keyringFile, keyring + "\n", { mode: 0o600 });
-  cleanups.push(async () => rmSync(keyDir, { recursive: true, force: true }));
+  const removeKey = () => rmSync(keyDir, { recursive: true, force: true });
+  cleanups.push(async () => removeKey());
+  // Also on 'exit': on Ctrl-C, wrangler's harness ends the process itself (process.exit) before our cleanups run.
+  process.on("exit", removeKey);
 
   step("starting the streamer (what the container runs) and the Worker (wrangler.jsonc, containers off, STREAMER_URL → streamer)");
   const streamer = await startStreamer({ port: 0, host: "127.0.0.1", log: () => {} });
   cleanups.push(() => streamer.stop());
-  const worker = await startLocalWorker({ s3: target, prefix: PREFIX, keyring, streamerUrl: streamer.url, databases: { demo: { url: sourceUrl } } });
-  cleanups.push(() => worker.close());
+  const started = await startLocalWorker({ s3: target, prefix: PREFIX, keyring, streamerUrl: streamer.url, databases: { demo: { url: sourceUrl } } });
+  cleanups.push(() => started.close());
+  fixedPort?.forwardTo(started.url);
+  const worker = fixedPort ? { ...started, url: `http://127.0.0.1:${port}` } : started;
   console.log(`  Worker    ${worker.url}  (admin token in $TOKEN below)\n  streamer  ${streamer.url}`);
 
   step(`POST ${worker.url}/backups/demo`);
@@ -70,7 +138,7 @@ async function main(): Promise<void> {
     if (r.status !== 200) throw new Error(`GET ${post.body.status_url} answered ${r.status}`);
     job = r.body;
     const p = job.progress;
-    const line = `  ${job.state.padEnd(9)}` + (p ? ` dumped ${formatBytes(p.bytesDumped).padStart(9)} · uploaded ${formatBytes(p.bytesUploaded).padStart(9)} · ${(p.elapsedMs / 1000).toFixed(1)}s${p.table ? ` · ${p.table}` : ""}` : "");
+    const line = `  ${job.state.padEnd(9)}` + (p ? ` dumped ${formatBytes(p.bytesDumped).padStart(9)} · compressed ${formatBytes(p.bytesCompressed).padStart(9)} · uploaded ${formatBytes(p.bytesUploaded).padStart(9)} · ${(p.elapsedMs / 1000).toFixed(1)}s${p.drill ? ` · drilled ${formatBytes(p.drill.bytesRead)} of ${formatBytes(p.drill.bytesTotal)} (${p.drill.step})` : p.table ? ` · ${p.table}` : ""}` : "");
     if (process.stdout.isTTY) process.stdout.write(`\r\x1b[K${line}`);
     else if (line !== lastLine) console.log(line);
     lastLine = line;
@@ -104,12 +172,12 @@ async function main(): Promise<void> {
   };
   step("restoring it with the CLI (pgseal restore) into a new database 'demo_restored'");
   await pg.createDatabase("demo_restored");
-  const started = performance.now();
+  const restoreStarted = performance.now();
   const restore = await runCli(["restore", job.artifactKey, "--prefix", PREFIX, "--target", pg.urlFor("demo_restored")], cliEnv);
   if (restore.code !== 0) throw new Error(`pgseal restore failed:\n${restore.stderr}`);
   const count = (db: string) => pg.psql("select (select count(*) from customers) || '/' || (select count(*) from orders)", db);
   const [before, after] = await Promise.all([count("demo"), count("demo_restored")]);
-  console.log(`  restored in ${((performance.now() - started) / 1000).toFixed(1)}s · customers/orders: source ${before}, restored ${after}`);
+  console.log(`  restored in ${((performance.now() - restoreStarted) / 1000).toFixed(1)}s · customers/orders: source ${before}, restored ${after}`);
   if (before !== after) throw new Error("restored row counts differ from the source");
 
   // An empty database reachable over the cluster's unix socket (trust auth there): no password to print.
@@ -126,10 +194,12 @@ async function main(): Promise<void> {
       `  curl -s -X POST -H "authorization: Bearer $TOKEN" ${worker.url}/backups/demo`,
       `  curl -s -H "authorization: Bearer $TOKEN" ${worker.url}/metrics`,
       "",
-      `  PGSEAL_S3_ENDPOINT=${s3.endpoint} PGSEAL_S3_BUCKET=${BUCKET} PGSEAL_S3_REGION=${s3.region} \\`,
-      `  PGSEAL_S3_ACCESS_KEY_ID='${s3.accessKeyId}' PGSEAL_S3_SECRET_ACCESS_KEY='${s3.secretAccessKey}' \\`,
-      `  PGSEAL_KEYRING_FILE=${keyringFile} \\`,
-      `  npx pgseal restore ${job.artifactKey} --prefix ${PREFIX} --target '${tryUrl}'`,
+      `  export PGSEAL_S3_ENDPOINT=${s3.endpoint} PGSEAL_S3_BUCKET=${BUCKET} PGSEAL_S3_REGION=${s3.region} \\`,
+      `    PGSEAL_S3_ACCESS_KEY_ID='${s3.accessKeyId}' PGSEAL_S3_SECRET_ACCESS_KEY='${s3.secretAccessKey}' \\`,
+      `    PGSEAL_KEYRING_FILE=${keyringFile}`,
+      // --name, not this backup's key: the key goes stale once retention removes that backup.
+      `  npx pgseal list --prefix ${PREFIX}`,
+      `  npx pgseal restore --name demo --prefix ${PREFIX} --target '${tryUrl}'`,
     ].join("\n"),
   );
   console.log("  (a throwaway token and the local test server's fixed credentials; everything, key file included, goes away when the demo ends" + (keep ? ": press Ctrl-C to end it)" : ")"));

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { localWorkerSettings } from "../test/harness/local-worker.ts";
 import { freePorts } from "../test/harness/ports.ts";
 import { startPostgres } from "../test/harness/postgres.ts";
@@ -14,7 +15,18 @@ import { CONTAINERS_CONFIG, devContainers } from "./container-tier/dev-container
 const ROOT = new URL("../", import.meta.url).pathname;
 const DEV_VARS = `${ROOT}.dev.vars`;
 const MARKER = "# written by `npm run dev`: rewritten on every run (delete this line to keep your own)";
-const WRANGLER_PORT = Number(process.env.PORT ?? 8787);
+/** `--port N`, else PORT, else wrangler's usual 8787. */
+function portArg(): number {
+  const i = process.argv.indexOf("--port");
+  const v = i === -1 ? (process.argv.find((a) => a.startsWith("--port="))?.slice("--port=".length) ?? process.env.PORT ?? "8787") : process.argv[i + 1];
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65_535) {
+    console.error(`✗ dev: --port (or PORT) must be a port number 1-65535, not '${v ?? ""}'`);
+    process.exit(2);
+  }
+  return n;
+}
+const WRANGLER_PORT = portArg();
 const BUCKET = "pgseal-dev";
 const CONTAINERS = process.argv.includes("--containers");
 
@@ -32,7 +44,19 @@ function dotenvLine(name: string, value: string): string {
   return `${name}='${value}'`;
 }
 
+/** Fails before anything starts when the port is taken, instead of after PostgreSQL and Swift are up. */
+async function assertPortFree(port: number): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === "EADDRINUSE" ? `port ${port} is in use: pick another with 'npm run dev -- --port N'` : `cannot listen on 127.0.0.1:${port}: ${e.message}`)),
+    );
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+  });
+}
+
 async function main(): Promise<void> {
+  await assertPortFree(WRANGLER_PORT);
   if (existsSync(DEV_VARS) && !readFileSync(DEV_VARS, "utf8").startsWith(MARKER)) {
     throw new Error(`.dev.vars exists and was not written by 'npm run dev': it holds your settings, so it is left alone. Move it aside (mv .dev.vars .dev.vars.mine) and run again.`);
   }
@@ -99,7 +123,11 @@ async function main(): Promise<void> {
     // `on`, not `once`: npm passes a second signal along while we clean up, and that must not kill us half-way.
     process.on("SIGINT", () => resolve("Ctrl-C"));
     process.on("SIGTERM", () => resolve("SIGTERM"));
-    wrangler.once("exit", (code) => resolve(`wrangler dev exited (${code})`));
+    wrangler.once("exit", (code, signal) => {
+      // wrangler failing (a port taken after our check, a bad config) must fail `npm run dev` too.
+      if (code !== 0) process.exitCode = 1;
+      resolve(`wrangler dev exited (${code ?? signal})${code !== 0 ? `: it failed; if port ${WRANGLER_PORT} is taken, use --port N` : ""}`);
+    });
     streamer?.once("exit", (code) => resolve(`the streamer exited (${code})`));
   });
   console.log(`\n▸ ${ended}: stopping wrangler, ${CONTAINERS ? "its containers" : "the streamer"}, PostgreSQL and Swift`);

@@ -1,13 +1,14 @@
 // `pgseal check-config` as a real process: the shipped wrangler.jsonc, broken configs named field by field, secrets from an env file.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parseDotenv, parseJsonc } from "../cli/jsonc.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { pgseal } from "./harness/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pgseal-check-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);
@@ -37,6 +38,18 @@ describe("pgseal check-config", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ok: 1 database\(s\), 1 destination\(s\) in wrangler\.jsonc/);
     for (const s of ["DATABASE_URL_DEMO", "S3_ACCESS_KEY_ID_R2", "S3_SECRET_ACCESS_KEY_R2", "PGSEAL_KEYRING", "ADMIN_TOKEN"]) expect(r.stderr).toContain(s);
+  });
+
+  it("warns about template placeholders left in a destination (the shipped ACCOUNT_ID, <ACCOUNT_ID>)", async () => {
+    const r = await pgseal(["check-config"], {});
+    expect(r.stderr).toContain("⚠ destinations.r2.endpoint: 'ACCOUNT_ID' looks like a placeholder: replace it with your Cloudflare account id");
+    expect(r.stdout).toMatch(/but 1 placeholder\(s\) to replace before deploying/);
+    const angle = file("angle.jsonc", JSON.stringify({ vars: { PGSEAL_CONFIG: { destinations: { r2: { endpoint: "https://<ACCOUNT_ID>.r2.cloudflarestorage.com", bucket: "b" } }, databases: {} } } }));
+    const j = await pgseal(["check-config", "--config", angle, "--json"], {});
+    const res = JSON.parse(j.stdout) as { warnings: { path: string; message: string }[] };
+    expect(res.warnings.map((w) => w.path)).toContain("destinations.r2.endpoint");
+    const real = file("real.jsonc", JSON.stringify({ vars: { PGSEAL_CONFIG: { destinations: { r2: { endpoint: "https://0123abcd.r2.cloudflarestorage.com", bucket: "b" } }, databases: {} } } }));
+    expect(JSON.parse((await pgseal(["check-config", "--config", real, "--json"], {})).stdout).warnings).toEqual([]);
   });
 
   it("names every bad field by its path and exits 1", async () => {

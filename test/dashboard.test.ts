@@ -92,12 +92,18 @@ describe("the dashboard in a browser", () => {
     await page.waitForURL(/\/db\/shop\/jobs\/[0-9A-Z-]+$/i);
     // The live script updates the bar and label in place until the job ends, then reloads once.
     const labels = new Set<string>();
+    // The heading's badge and the body's state, read together: they must never disagree (one said "starting" while the other said "uploading").
+    const badges: [string, string][] = [];
     const deadline = Date.now() + JOB_DEADLINE_MS;
     while (Date.now() < deadline) {
       labels.add((await page.locator("#progress-label").textContent().catch(() => "")) ?? "");
-      if ((await page.locator("h1 .badge").textContent().catch(() => "")) === "sealed") break;
+      const both = await page.evaluate(() => [document.querySelector("h1 .badge")?.textContent ?? "", document.getElementById("state")?.textContent ?? ""] as [string, string]).catch(() => null);
+      if (both) badges.push(both);
+      if (both?.[0] === "sealed") break;
       await page.waitForTimeout(300);
     }
+    expect(badges.filter(([a, b]) => a !== b)).toEqual([]);
+    expect(new Set(badges.map(([a]) => a)).size).toBeGreaterThan(1); // the heading's badge moved too
     await shot(page, "3-job-sealed");
     expect(await page.locator("h1 .badge").textContent()).toBe("sealed");
     expect(labels.size).toBeGreaterThan(1); // it moved
@@ -119,6 +125,33 @@ describe("the dashboard in a browser", () => {
     await page.waitForURL(`${worker.url}/login`);
     await page.goto(`${worker.url}/db/shop`);
     await page.waitForURL(`${worker.url}/login`);
+    await page.close();
+  });
+
+  it("draws the overview's trends with labelled axes and units once there are two sealed backups", async () => {
+    // Two sealed backups of shop make a line (the test above took one; this one runs alone too).
+    const sealedCount = async () => (await worker.api<{ jobs: { state: string }[] }>("/backups/shop")).body.jobs.filter((j) => j.state === "sealed").length;
+    while ((await sealedCount()) < 2) {
+      const post = await worker.api<{ status_url: string }>("/backups/shop", { method: "POST" });
+      expect(post.status).toBe(202);
+      const deadline = Date.now() + JOB_DEADLINE_MS;
+      while (["queued", "starting", "dumping", "uploading", "drilling"].includes((await worker.api<{ state: string }>(post.body.status_url)).body.state)) {
+        if (Date.now() > deadline) throw new Error("a backup did not end in time");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+    await signIn(page);
+    const charts = page.locator("tbody tr", { has: page.getByRole("link", { name: "shop" }) }).locator("svg.spark");
+    expect(await charts.count()).toBe(2);
+    const [size, restore] = await Promise.all([charts.nth(0).locator("text").allTextContents(), charts.nth(1).locator("text").allTextContents()]);
+    // y axis: the highest value with its unit (and the lowest, when different); x axis: what the points are.
+    expect(size[0]).toMatch(/^[\d.]+ (B|KiB|MiB|GiB)$/);
+    expect(size).toContain("last 2, oldest → newest");
+    expect(restore[0]).toMatch(/^[\d.]+ s$/);
+    expect(restore).toContain("last 2, oldest → newest");
+    expect(await page.locator("th", { hasText: "Trends: stored size, restore time" }).count()).toBe(1);
+    await shot(page, "6-overview-trends");
     await page.close();
   });
 

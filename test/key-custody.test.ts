@@ -1,5 +1,5 @@
 // Key custody end to end: a deployment holding only a public key backs up, drills (streamed) and seals; only the private key restores.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +20,8 @@ let streamer: Streamer;
 let worker: LocalWorker;
 let pair: { publicEntry: string; privateEntry: string };
 let privateKeyFile: string;
+/** Holds the private key and a config with one: removed after the tests (test/harness/temp-dirs.ts checks). */
+const dir = mkdtempSync(join(tmpdir(), "pgseal-custody-"));
 
 beforeAll(async () => {
   pg = await startPostgres({ name: "custody" });
@@ -27,7 +29,7 @@ beforeAll(async () => {
   await pg.psqlFile(SEED_SQL, "seeded");
   target = await freshBucket("custody");
   pair = await generateRecipient("ops-2026");
-  privateKeyFile = join(mkdtempSync(join(tmpdir(), "pgseal-custody-")), "private.key");
+  privateKeyFile = join(dir, "private.key");
   writeFileSync(privateKeyFile, pair.privateEntry + "\n", { mode: 0o600 });
   streamer = await startStreamer({ port: 0, host: "127.0.0.1", log: () => {} });
   worker = await startLocalWorker({ s3: target, prefix: "kc", recipient: pair.publicEntry, streamerUrl: streamer.url, databases: { shop: { url: pg.urlFor("seeded") } } });
@@ -37,6 +39,7 @@ afterAll(async () => {
   await worker?.close();
   await streamer?.stop();
   await pg?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("key custody mode (PGSEAL_RECIPIENT, no keyring in the deployment)", () => {
@@ -73,8 +76,7 @@ describe("key custody mode (PGSEAL_RECIPIENT, no keyring in the deployment)", ()
   it("refuses a private key given as the deployment's recipient, and a keyring next to it", async () => {
     const r = await pgseal(["check-config", "--config", "wrangler.jsonc", "--json"], {});
     expect(r.code).toBe(0);
-    const cfgDir = mkdtempSync(join(tmpdir(), "pgseal-custody-cfg-"));
-    const env = join(cfgDir, "vars");
+    const env = join(dir, "vars");
     writeFileSync(env, `PGSEAL_RECIPIENT='${pair.privateEntry}'\nPGSEAL_KEYRING='${generateKey("k").entry}'\n`);
     const bad = await pgseal(["check-config", "--env-file", env, "--json"], {});
     const paths = (JSON.parse(bad.stdout) as { problems: { path: string; message: string }[] }).problems;

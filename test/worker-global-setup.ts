@@ -9,6 +9,7 @@ import { holdLock } from "./harness/held-lock.ts";
 import { startPostgres } from "./harness/postgres.ts";
 import { startS3 } from "./harness/s3.ts";
 import { startTcpProxy } from "./harness/tcp-proxy.ts";
+import { isolateTempDirs } from "./harness/temp-dirs.ts";
 
 /** Databases whose jobs really run (they have a DATABASE_URL secret): a full backup of the seed database. */
 export const LIVE_DATABASES = ["app", "queued"] as const;
@@ -45,8 +46,10 @@ function listen(server: Server): Promise<string> {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: (() => Promise<void>)[] = [];
+  const checkTempDirs = isolateTempDirs();
   const teardown = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => {});
+    checkTempDirs();
   };
   try {
     const s3 = await startS3();
@@ -124,7 +127,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide("workerBindings", bindings);
     return teardown;
   } catch (e) {
-    await teardown();
+    // The setup's own error is the one to see; a temp-dir complaint from the teardown is printed, not thrown over it.
+    await teardown().catch((t: unknown) => console.error(t));
     throw e;
   }
 }

@@ -4,13 +4,15 @@ import { checkBucket, lifecycleState, withAbortRule } from "../../src/shared/buc
 import { PgsealError } from "../../src/shared/errors.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
 
 const MARK = { true: "ok  ", false: "FIX ", null: "n/a " } as const;
 
 export const checkBucketCommand: Command = {
   summary: "check the bucket: write, read, list, delete; versioning, object lock, and a lifecycle rule for stale uploads",
-  usage: "pgseal check-bucket [--json]\n  Exit status 1 if pgseal cannot write, read, list or delete under the prefix.",
+  usage: "pgseal check-bucket [--json]",
+  description: ["Exit status 1 if pgseal cannot write, read, list or delete under the prefix."],
+  env: BUCKET_ENV,
   options: { ...BUCKET_FLAGS },
   async run({ flags, out, signal }) {
     const client = new S3Client(s3TargetFrom(flags), nodeHashing, { signal });
@@ -25,6 +27,8 @@ export const checkBucketCommand: Command = {
 export const setupBucket: Command = {
   summary: "add a lifecycle rule that aborts incomplete multipart uploads under the prefix after a day (existing rules are kept)",
   usage: "pgseal setup-bucket [--dry-run]",
+  flagHelp: { "dry-run": "print the lifecycle configuration that would be written; change nothing" },
+  env: BUCKET_ENV,
   options: { ...BUCKET_FLAGS, "dry-run": { type: "boolean" } },
   async run({ flags, out, err, signal }) {
     const client = new S3Client(s3TargetFrom(flags), nodeHashing, { signal });

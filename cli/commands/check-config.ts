@@ -13,13 +13,34 @@ function readText(path: string, what: string): string {
   }
 }
 
+/** Text left from a template: `<ACCOUNT_ID>`, `ACCOUNT_ID`, `YOUR_BUCKET`. Valid as a URL, so only a warning can catch it. */
+const PLACEHOLDER_RE = /<[^<>]+>|\bACCOUNT_ID\b|\bYOUR[_-][A-Z_-]+/i;
+
+/** Destination fields still holding a template placeholder: the Worker accepts them and then fails at the first backup. */
+export function placeholderWarnings(config: unknown): { path: string; message: string }[] {
+  const dests = (config as { destinations?: Record<string, Record<string, unknown>> } | null)?.destinations ?? {};
+  const out: { path: string; message: string }[] = [];
+  for (const [name, d] of Object.entries(typeof dests === "object" ? dests : {})) {
+    for (const field of ["endpoint", "bucket", "region", "prefix"]) {
+      const v = d?.[field];
+      const m = typeof v === "string" ? PLACEHOLDER_RE.exec(v) : null;
+      if (m) {
+        const fix = /ACCOUNT_ID/i.test(m[0]) ? "your Cloudflare account id (dashboard → R2 → Account ID)" : "the real value";
+        out.push({ path: `destinations.${name}.${field}`, message: `'${m[0]}' looks like a placeholder: replace it with ${fix}` });
+      }
+    }
+  }
+  return out;
+}
+
 export const checkConfig: Command = {
   summary: "validate PGSEAL_CONFIG in wrangler.jsonc (and the secrets in an env file) like the Worker does",
-  usage: [
-    "pgseal check-config [--config wrangler.jsonc] [--env-file .dev.vars] [--json]",
+  usage: "pgseal check-config [--config wrangler.jsonc] [--env-file .dev.vars] [--json]",
+  flagHelp: { config: "the wrangler config holding vars.PGSEAL_CONFIG (default wrangler.jsonc)", "env-file": "also check the secrets in this dotenv file (values never printed)" },
+  description: [
     "  Field problems always fail. Secrets are checked only with --env-file (e.g. .dev.vars): deployed",
     "  secrets live in Cloudflare, where GET /health reports the same list.",
-  ].join("\n"),
+  ],
   options: { config: { type: "string" }, "env-file": { type: "string" }, json: { type: "boolean" } },
   async run({ flags, out, err }) {
     const configPath = typeof flags.config === "string" ? flags.config : "wrangler.jsonc";
@@ -35,19 +56,30 @@ export const checkConfig: Command = {
     const secrets = envFile ? parseDotenv(readText(envFile, "the env file")) : {};
     // As in `wrangler dev`: values in the env file override vars of the same name.
     const { config, problems } = validateConfig({ ...vars, ...secrets });
+    const raw = vars.PGSEAL_CONFIG;
+    let parsedRaw: unknown = raw;
+    if (typeof raw === "string") {
+      try {
+        parsedRaw = JSON.parse(raw);
+      } catch {
+        parsedRaw = null; // validateConfig has already reported it as a problem
+      }
+    }
+    const warnings = placeholderWarnings(parsedRaw);
     const fieldProblems = problems.filter((p) => !p.path.startsWith("secrets."));
     const secretProblems = problems.filter((p) => p.path.startsWith("secrets."));
     const failing = envFile ? problems : fieldProblems;
     if (flags.json) {
-      out(JSON.stringify({ ok: failing.length === 0, databases: Object.keys(config.databases), destinations: Object.keys(config.destinations), problems: failing, secretsChecked: envFile !== undefined }, null, 2));
+      out(JSON.stringify({ ok: failing.length === 0, databases: Object.keys(config.databases), destinations: Object.keys(config.destinations), problems: failing, warnings, secretsChecked: envFile !== undefined }, null, 2));
     } else {
       for (const p of fieldProblems) err(`✗ ${p.path}: ${p.message}`);
+      for (const w of warnings) err(`⚠ ${w.path}: ${w.message}`);
       if (envFile) for (const p of secretProblems) err(`✗ ${p.path}: ${p.message}`);
       else if (secretProblems.length > 0) {
         err(`secrets this configuration needs (not checked without --env-file; set each with wrangler secret put):`);
         for (const p of secretProblems) err(`  ${p.path.slice("secrets.".length)}`);
       }
-      if (failing.length === 0) out(`ok: ${Object.keys(config.databases).length} database(s), ${Object.keys(config.destinations).length} destination(s) in ${configPath}`);
+      if (failing.length === 0) out(`ok: ${Object.keys(config.databases).length} database(s), ${Object.keys(config.destinations).length} destination(s) in ${configPath}${warnings.length ? `, but ${warnings.length} placeholder(s) to replace before deploying (above)` : ""}`);
     }
     if (failing.length > 0) throw new PgsealError("CONFIG_INVALID", `${failing.length} problem(s) in ${configPath}${envFile ? ` and ${envFile}` : ""}`);
   },

@@ -1,30 +1,38 @@
-// `pgseal decrypt`: a stored artifact back to a plain pg_dump custom-format file (or stdout).
+// `pgseal decrypt`: a stored artifact (in the bucket, or a downloaded file) back to a plain pg_dump custom-format file (or stdout).
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { Writable } from "node:stream";
-import { resolveBackup } from "../../src/shared/catalog.ts";
-import { nodeHashing } from "../../container/src/node-hash.ts";
 import { openDump } from "../../container/src/restore.ts";
 import { runPipeline } from "../../src/shared/pipeline.ts";
 import { stdoutSink } from "../stdout.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
-import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, DECRYPT_ENV, decryptKeysFrom } from "../options.ts";
 import { formatBytes } from "../progress.ts";
+import { backupSource, isBare } from "../source.ts";
 
 export const decrypt: Command = {
   summary: "write a backup as a plain pg_dump custom-format file (pg_restore reads it)",
-  usage: "pgseal decrypt [<key> | --name <db>] --output <file | ->",
+  usage: "pgseal decrypt [<key> | <local file> | --name <db>] --output <file | ->",
+  description: [
+    "A local file is an artifact downloaded from the bucket (aws s3 cp) with its .manifest.json beside it, or that manifest.",
+    "The output holds your data in the clear: it is created readable by you only (0600).",
+  ],
+  flagHelp: { name: "the newest complete backup of this database", output: "where to write the dump (created 0600; - for stdout)" },
+  env: [...BUCKET_ENV, ...DECRYPT_ENV],
   options: { ...BUCKET_FLAGS, name: { type: "string" }, output: { type: "string", short: "o" } },
   async run({ flags, positionals, err, signal }) {
     const output = flags.output as string | undefined;
     if (!output) throw new PgsealError("USAGE", "--output <file> is required (use - for stdout)");
     if (output === "-" && process.stdout.isTTY) throw new PgsealError("USAGE", "refusing to write a binary dump to a terminal: redirect stdout or use --output <file>");
     const keyring = await decryptKeysFrom(flags);
-    const client = new S3Client(s3TargetFrom(flags), nodeHashing);
-    const { manifest } = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined });
-    const chain = await openDump(client, manifest, keyring);
+    const source = await backupSource(flags, positionals[0]);
+    if (isBare(source)) {
+      throw new PgsealError("ARTIFACT_NOT_FOUND", `no manifest beside ${source.path}: expected ${source.expectedManifest} (download it with the artifact; 'pgseal verify ${source.path}' checks what it can without one)`);
+    }
+    const { manifest } = source;
+    // openDump reads the artifact with `get` only: a local file serves it as well as the bucket.
+    const chain = await openDump(source.reader, manifest, keyring);
     if (output === "-") {
       await runPipeline({ ...chain, sink: { name: "stdout", writable: stdoutSink() }, signal });
       return;

@@ -1,30 +1,32 @@
 // `pgseal drill`: restore a stored backup into a throwaway cluster (or a scratch server), count every table, and seal it.
-import { resolveBackup } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { sealBackup } from "../../container/src/seal.ts";
 import { contentProof, describeProof } from "../../src/shared/drill-record.ts";
 import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, decryptKeysFrom, prefixFrom, s3TargetFrom } from "../options.ts";
-import { formatBytes, progressLine } from "../progress.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, DECRYPT_ENV, decryptKeysFrom, s3TargetFrom } from "../options.ts";
+import { resolveWithHint } from "../source.ts";
+import { formatBytes, PROGRESS_FLAG, PROGRESS_FLAG_HELP, progressLine } from "../progress.ts";
 
 export const drill: Command = {
   summary: "restore a backup from the bucket into a throwaway cluster, compare every table's rows with the dump, and seal it",
-  usage: [
-    "pgseal drill [<key> | --name <db>] [--scratch-url URL] [--amcheck] [--json]",
+  usage: "pgseal drill [<key> | --name <db>] [--scratch-url URL] [--amcheck] [--json]",
+  flagHelp: { name: "the newest complete backup of this database", "scratch-url": "drill in a temporary database on this server (env PGSEAL_DRILL_SCRATCH_URL)", amcheck: "also check every restored B-tree index with amcheck (reported, not part of the verdict)", ...PROGRESS_FLAG_HELP },
+  env: [...BUCKET_ENV, ...DECRYPT_ENV, "PGSEAL_DRILL_SCRATCH_URL", "PGSEAL_PG_BIN"],
+  description: [
     "  Needs the PostgreSQL server binaries (initdb, postgres) of the dump's major version or newer,",
     "  or --scratch-url (env PGSEAL_DRILL_SCRATCH_URL): a server where a temporary database is created and dropped.",
     "  --amcheck also checks every restored B-tree index with amcheck (bt_index_check, heapallindexed); reported, not part of the verdict.",
     "  The manifest's status becomes sealed, drill-failed or drill-skipped; exit status 1 unless sealed.",
-  ].join("\n"),
-  options: { ...BUCKET_FLAGS, name: { type: "string" }, "scratch-url": { type: "string" }, amcheck: { type: "boolean" } },
+  ],
+  options: { ...BUCKET_FLAGS, name: { type: "string" }, "scratch-url": { type: "string" }, amcheck: { type: "boolean" }, ...PROGRESS_FLAG },
   async run({ flags, positionals, out, err, signal }) {
     const client = new S3Client(s3TargetFrom(flags), nodeHashing, { signal });
     const keyring = await decryptKeysFrom(flags);
-    const { manifest, manifestKey } = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined });
+    const { manifest, manifestKey } = await resolveWithHint(client, flags, positionals[0]);
     const scratch = typeof flags["scratch-url"] === "string" ? flags["scratch-url"] : process.env.PGSEAL_DRILL_SCRATCH_URL || undefined;
-    const line = progressLine();
+    const line = progressLine(flags.progress === true);
     const result = await sealBackup({
       client,
       manifest,

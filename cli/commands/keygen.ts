@@ -6,6 +6,8 @@ import type { Command } from "../command.ts";
 export const keygen: Command = {
   summary: "print a new keyring entry (<id>:<base64 key>); with --public, a key pair for key custody mode",
   usage: "pgseal keygen [--id <key id>] [--public]",
+  description: ["For a new deployment prefer 'pgseal init': it writes the keys to private files instead of the terminal."],
+  flagHelp: { id: "key id (default: k<date><random>, or r<date> with --public)", public: "an X25519 pair for key custody mode (line 1 public, line 2 private)" },
   options: { id: { type: "string" }, public: { type: "boolean" } },
   async run({ flags, out, err }) {
     const id = typeof flags.id === "string" ? flags.id : undefined;

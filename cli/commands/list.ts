@@ -1,16 +1,20 @@
 // `pgseal list`: backups in the bucket, newest first, with incomplete ones marked.
 import { listCatalog, readManifest } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
+import { normalizePrefix } from "../../src/shared/artifact-keys.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
 import { formatBytes } from "../progress.ts";
+import { foundUnder } from "../source.ts";
 
 export const list: Command = {
   summary: "list backups in the bucket, newest first",
   usage: "pgseal list [--name <db>] [--json]",
+  flagHelp: { name: "only this database" },
+  env: BUCKET_ENV,
   options: { ...BUCKET_FLAGS, name: { type: "string" } },
-  async run({ flags, out }) {
+  async run({ flags, out, err }) {
     const client = new S3Client(s3TargetFrom(flags), nodeHashing);
     const entries = await listCatalog(client, prefixFrom(flags), flags.name as string | undefined);
     const rows = [];
@@ -25,7 +29,15 @@ export const list: Command = {
       });
     }
     if (flags.json) return out(JSON.stringify(rows));
-    if (!rows.length) return out("no backups found");
+    if (!rows.length) {
+      // The usual first-day miss: the Worker writes under its config's prefix ('pgseal' in the example), the CLI defaults to none.
+      const prefix = normalizePrefix(prefixFrom(flags));
+      const what = `no backups${flags.name ? ` of '${flags.name as string}'` : ""} under ${prefix ? `prefix '${prefix}'` : "the bucket root (no prefix)"}`;
+      const hint = await foundUnder(client, prefix);
+      out(what);
+      if (hint) err(`found under: ${hint}`);
+      return;
+    }
     for (const r of rows) out(`${r.createdAt}  ${r.db.padEnd(16)} ${r.status.padEnd(10)} ${formatBytes(r.bytes).padStart(10)}  ${r.key}`);
   },
 };

@@ -5,7 +5,7 @@ import { executePrune, planPrune } from "../../src/shared/prune.ts";
 import { DEFAULT_RETENTION, parseRetentionPolicy } from "../../src/shared/retention.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
 
 const POLICY_FLAGS = {
   "keep-last": "keepLast",
@@ -20,10 +20,23 @@ const POLICY_FLAGS = {
 
 export const prune: Command = {
   summary: "delete backups of a database that its retention policy no longer keeps (only sealed ones count; the newest sealed never goes)",
-  usage: [
-    "pgseal prune --name <db> [--dry-run] [--keep-last N] [--hourly N] [--daily N] [--weekly N] [--monthly N] [--yearly N] [--max-age-days N] [--unsealed-grace-days N] [--json]",
+  usage: "pgseal prune --name <db> [--dry-run] [--keep-last N] [--hourly N] [--daily N] [--weekly N] [--monthly N] [--yearly N] [--max-age-days N] [--unsealed-grace-days N] [--json]",
+  flagHelp: {
+    name: "the database (required)",
+    "dry-run": "print the plan; delete nothing",
+    "keep-last": "keep the N newest sealed backups",
+    hourly: "keep the newest sealed backup of each of the N most recent hours that have one",
+    daily: "… of the N most recent UTC days",
+    weekly: "… of the N most recent ISO weeks",
+    monthly: "… of the N most recent months",
+    yearly: "… of the N most recent years",
+    "max-age-days": "delete sealed backups older than N days (the newest sealed is always kept)",
+    "unsealed-grace-days": "delete unsealed backups only after N days and once a newer sealed one exists",
+  },
+  env: BUCKET_ENV,
+  description: [
     `  Unset counts take the defaults (${Object.entries(DEFAULT_RETENTION).map(([k, v]) => `${k} ${v}`).join(", ")}).`,
-  ].join("\n"),
+  ],
   options: { ...BUCKET_FLAGS, name: { type: "string" }, "dry-run": { type: "boolean" }, ...Object.fromEntries(Object.keys(POLICY_FLAGS).map((f) => [f, { type: "string" as const }])) },
   async run({ flags, out, err, signal }) {
     const db = flags.name;

@@ -1,15 +1,29 @@
 // `pgseal restore`: bucket → verify → decrypt → decompress → pg_restore into a target database.
-import { resolveBackup } from "../../src/shared/catalog.ts";
-import { nodeHashing } from "../../container/src/node-hash.ts";
 import { runRestore } from "../../container/src/restore.ts";
-import { S3Client } from "../../src/shared/s3.ts";
+import { PgsealError } from "../../src/shared/errors.ts";
+import type { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
-import { BUCKET_FLAGS, ENV, decryptKeysFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
-import { formatBytes, progressLine } from "../progress.ts";
+import { BUCKET_ENV, BUCKET_FLAGS, DECRYPT_ENV, ENV, decryptKeysFrom, urlFrom } from "../options.ts";
+import { parsePgUrl } from "../../src/shared/pg-url.ts";
+import { formatBytes, PROGRESS_FLAG, PROGRESS_FLAG_HELP, progressLine } from "../progress.ts";
+import { backupSource, isBare } from "../source.ts";
 
 export const restore: Command = {
   summary: "restore a backup (a key, or the latest of --name) into an empty database",
-  usage: `pgseal restore [<key> | --name <db>] [--target <url> | ${ENV.targetUrl}] [--clean] [--no-owner] [--no-acl]`,
+  usage: `pgseal restore [<key> | <local file> | --name <db>] [--target <url> | ${ENV.targetUrl}] [--clean] [--no-owner] [--no-acl]`,
+  description: [
+    "The target database must exist (createdb it first) and be empty unless --clean.",
+    "A local file is an artifact downloaded from the bucket (aws s3 cp) with its .manifest.json beside it, or that manifest.",
+  ],
+  flagHelp: {
+    name: "the newest complete backup of this database",
+    target: `target database URL; it must exist and be empty (env ${ENV.targetUrl})`,
+    clean: "drop existing objects in the target first (pg_restore --clean --if-exists)",
+    "no-owner": "do not restore ownership (pg_restore --no-owner), for targets without the source's roles",
+    "no-acl": "do not restore privileges (pg_restore --no-acl)",
+    ...PROGRESS_FLAG_HELP,
+  },
+  env: [ENV.targetUrl, ...BUCKET_ENV, ...DECRYPT_ENV, "PGSEAL_PG_BIN"],
   options: {
     ...BUCKET_FLAGS,
     name: { type: "string" },
@@ -17,16 +31,19 @@ export const restore: Command = {
     clean: { type: "boolean" },
     "no-owner": { type: "boolean" },
     "no-acl": { type: "boolean" },
+    ...PROGRESS_FLAG,
   },
   async run({ flags, positionals, out, err }) {
     const targetUrl = urlFrom(flags, "target", ENV.targetUrl, "target database URL");
     const keyring = await decryptKeysFrom(flags);
-    const client = new S3Client(s3TargetFrom(flags), nodeHashing);
-    const { manifest } = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined });
+    const source = await backupSource(flags, positionals[0]);
+    if (isBare(source)) throw new PgsealError("ARTIFACT_NOT_FOUND", `no manifest beside ${source.path}: expected ${source.expectedManifest} (download it with the artifact)`);
+    const { manifest } = source;
     err(`restoring ${manifest.artifact.key} (${manifest.db}, ${manifest.createdAt}, ${formatBytes(manifest.artifact.bytes)})`);
-    const line = progressLine();
+    const line = progressLine(flags.progress === true);
     const result = await runRestore({
-      client,
+      // runRestore reads the artifact with `get` only: a local file serves it as well as the bucket.
+      client: source.reader as S3Client,
       manifest,
       keyring,
       targetUrl,
@@ -35,7 +52,10 @@ export const restore: Command = {
       onProgress: (p) => line.update(`restoring · read ${formatBytes(p.bytesRead)} of ${formatBytes(p.bytesTotal)} · ${formatBytes(p.bytesPlain)} into pg_restore`),
     }).finally(() => line.done());
     for (const w of result.warnings) err(`pg_restore: ${w}`);
-    if (flags.json) out(JSON.stringify({ artifactKey: manifest.artifact.key, seconds: result.seconds, warnings: result.warnings }));
+    if (flags.json) {
+      const from = source.where === "the bucket" ? {} : { file: source.where };
+      out(JSON.stringify({ artifactKey: manifest.artifact.key, ...from, db: manifest.db, createdAt: manifest.createdAt, target: parsePgUrl(targetUrl).redacted, seconds: result.seconds, warnings: result.warnings }));
+    }
     else out(`restored ${manifest.artifact.key} in ${result.seconds.toFixed(1)}s`);
   },
 };

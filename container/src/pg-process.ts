@@ -17,6 +17,7 @@ export function pgEnv(conn: PgConnection): NodeJS.ProcessEnv {
 export function classifyPgFailure(stderr: string): ErrorCode | undefined {
   if (/password authentication failed|no password supplied|authentication failed|role ".*" does not exist|pg_hba\.conf rejects/i.test(stderr)) return "PG_AUTH_FAILED";
   if (/server version mismatch/i.test(stderr)) return "PG_DUMP_TOO_OLD";
+  if (/database ".*" does not exist/i.test(stderr)) return "PG_DATABASE_NOT_FOUND";
   if (/could not translate host name|Connection refused|could not connect to server|timeout expired|Network is unreachable|No route to host|Connection timed out/i.test(stderr)) return "PG_UNREACHABLE";
   return undefined;
 }
@@ -55,6 +56,7 @@ export function pgFailure(tool: string, fallback: ErrorCode, redactedUrl: string
   const hint: Partial<Record<ErrorCode, string>> = {
     PG_AUTH_FAILED: "check the user and password in the database URL",
     PG_UNREACHABLE: "check the host and port, and that the server accepts connections from here",
+    PG_DATABASE_NOT_FOUND: "check the database name in the URL; a restore target must be created first (createdb)",
   };
   const detail = log.tail() || `${tool} ${exit}`;
   return new PgsealError(code, `${tool} failed for ${redactedUrl}${hint[code] ? ` (${hint[code]})` : ""}: ${detail}`);

@@ -51,7 +51,7 @@ export function assertKeyAvailable(manifest: Manifest, keysOrKeyring: Keyring | 
 }
 
 /** The artifact read from the bucket and bound to its manifest (header, size, sha256): no key needed. */
-export async function openArtifact(client: S3Client, manifest: Manifest, onProgress?: (p: ReadProgress) => void, what = `artifact ${manifest.artifact.key}`): Promise<Chain> {
+export async function openArtifact(client: Pick<S3Client, "get">, manifest: Manifest, onProgress?: (p: ReadProgress) => void, what = `artifact ${manifest.artifact.key}`): Promise<Chain> {
   const p: ReadProgress = { bytesRead: 0, bytesTotal: manifest.artifact.bytes, bytesPlain: 0 };
   const { body } = await client.get(manifest.artifact.key);
   return {
@@ -64,7 +64,7 @@ export async function openArtifact(client: S3Client, manifest: Manifest, onProgr
 }
 
 /** Reads a stored artifact to its end and checks it against the manifest without the key (size, sha256, header binding). */
-export async function checkStoredArtifact(client: S3Client, manifest: Manifest, what?: string): Promise<void> {
+export async function checkStoredArtifact(client: Pick<S3Client, "get">, manifest: Manifest, what?: string): Promise<void> {
   const chain = await openArtifact(client, manifest, undefined, what);
   await runPipeline({ ...chain, sink: { name: "discard", writable: new WritableStream() } });
 }
@@ -74,7 +74,7 @@ export async function checkStoredArtifact(client: S3Client, manifest: Manifest, 
  * withholds the header until it matches the manifest and the last bytes until size and sha256
  * do, so a consumer can never reach the end of the dump (or commit a restore) before they passed.
  */
-export async function openDump(client: S3Client, manifest: Manifest, keyring: Keyring | DecryptKeys, onProgress?: (p: ReadProgress) => void): Promise<Chain> {
+export async function openDump(client: Pick<S3Client, "get">, manifest: Manifest, keyring: Keyring | DecryptKeys, onProgress?: (p: ReadProgress) => void): Promise<Chain> {
   assertKeyAvailable(manifest, keyring);
   let plain = 0;
   const chain = await openArtifact(client, manifest, onProgress && ((p) => onProgress({ ...p, bytesPlain: plain })));

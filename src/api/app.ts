@@ -1,4 +1,4 @@
-// The admin API (DESIGN §6): Hono routes inline on their paths; auth in auth.ts, error responses in errors.ts.
+// The admin API (README "Admin API", docs/ARCHITECTURE.md): Hono routes inline on their paths; auth in auth.ts, error responses in errors.ts.
 import { Hono } from "hono";
 import { loadConfig, NAME_RE } from "../config.ts";
 import { JOB_ID_RE } from "../do/job-store.ts";

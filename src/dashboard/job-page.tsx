@@ -3,7 +3,7 @@
 import { raw } from "hono/html";
 import type { JobView } from "../do/rpc-types.ts";
 import { describeProof } from "../shared/drill-record.ts";
-import { formatBytes, Layout, STATE_CLASS, StateBadge, when } from "./layout.tsx";
+import { formatBytes, Layout, StateBadge, when } from "./layout.tsx";
 
 const ACTIVE = ["queued", "starting", "dumping", "uploading", "drilling"];
 export const LIVE_POLL_MS = 1500;
@@ -19,7 +19,7 @@ export function progressFacts(job: Pick<JobView, "state" | "progress">): { label
     const f = p.drill.bytesTotal > 0 ? p.drill.bytesRead / p.drill.bytesTotal : null;
     return { label: `drilling: ${p.drill.step} ${formatBytes(p.drill.bytesRead)} of ${formatBytes(p.drill.bytesTotal)}`, value: f, eta: null };
   }
-  const base = `dumped ${formatBytes(p.bytesDumped)} · uploaded ${formatBytes(p.bytesUploaded)} · ${(p.elapsedMs / 1000).toFixed(0)} s${p.table ? ` · ${p.table}` : ""}`;
+  const base = `dumped ${formatBytes(p.bytesDumped)} · compressed ${formatBytes(p.bytesCompressed ?? 0)} · uploaded ${formatBytes(p.bytesUploaded)} · ${(p.elapsedMs / 1000).toFixed(0)} s${p.table ? ` · ${p.table}` : ""}`;
   if (!p.sourceBytes || p.bytesDumped <= 0) return { label: base, value: null, eta: null };
   // A dump is usually smaller than the database on disk (no indexes, no bloat): cap below 1 until the job says it is done.
   const f = Math.min(0.99, p.bytesDumped / p.sourceBytes);
@@ -30,14 +30,15 @@ export function progressFacts(job: Pick<JobView, "state" | "progress">): { label
 // Progressive enhancement: without JavaScript the page is complete as rendered.
 const LIVE_SCRIPT = (liveUrl: string) => `
 (() => {
-  const bar = document.getElementById("bar"), label = document.getElementById("progress-label"), state = document.getElementById("state");
+  const bar = document.getElementById("bar"), label = document.getElementById("progress-label");
   const tick = async () => {
     const r = await fetch(${JSON.stringify(liveUrl)}, { credentials: "same-origin" });
     if (!r.ok) return;
     const j = await r.json();
     if (j.value === null) bar.removeAttribute("value"); else bar.value = j.value;
     label.textContent = j.label + (j.eta ? " · " + j.eta : "");
-    state.textContent = j.state; state.className = "badge " + j.stateClass;
+    // Every badge of this job (the heading's and the body's) shows the same state: one source, one update.
+    for (const b of document.querySelectorAll("[data-job-state]")) { b.textContent = j.state; b.className = "badge " + j.stateClass; }
     if (j.active) setTimeout(tick, ${LIVE_POLL_MS}); else location.reload();
   };
   setTimeout(tick, ${LIVE_POLL_MS});
@@ -56,7 +57,7 @@ export function JobPage(props: { db: string; job: JobView; csrf: string }) {
         <a href={`/db/${encodeURIComponent(props.db)}`}>← {props.db}</a>
       </p>
       <h1>
-        Backup {j.id} <StateBadge state={j.state} />
+        Backup {j.id} <StateBadge state={j.state} live />
       </h1>
       <section aria-labelledby="progress-h">
         <h2 id="progress-h">Progress</h2>
@@ -66,7 +67,7 @@ export function JobPage(props: { db: string; job: JobView; csrf: string }) {
           {facts.eta ? ` · ${facts.eta}` : ""}
         </p>
         <p class="muted">
-          State: <span id="state" class={`badge ${STATE_CLASS[j.state] ?? "run"}`}>{j.state}</span>
+          State: <StateBadge state={j.state} live id="state" />
         </p>
         {active && (
           <form class="inline" method="post" action={`${base}/cancel`}>

@@ -33,9 +33,14 @@ export function formatAge(seconds: number | null | undefined): string {
 
 export const when = (iso: string | null | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC") : "–");
 
-export function StateBadge(props: { state: string }) {
+/** `live`: the job page's script keeps it current (every live badge of a job shows the same state). */
+export function StateBadge(props: { state: string; live?: boolean; id?: string }) {
   const active = !(props.state in STATE_CLASS);
-  return <span class={`badge ${active ? "run" : STATE_CLASS[props.state]}`}>{props.state}</span>;
+  return (
+    <span class={`badge ${active ? "run" : STATE_CLASS[props.state]}`} {...(props.live ? { "data-job-state": "" } : {})} {...(props.id ? { id: props.id } : {})}>
+      {props.state}
+    </span>
+  );
 }
 
 const CSS = `
@@ -66,7 +71,8 @@ progress { width: 100%; max-width: 36rem; height: 1.25rem; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
 dl.facts dt { color: var(--muted); }
 details summary { cursor: pointer; color: var(--accent); }
-svg.spark { vertical-align: middle; }
+svg.spark { vertical-align: middle; display: block; margin: .1rem 0; }
+svg.spark text { font-size: 9px; fill: var(--muted); font-family: system-ui, sans-serif; }
 @media (max-width: 40rem) { th.optional, td.optional { display: none; } main { padding: .75rem; } }
 `;
 
@@ -105,19 +111,42 @@ export function Layout(props: { title: string; signedIn: boolean; csrf?: string;
   );
 }
 
-/** A tiny inline SVG line of a series (size or restore time), newest last; nothing for fewer than two points. */
-export function Sparkline(props: { values: number[]; label: string }) {
+/**
+ * A small inline chart of a series (stored size or restore time), oldest left, newest right, with
+ * its axes labelled: the y axis by its lowest and highest value in their unit, the x axis by what
+ * the points are. Nothing for fewer than two points (the caller says "–").
+ */
+export function Sparkline(props: { values: number[]; label: string; format: (n: number) => string }) {
   const v = props.values;
-  if (v.length < 2) return <span class="muted">–</span>;
-  const w = 80;
-  const h = 20;
+  if (v.length < 2) return null;
+  const w = 168;
+  const h = 46;
+  const left = 52; // room for the y labels
+  const top = 5;
+  const bottom = 32; // the x axis; its label sits below
   const max = Math.max(...v);
-  const min = Math.min(...v);
+  // Values the unit cannot tell apart (36.5 KiB and 36.5 KiB) are drawn flat: a slope between two equal labels would mislead.
+  const min = props.format(Math.min(...v)) === props.format(max) ? max : Math.min(...v);
   const span = max - min || 1;
-  const pts = v.map((x, i) => `${((i / (v.length - 1)) * w).toFixed(1)},${(h - 2 - ((x - min) / span) * (h - 4)).toFixed(1)}`).join(" ");
+  const x = (i: number) => left + 2 + (i / (v.length - 1)) * (w - left - 4);
+  const y = (n: number) => (max === min ? (top + bottom) / 2 : bottom - 2 - ((n - min) / span) * (bottom - top - 4));
+  const pts = v.map((n, i) => `${x(i).toFixed(1)},${y(n).toFixed(1)}`).join(" ");
   return (
     <svg class="spark" width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={props.label}>
       <title>{props.label}</title>
+      <line x1={left} x2={left} y1={top - 2} y2={bottom} stroke="#8c959f" stroke-width="1" />
+      <line x1={left} x2={w - 1} y1={bottom} y2={bottom} stroke="#8c959f" stroke-width="1" />
+      <text class="axis-y" x={left - 3} y={top + 5} text-anchor="end">
+        {props.format(max)}
+      </text>
+      {max !== min && (
+        <text class="axis-y" x={left - 3} y={bottom} text-anchor="end">
+          {props.format(min)}
+        </text>
+      )}
+      <text class="axis-x" x={(left + w) / 2} y={h - 3} text-anchor="middle">
+        {`last ${v.length}, oldest → newest`}
+      </text>
       <polyline points={pts} fill="none" stroke="currentColor" stroke-width="1.5" />
     </svg>
   );

@@ -57,7 +57,7 @@ export function OverviewPage(props: { rows: OverviewRow[]; csrf: string; nowMs: 
               <th scope="col" class="optional">Next run</th>
               <th scope="col" class="optional">Last size</th>
               <th scope="col" class="optional">Last restore</th>
-              <th scope="col" class="optional">Trend</th>
+              <th scope="col" class="optional">Trends: stored size, restore time</th>
             </tr>
           </thead>
           <tbody>
@@ -82,7 +82,9 @@ export function OverviewPage(props: { rows: OverviewRow[]; csrf: string; nowMs: 
                   <td class="optional">{formatBytes(s.lastBackup ? (recent.findLast((j) => j.id === s.lastBackup!.jobId)?.progress?.bytesUploaded ?? null) : null)}</td>
                   <td class="optional">{s.lastSealed?.drill ? `${s.lastSealed.drill.restoreSeconds} s` : "–"}</td>
                   <td class="optional">
-                    <Sparkline values={sizes} label={`stored size of the last ${sizes.length} sealed backups`} /> <Sparkline values={restores} label={`restore seconds of the last ${restores.length} drills`} />
+                    {sizes.length < 2 && restores.length < 2 && <span class="muted">–</span>}
+                    <Sparkline values={sizes} label={`stored size of the last ${sizes.length} sealed backups, oldest to newest`} format={formatBytes} />
+                    <Sparkline values={restores} label={`restore seconds of the last ${restores.length} drills, oldest to newest`} format={(n) => `${n < 10 ? n.toFixed(1) : Math.round(n)} s`} />
                   </td>
                 </tr>
               );

@@ -8,6 +8,14 @@ import type { SlotGrant } from "./job-slots.ts";
 import { cancelJob, getJobStatus, postJob, type ContainerFetcher, type StreamerJobStatus } from "./streamer-client.ts";
 
 export const POLL_INTERVAL_MS = 3_000;
+/**
+ * A young job changes phase within seconds (preflight, dumping, uploading, drilling): polled every
+ * second during its first minute, GET /backups/:db/:job and the dashboard show each phase and its
+ * bytes while it happens instead of "passed between two polls" afterwards. Only answered polls use
+ * it: a missed poll still waits POLL_INTERVAL_MS, so MAX_MISSED_POLLS keeps its meaning.
+ */
+export const EARLY_POLL_INTERVAL_MS = 1_000;
+export const EARLY_PHASE_MS = 60_000;
 /** A job whose streamer missed this many polls in a row, or was silent this long, lost its container. */
 export const MAX_MISSED_POLLS = 3;
 export const LOST_AFTER_MS = 30_000;
@@ -82,7 +90,7 @@ async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Pr
     streamerJobId,
     missedPolls: 0,
     lastPollOkAt: now,
-    notBefore: now + POLL_INTERVAL_MS,
+    notBefore: now + EARLY_POLL_INTERVAL_MS,
   });
   const outcome = await postJob(ctx.container, {
     jobId: streamerJobId,
@@ -180,7 +188,8 @@ export function endStateFor(drill: { verdict: "pass" | "fail" | "skipped" } | un
 }
 
 export async function applyStatus(ctx: DriverContext, job: JobRecord, status: StreamerJobStatus, now: number): Promise<void> {
-  const polled: JobPatch = { progress: status.progress, missedPolls: 0, lastPollOkAt: now, notBefore: now + POLL_INTERVAL_MS };
+  const early = (status.progress?.elapsedMs ?? 0) < EARLY_PHASE_MS;
+  const polled: JobPatch = { progress: status.progress, missedPolls: 0, lastPollOkAt: now, notBefore: now + (early ? EARLY_POLL_INTERVAL_MS : POLL_INTERVAL_MS) };
   if (status.state === "running") {
     advance(ctx, job, phaseState(status), now, `streamer phase ${status.phase}`, polled);
     return;

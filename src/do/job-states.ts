@@ -1,4 +1,4 @@
-// The job life cycle (DESIGN §5, docs/JOBS.md): every state, and the one table of legal transitions.
+// The job life cycle (docs/JOBS.md, docs/ARCHITECTURE.md): every state, and the one table of legal transitions.
 import { PgsealError } from "../shared/errors.ts";
 
 export const JOB_STATES = [

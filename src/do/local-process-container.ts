@@ -1,4 +1,4 @@
-// The local seam (DESIGN §2): the runtime's container API, served by a streamer already running as a local process.
+// The local seam (docs/ARCHITECTURE.md, "The local container seam"): the runtime's container API, served by a streamer already running as a local process.
 // Web APIs only, so the same file runs in workerd (Worker tests, demo) and in Node (its own tests).
 
 /** The message @cloudflare/containers looks for to keep waiting for a port instead of failing. */

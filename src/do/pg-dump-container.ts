@@ -11,7 +11,7 @@ const DB_NAME_KEY = "pgseal:db";
 const JOB_ID_KEY = "pgseal:job";
 const MAX_DETAIL_CHARS = 300;
 
-/** STREAMER_URL is never configured in production: only tests and the demo set it (DESIGN §2). */
+/** STREAMER_URL is never configured in production: only tests and the demo set it (docs/ARCHITECTURE.md, the local seam). */
 type SeamEnv = Env & { STREAMER_URL?: string; CONTAINER_SLEEP_AFTER?: string };
 /** What @cloudflare/containers reads as a duration: seconds, or a number with s, m or h. */
 const DURATION = /^\d+[smh]?$/;

@@ -1,5 +1,5 @@
 // The Restore Drill Report as one standalone HTML document (inline CSS and SVG, nothing fetched) that prints on A4.
-import type { DatabaseReport, DrillReport, RpoGap } from "./report.ts";
+import { TREND_MIN_DRILLS, TREND_MIN_SPAN_DAYS, type DatabaseReport, type DrillReport, type RpoGap } from "./report.ts";
 
 /** Markup already escaped; anything else interpolated into `html` is escaped, so forgetting is not possible. */
 class SafeHtml {
@@ -87,10 +87,24 @@ function formatSlope(slope: number | null): string {
   return `${slope > 0 ? "+" : slope < 0 ? "−" : "±"}${Math.abs(slope).toFixed(2)} s/day`;
 }
 
-function gapEnds(g: RpoGap): string {
-  const from = g.fromKind === "month-start" ? "month start" : g.fromKind === "previous-sealed" ? "last sealed backup of the previous month" : "sealed backup";
-  const to = g.toKind === "sealed" ? "next sealed backup" : g.toKind === "month-end" ? "month end" : "report time";
+function gapEnds(g: RpoGap | null): string {
+  if (g === null) return "—";
+  const from = g.fromKind === "previous-sealed" ? "last sealed backup of the previous month" : "sealed backup";
+  const to = g.toKind === "sealed" ? "next sealed backup" : g.toKind === "month-end" ? "month end" : "now (report time)";
   return `${formatUtc(g.from)} (${from}) → ${formatUtc(g.to)} (${to})`;
+}
+
+/** The worst gap in words, the first-backup cases said plainly rather than as an alarming number. */
+function gapText(d: DatabaseReport): string {
+  if (d.worstGap === null) return "No sealed backup yet: nothing to measure.";
+  const first = d.firstSealedAt === null ? "" : ` (measured from the first sealed backup, ${formatUtc(d.firstSealedAt)}; nothing before it is counted)`;
+  return `${formatSeconds(d.worstGap.seconds)}${first}`;
+}
+
+function trendText(d: DatabaseReport): string {
+  const t = d.trend;
+  if (t.enoughData) return formatSlope(t.slopeSecondsPerDay);
+  return `not enough data yet (a trend needs ${t.minDrills} sealed drills over at least ${t.minSpanDays} days; ${t.points.length} so far)`;
 }
 
 const CSS = `
@@ -150,7 +164,7 @@ function round1(n: number): string {
 function chartSummary(d: DatabaseReport, month: string): string {
   const s = d.restoreSeconds;
   if (s.count === 0) return `Restore time of ${d.db}, ${month}: no sealed drills, nothing to plot.`;
-  return `Restore time of ${d.db}, ${month}: ${s.count} sealed drill${s.count === 1 ? "" : "s"}; min ${formatSeconds(s.min)}, median ${formatSeconds(s.median)}, p95 ${formatSeconds(s.p95)}, max ${formatSeconds(s.max)}; trend ${formatSlope(d.trend.slopeSecondsPerDay)}.`;
+  return `Restore time of ${d.db}, ${month}: ${s.count} sealed drill${s.count === 1 ? "" : "s"}; min ${formatSeconds(s.min)}, median ${formatSeconds(s.median)}, p95 ${formatSeconds(s.p95)}, max ${formatSeconds(s.max)}; trend ${trendText(d)}.`;
 }
 
 function renderChart(d: DatabaseReport, report: DrillReport, index: number): SafeHtml {
@@ -214,7 +228,7 @@ function renderDatabase(d: DatabaseReport, report: DrillReport, index: number): 
 <h2>${d.db}</h2>
 <p class="meta">Schedule: ${d.schedule === null ? "manual only" : html`<code>${d.schedule}</code>`} · ${status}</p>
 <table class="figures"><tbody>
-${row("Backups taken", formatCount(c.taken))}${row("Sealed (restored and verified)", formatCount(c.sealed))}${row("Failed", formatCount(c.failed))}${row("Drill failed", formatCount(c.drillFailed))}${row("Drill skipped", formatCount(c.drillSkipped))}${c.uploaded > 0 ? row("Stored, not drilled", formatCount(c.uploaded)) : ""}${c.cancelled > 0 ? row("Cancelled (not counted)", formatCount(c.cancelled)) : ""}${row("Success", formatPercent(d.successPercent))}${row("Restore time min / median / p95 / max", `${formatSeconds(s.min)} / ${formatSeconds(s.median)} / ${formatSeconds(s.p95)} / ${formatSeconds(s.max)}`)}${row("Restore time trend", formatSlope(d.trend.slopeSecondsPerDay))}${row("Worst gap between sealed backups (achieved RPO)", formatSeconds(d.worstGap.seconds))}${row("Worst gap from → to", gapEnds(d.worstGap), "msg")}${d.copies.map((c) => row(`Copies to ${c.destination}: stored / failed`, `${formatCount(c.stored)} / ${formatCount(c.failed)}`))}${latest ? html`${row("Latest sealed backup", `${formatUtc(latest.at)} · job ${latest.jobId}`, "msg")}${row("Tables / rows verified", `${formatCount(latest.tables)} / ${formatCount(latest.rowsVerified)}`)}${latest.proof ? row("What the drill proved", latest.proof, "msg") : ""}${row("Dump / stored size", `${formatBytes(latest.dumpBytes)} / ${formatBytes(latest.storedBytes)}`)}` : ""}</tbody></table>
+${row("Backups taken", formatCount(c.taken))}${row("Sealed (restored and verified)", formatCount(c.sealed))}${row("Failed", formatCount(c.failed))}${row("Drill failed", formatCount(c.drillFailed))}${row("Drill skipped", formatCount(c.drillSkipped))}${c.uploaded > 0 ? row("Stored, not drilled", formatCount(c.uploaded)) : ""}${c.cancelled > 0 ? row("Cancelled (not counted)", formatCount(c.cancelled)) : ""}${row("Success", formatPercent(d.successPercent))}${row("Restore time min / median / p95 / max", `${formatSeconds(s.min)} / ${formatSeconds(s.median)} / ${formatSeconds(s.p95)} / ${formatSeconds(s.max)}`)}${row("Restore time trend", trendText(d), "msg")}${row("Worst gap between sealed backups (achieved RPO)", gapText(d), d.worstGap === null || d.firstSealedAt !== null ? "msg" : "num")}${d.worstGap ? row("Worst gap from → to", gapEnds(d.worstGap), "msg") : ""}${d.copies.map((c) => row(`Copies to ${c.destination}: stored / failed`, `${formatCount(c.stored)} / ${formatCount(c.failed)}`))}${latest ? html`${row("Latest sealed backup", `${formatUtc(latest.at)} · job ${latest.jobId}`, "msg")}${row("Tables / rows verified", `${formatCount(latest.tables)} / ${formatCount(latest.rowsVerified)}`)}${latest.proof ? row("What the drill proved", latest.proof, "msg") : ""}${row("Dump / stored size", `${formatBytes(latest.dumpBytes)} / ${formatBytes(latest.storedBytes)}`)}` : ""}</tbody></table>
 <figure>${renderChart(d, report, index)}<figcaption>Restore seconds of each sealed drill, by day of month.</figcaption></figure>
 ${latest && latest.largestTables.length > 0 ? html`<h3>Largest tables in the latest sealed drill</h3>
 <table class="tables"><thead><tr><th>Table</th><th>Rows verified</th></tr></thead><tbody>
@@ -255,7 +269,7 @@ ${sum.worstGap ? html`<tr><th scope="row">Worst gap between sealed backups</th><
 ` : ""}</tbody></table>
 ${report.databases.map((d, i) => renderDatabase(d, report, i))}
 <footer>
-<p>A backup is <strong>sealed</strong> when it was uploaded, restored into a throwaway PostgreSQL cluster, and every table's row count matched the source. <strong>Backups taken</strong> counts every job of the month except cancelled ones. Restore times are over sealed drills; p95 is nearest-rank (the value at rank ⌈0.95 × n⌉ of the sorted times). The <strong>worst gap</strong> is the longest time the newest sealed backup was older than that: measured from when a backup started (the data it restores) to when the next one was sealed, and to the month's end (or the report time in a running month). Without a sealed backup from the previous month, the first gap starts at the month start and is a lower bound. All times UTC.</p>
+<p>A backup is <strong>sealed</strong> when it was uploaded, restored into a throwaway PostgreSQL cluster, and every table's row count matched the source. <strong>Backups taken</strong> counts every job of the month except cancelled ones. Restore times are over sealed drills; p95 is nearest-rank (the value at rank ⌈0.95 × n⌉ of the sorted times). The <strong>worst gap</strong> is the longest time the newest sealed backup was older than that: measured from when a backup started (the data it restores) to when the next one was sealed, and to the month's end (or the report time in a running month). Gaps are measured only from backups that exist: without a sealed backup from the previous month, measurement starts at the month's first sealed backup, and a database without any has no gap yet. A restore-time trend (seconds per day, least squares) is shown only from ${TREND_MIN_DRILLS} sealed drills spread over at least ${TREND_MIN_SPAN_DAYS} days. All times UTC.</p>
 </footer>
 </body>
 </html>

@@ -98,26 +98,64 @@ describe("statistics", () => {
   it("reports restore seconds over sealed drills only, with the trend in time order", () => {
     const jobs = [
       job("sealed", "2026-11-04T00:00:00Z", { restoreSeconds: 16 }),
+      job("sealed", "2026-11-03T00:00:00Z", { restoreSeconds: 14 }),
+      job("sealed", "2026-11-05T00:00:00Z", { restoreSeconds: 18 }),
       job("sealed", "2026-11-01T00:00:00Z", { restoreSeconds: 10 }),
       job("drill-failed", "2026-11-02T12:00:00Z", { drill: { restoreSeconds: 999, countSeconds: 1, totalSeconds: 1000, tables: 1, rows: 1, verdict: "fail", largestTables: [] } }),
       job("sealed", "2026-11-02T00:00:00Z", { restoreSeconds: 12 }),
     ];
     const db = buildReport(input(jobs)).databases[0];
-    expect(db.restoreSeconds).toEqual({ count: 3, min: 10, median: 12, p95: 16, max: 16 });
+    expect(db.restoreSeconds).toEqual({ count: 5, min: 10, median: 14, p95: 18, max: 18 });
     expect(db.trend.points.map((p) => [p.at, p.restoreSeconds])).toEqual([
       ["2026-11-01T00:00:00.000Z", 10],
       ["2026-11-02T00:00:00.000Z", 12],
+      ["2026-11-03T00:00:00.000Z", 14],
       ["2026-11-04T00:00:00.000Z", 16],
+      ["2026-11-05T00:00:00.000Z", 18],
     ]);
-    expect(db.trend.slopeSecondsPerDay).toBe(2);
-    expect(db.latestSealed).toMatchObject({ at: "2026-11-04T00:00:00.000Z", tables: 12, rowsVerified: 34_567, largestTables: [{ name: "events", rows: 30_000 }, { name: "users", rows: 4_000 }] });
+    expect(db.trend).toMatchObject({ slopeSecondsPerDay: 2, enoughData: true });
+    expect(db.latestSealed).toMatchObject({ at: "2026-11-05T00:00:00.000Z", tables: 12, rowsVerified: 34_567, largestTables: [{ name: "events", rows: 30_000 }, { name: "users", rows: 4_000 }] });
   });
 
   it("has null statistics and no latest drill for a month without sealed backups", () => {
     const db = buildReport(input([job("failed", "2026-11-03T00:00:00Z")])).databases[0];
     expect(db.restoreSeconds).toEqual({ count: 0, min: null, median: null, p95: null, max: null });
-    expect(db.trend).toEqual({ points: [], slopeSecondsPerDay: null });
+    expect(db.trend).toEqual({ points: [], slopeSecondsPerDay: null, enoughData: false, minDrills: 5, minSpanDays: 3 });
     expect(db.latestSealed).toBeNull();
+  });
+});
+
+describe("day one: a handful of backups in a minute", () => {
+  // The issue's case: 4 backups within a minute on the 29th read "worst gap 28 d 18 h" and "+4185.78 s/day".
+  const jobs = [0, 15, 30, 45].map((s, i) => job("sealed", `2026-11-29T19:5${i}:${String(s).padStart(2, "0")}Z`, { restoreSeconds: [0.9, 4.2, 1.3, 2.2][i], finishedAfterS: 10 }));
+  const r = buildReport(input(jobs, { generatedAt: "2026-11-29T20:00:00Z" }));
+  const db = r.databases[0];
+
+  it("shows no trend from too little data, and says how much it needs", () => {
+    expect(db.trend).toMatchObject({ slopeSecondsPerDay: null, enoughData: false, minDrills: 5, minSpanDays: 3 });
+    const html = renderReportHtml(r);
+    expect(html).toContain("not enough data yet (a trend needs 5 sealed drills over at least 3 days; 4 so far)");
+    expect(html).not.toMatch(/s\/day/);
+    // Five drills, but within one day: still not a trend.
+    const sameDay = buildReport(input([...jobs, job("sealed", "2026-11-29T19:58:00Z", { finishedAfterS: 10 })], { generatedAt: "2026-11-29T20:00:00Z" }));
+    expect(sameDay.databases[0].trend.enoughData).toBe(false);
+  });
+
+  it("measures the worst gap between the backups that exist and to now, never from the month start, and says so in words", () => {
+    // The longest: from the last backup (19:53:45) to the report time (20:00).
+    expect(db.worstGap).toEqual({ seconds: 375, from: "2026-11-29T19:53:45.000Z", to: "2026-11-29T20:00:00.000Z", fromKind: "sealed", toKind: "generated-at" });
+    expect(db.firstSealedAt).toBe("2026-11-29T19:50:00.000Z");
+    const html = renderReportHtml(r);
+    expect(html).toContain("measured from the first sealed backup, 2026-11-29 19:50 UTC; nothing before it is counted");
+    expect(html).toContain("(now (report time))");
+    expect(html).not.toMatch(/\b28 d\b/);
+  });
+
+  it("says plainly when there is no sealed backup yet", () => {
+    const none = buildReport(input([job("failed", "2026-11-29T19:50:00Z")], { generatedAt: "2026-11-29T20:00:00Z" }));
+    expect(none.databases[0].worstGap).toBeNull();
+    expect(none.summary.worstGap).toBeNull();
+    expect(renderReportHtml(none)).toContain("No sealed backup yet: nothing to measure.");
   });
 });
 
@@ -130,7 +168,7 @@ describe("achieved RPO", () => {
       job("drill-failed", "2026-11-16T00:00:00Z"),
       job("sealed", "2026-11-20T00:00:00Z"),
     ];
-    // Gaps: 1 d 1 h from the month start, 8 d 0.5 h, 10 d 1 h, then 11 d to the month end.
+    // Gaps: 8 d 0.5 h, 10 d 1 h, then 11 d to the month end (nothing before the first sealed backup).
     expect(buildReport(input(jobs)).databases[0].worstGap).toEqual({
       seconds: 11 * DAY_S,
       from: "2026-11-20T00:00:00.000Z",
@@ -160,17 +198,18 @@ describe("achieved RPO", () => {
     expect(db.counts).toMatchObject({ taken: 2, sealed: 2, failed: 0 });
   });
 
-  it("starts at the month start when no earlier sealed backup is given", () => {
+  it("starts at the first sealed backup, not the month start, when no earlier sealed backup is given", () => {
     const db = buildReport(input([job("sealed", "2026-11-20T00:00:00Z"), job("sealed", "2026-11-28T00:00:00Z")])).databases[0];
-    expect(db.worstGap).toEqual({ seconds: 19 * DAY_S + HOUR_S, from: "2026-11-01T00:00:00.000Z", to: "2026-11-20T01:00:00.000Z", fromKind: "month-start", toKind: "sealed" });
+    expect(db.worstGap).toEqual({ seconds: 8 * DAY_S + HOUR_S, from: "2026-11-20T00:00:00.000Z", to: "2026-11-28T01:00:00.000Z", fromKind: "sealed", toKind: "sealed" });
+    expect(db.firstSealedAt).toBe("2026-11-20T00:00:00.000Z");
   });
 
-  it("spans the whole month when nothing was sealed, 29 days in a leap February", () => {
-    expect(buildReport(input([job("failed", "2026-11-03T00:00:00Z")])).databases[0].worstGap).toEqual({
-      seconds: 30 * DAY_S, from: "2026-11-01T00:00:00.000Z", to: "2026-12-01T00:00:00.000Z", fromKind: "month-start", toKind: "month-end",
-    });
+  it("has no gap at all when nothing was sealed (there is nothing to measure from)", () => {
+    const r = buildReport(input([job("failed", "2026-11-03T00:00:00Z")]));
+    expect(r.databases[0].worstGap).toBeNull();
+    expect(r.databases[0].firstSealedAt).toBeNull();
     const feb = buildReport(input([], { month: "2028-02", generatedAt: "2028-03-02T00:00:00Z" }));
-    expect(feb.databases[0].worstGap.seconds).toBe(29 * DAY_S);
+    expect(feb.databases[0].worstGap).toBeNull();
     expect(feb.summary.databasesWithoutSealed).toEqual(["app"]);
   });
 
@@ -242,7 +281,7 @@ describe("counts and failures", () => {
     const r = buildReport(input(jobs));
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
     expect(JSON.stringify(buildReport(input([...jobs].reverse())))).toBe(JSON.stringify(r));
-    const flat = buildReport(input([job("sealed", "2026-11-01T00:00:00Z", { restoreSeconds: 5 }), job("sealed", "2026-11-09T00:00:00Z", { restoreSeconds: 5 })]));
+    const flat = buildReport(input([1, 3, 5, 7, 9].map((d) => job("sealed", `2026-11-0${d}T00:00:00Z`, { restoreSeconds: 5 }))));
     expect(Object.is(flat.databases[0].trend.slopeSecondsPerDay, 0)).toBe(true);
     expect(JSON.parse(JSON.stringify(flat))).toEqual(flat);
   });

@@ -65,16 +65,14 @@ export interface TrendPoint {
  * backup was older than `seconds`. A backup protects you only once it is sealed (`finishedAt`)
  * and restores the data as of when its job started (`createdAt`, slightly before pg_dump's
  * snapshot, so the gap errs long). Between sealed backups A then B the gap is B.finishedAt − A.createdAt.
+ * Gaps are measured only from a backup that exists: never from the month's start.
  */
 export interface RpoGap {
   seconds: number;
   from: string;
   to: string;
-  /**
-   * "previous-sealed": the newest sealed backup created before the month (given in the input).
-   * "month-start": no earlier sealed backup was given, so the gap is a lower bound starting at the month's start.
-   */
-  fromKind: "sealed" | "previous-sealed" | "month-start";
+  /** "previous-sealed": the newest sealed backup created before the month (given in the input). */
+  fromKind: "sealed" | "previous-sealed";
   /** "generated-at" when the month was still running when the report was generated. */
   toKind: "sealed" | "month-end" | "generated-at";
 }
@@ -120,9 +118,17 @@ export interface DatabaseReport {
   successPercent: number | null;
   /** Seconds of pg_restore in sealed drills. */
   restoreSeconds: Distribution;
-  trend: { points: TrendPoint[]; slopeSecondsPerDay: number | null };
+  /**
+   * `slopeSecondsPerDay` only from enough data (TREND_MIN_DRILLS sealed drills spread over at least
+   * TREND_MIN_SPAN_DAYS days); otherwise null with `enoughData` false: a slope from a few drills in
+   * one afternoon is noise that reads like an alarm.
+   */
+  trend: { points: TrendPoint[]; slopeSecondsPerDay: number | null; enoughData: boolean; minDrills: number; minSpanDays: number };
   latestSealed: LatestSealed | null;
-  worstGap: RpoGap;
+  /** Null until a sealed backup exists: there is no gap to measure before the first one. */
+  worstGap: RpoGap | null;
+  /** When no sealed backup from before the month was given: the first sealed one, where gap measurement starts. */
+  firstSealedAt: string | null;
   /** Failed, drill-failed and drill-skipped jobs in time order: none of them is a proven backup. */
   failures: ReportFailure[];
   /** Per destination, for databases with several: copies stored and copies that failed this month. */
@@ -155,6 +161,10 @@ export interface DrillReport {
 
 const MS_PER_SECOND = 1_000;
 const MS_PER_DAY = 86_400_000;
+/** A restore-time trend needs this many sealed drills… */
+export const TREND_MIN_DRILLS = 5;
+/** …spread over at least this many days. */
+export const TREND_MIN_SPAN_DAYS = 3;
 const P95_QUANTILE = 0.95;
 /** Before the epoch there were no backups to report, and Date.UTC maps years 0–99 onto 1900–1999. */
 const MIN_REPORT_YEAR = 1970;
@@ -247,32 +257,32 @@ function percent(part: number, whole: number): number | null {
   return whole === 0 ? null : Math.floor((part / whole) * 1000) / 10;
 }
 
-function worstGap(sealed: readonly TimedJob[], anchorMs: number | null, startMs: number, untilMs: number, complete: boolean): RpoGap {
-  let pointMs = anchorMs ?? startMs;
-  let fromKind: RpoGap["fromKind"] = anchorMs === null ? "month-start" : "previous-sealed";
-  const gaps: RpoGap[] = [];
-  const gapTo = (toMs: number, toKind: RpoGap["toKind"]): RpoGap => ({
-    seconds: (toMs - pointMs) / MS_PER_SECOND,
-    from: iso(pointMs),
-    to: iso(toMs),
-    fromKind,
-    toKind,
-  });
+function worstGap(sealed: readonly TimedJob[], anchorMs: number | null, untilMs: number, complete: boolean): RpoGap | null {
   // Walk in order of becoming restorable; a backup sealed after the window closed protected nothing in it.
   const available = sealed
     .map((s) => ({ s, availableMs: Math.max(s.finishedMs ?? s.createdMs, s.createdMs) }))
     .filter((a) => a.availableMs <= untilMs)
     .sort((a, b) => a.availableMs - b.availableMs || byTime(a.s, b.s));
+  let pointMs: number | null = anchorMs;
+  let fromKind: RpoGap["fromKind"] = "previous-sealed";
+  const gaps: RpoGap[] = [];
+  const gapTo = (from: number, toMs: number, toKind: RpoGap["toKind"]): RpoGap => ({
+    seconds: (toMs - from) / MS_PER_SECOND,
+    from: iso(from),
+    to: iso(toMs),
+    fromKind,
+    toKind,
+  });
   for (const { s, availableMs } of available) {
-    gaps.push(gapTo(availableMs, "sealed"));
+    if (pointMs !== null) gaps.push(gapTo(pointMs, availableMs, "sealed"));
     // Out-of-order finishes: a backup older than the one already restorable does not move the recovery point back.
-    // `>=` so that a backup started exactly at the month start is named as the gap's start, not the boundary.
-    if (s.createdMs >= pointMs) {
+    if (pointMs === null || s.createdMs >= pointMs) {
       pointMs = s.createdMs;
       fromKind = "sealed";
     }
   }
-  gaps.push(gapTo(untilMs, complete ? "month-end" : "generated-at"));
+  if (pointMs === null) return null;
+  gaps.push(gapTo(pointMs, untilMs, complete ? "month-end" : "generated-at"));
   // The first of equal gaps wins, so ties resolve the same way every time.
   return gaps.reduce((worst, g) => (g.seconds > worst.seconds ? g : worst));
 }
@@ -324,7 +334,10 @@ function buildDatabase(
   // A sealed record without drill figures cannot contribute a restore time; it still counts as sealed and closes RPO gaps.
   const drilled = sealed.filter((t): t is TimedJob & { job: { drill: ReportDrill } } => t.job.drill !== null);
   const points: TrendPoint[] = drilled.map((t) => ({ at: iso(t.createdMs), jobId: t.job.id, restoreSeconds: t.job.drill.restoreSeconds }));
-  const slope = leastSquaresSlope(drilled.map((t) => ({ x: (t.createdMs - startMs) / MS_PER_DAY, y: t.job.drill.restoreSeconds })));
+  const spanDays = drilled.length > 0 ? (drilled[drilled.length - 1].createdMs - drilled[0].createdMs) / MS_PER_DAY : 0;
+  const enoughData = drilled.length >= TREND_MIN_DRILLS && spanDays >= TREND_MIN_SPAN_DAYS;
+  const slope = enoughData ? leastSquaresSlope(drilled.map((t) => ({ x: (t.createdMs - startMs) / MS_PER_DAY, y: t.job.drill.restoreSeconds }))) : null;
+  const firstSealed = sealed.length > 0 ? Math.min(...sealed.map((t) => t.createdMs)) : null;
 
   const last = drilled.length > 0 ? drilled[drilled.length - 1] : null;
   const latestSealed: LatestSealed | null = last && {
@@ -344,9 +357,10 @@ function buildDatabase(
     counts,
     successPercent: percent(counts.sealed, counts.taken),
     restoreSeconds: distribution(points.map((p) => p.restoreSeconds)),
-    trend: { points, slopeSecondsPerDay: slope === null ? null : noNegativeZero(Math.round(slope * 1000) / 1000) },
+    trend: { points, slopeSecondsPerDay: slope === null ? null : noNegativeZero(Math.round(slope * 1000) / 1000), enoughData, minDrills: TREND_MIN_DRILLS, minSpanDays: TREND_MIN_SPAN_DAYS },
     latestSealed,
-    worstGap: worstGap(sealed, anchorMs, startMs, untilMs, complete),
+    worstGap: worstGap(sealed, anchorMs, untilMs, complete),
+    firstSealedAt: anchorMs === null && firstSealed !== null ? iso(firstSealed) : null,
     failures: inMonth.map(failureOf).filter((f): f is ReportFailure => f !== null),
     copies: copyCounts(inMonth.map((t) => t.job)),
   };
@@ -382,7 +396,7 @@ export function buildReport(input: ReportInput): DrillReport {
   const sealed = sum((c) => c.sealed);
   let worst: ReportSummary["worstGap"] = null;
   for (const d of databases) {
-    if (worst === null || d.worstGap.seconds > worst.seconds) worst = { db: d.db, seconds: d.worstGap.seconds };
+    if (d.worstGap && (worst === null || d.worstGap.seconds > worst.seconds)) worst = { db: d.db, seconds: d.worstGap.seconds };
   }
 
   return {

@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   USAGE: false,
   /** The reader of standard output went away (`| head`): the CLI exits quietly with 141, as a tool killed by SIGPIPE does. */
   OUTPUT_CLOSED: false,
+  /** A file pgseal would write already exists (it never overwrites keys). */
+  FILE_EXISTS: false,
   // keys and the artifact format (docs/FORMAT.md)
   KEY_INVALID: false,
   KEY_UNKNOWN_ID: false,
@@ -31,6 +33,8 @@ export const ERROR_CODES = {
   PG_TOOLS_MISSING: false,
   PG_DUMP_TOO_OLD: false,
   PG_AUTH_FAILED: false,
+  /** The database named in the URL does not exist on the server (a restore target must be created first). */
+  PG_DATABASE_NOT_FOUND: false,
   PG_UNREACHABLE: true,
   PG_DUMP_FAILED: false,
   PG_RESTORE_FAILED: false,

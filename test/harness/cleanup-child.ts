@@ -19,6 +19,10 @@ if (mode === "drain") {
   throw new Error("deliberate uncaught error");
 } else if (mode === "signal") {
   setInterval(() => {}, 1_000); // stay alive until the parent's signal
+} else if (mode === "exit-on-signal") {
+  // What wrangler's test harness does on Ctrl-C: its own listener ends the process while our stop() is under way.
+  process.on("SIGINT", () => process.exit(130));
+  setInterval(() => {}, 1_000);
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

@@ -60,6 +60,7 @@ describe("no server outlives its owner", () => {
     ["the owner calls process.exit(0) without calling stop()", "exit", undefined, { code: 0, signal: null }],
     ["the owner throws an uncaught error", "throw", undefined, { code: 1, signal: null }],
     ["the owner is interrupted with SIGINT", "signal", "SIGINT", { code: null, signal: "SIGINT" }],
+    ["another SIGINT listener calls process.exit() while the stop is under way", "exit-on-signal", "SIGINT", { code: 130, signal: null }],
   ] as const)("kills Postgres and Swift and removes their temp dirs when %s", async (_name, mode, signal, exit) => {
     const { started, ended } = await runChild(mode, signal);
     expect({ code: ended.code, signal: ended.signal }, ended.stderr).toEqual(exit);

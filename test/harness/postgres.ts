@@ -75,9 +75,10 @@ export async function startPostgres(opts: { name?: string } = {}): Promise<PgClu
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
-      untrack();
+      // Untracked only once gone: a process.exit() during this stop must still find it (see s3.ts).
       await shutdown(pid);
       rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+      untrack();
     })());
   const untrack = track({ label: `postgres ${port}`, pids: [pid], urgentSignal: "SIGQUIT", dir: root, stop });
   launched.untrackLaunch();

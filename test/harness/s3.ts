@@ -68,13 +68,15 @@ async function startOnce(): Promise<S3Server> {
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
-      untrack();
+      // Untracked only once gone: a process.exit() during this stop (an exit hook of another library on
+      // SIGINT, say) must still find the entry and remove the dir synchronously (registry.ts).
       for (const pid of pids) signalGroup(pid, "SIGTERM");
       if (!(await waitGone(pids, STOP_TIMEOUT_MS))) for (const pid of pids) signalGroup(pid, "SIGKILL");
       await waitGone(pids, STOP_TIMEOUT_MS);
       for (const pid of pids) signalGroup(pid, "SIGKILL"); // anything a server forked and left behind
       sink.close();
       rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      untrack();
     })());
   const untrack = track({ label: `swift ${proxy}`, pids, urgentSignal: "SIGTERM", dir, stop });
 
