@@ -38,7 +38,15 @@ export interface DatabaseEntry {
   retention: RetentionPolicy;
   /** Further destinations written in the same pass as `destination` (config `destinations`, after the first). */
   copies: string[];
+  /** Bounds that make every job end (docs/JOBS.md, "Every job ends"): pg_dump's table lock wait, no progress, total run time. */
+  lockWaitTimeoutSeconds: number;
+  stallTimeoutMinutes: number;
+  maxRunHours: number;
 }
+
+/** Defaults of the job bounds: long enough for any healthy backup, short enough that a stuck one ends the same day. */
+export const JOB_LIMIT_DEFAULTS = { lockWaitTimeoutSeconds: 600, stallTimeoutMinutes: 30, maxRunHours: 12 } as const;
+const JOB_LIMIT_MAX = { lockWaitTimeoutSeconds: 86_400, stallTimeoutMinutes: 1_440, maxRunHours: 168 } as const;
 
 export const DRILL_MODES = ["local", "scratch", "off"] as const;
 export type DrillMode = (typeof DRILL_MODES)[number];
@@ -220,6 +228,14 @@ function optionalHours(p: Problems, path: string, v: unknown): number | undefine
   return undefined;
 }
 
+function jobLimit(p: Problems, path: string, v: Bag, key: keyof typeof JOB_LIMIT_DEFAULTS): number {
+  const x = v[key];
+  if (x === undefined) return JOB_LIMIT_DEFAULTS[key];
+  if (typeof x === "number" && Number.isFinite(x) && x > 0 && x <= JOB_LIMIT_MAX[key]) return x;
+  p.add(`${path}.${key}`, `must be a number more than 0 and at most ${JOB_LIMIT_MAX[key]} (default ${JOB_LIMIT_DEFAULTS[key]})`);
+  return JOB_LIMIT_DEFAULTS[key];
+}
+
 function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object, defaultMaxAge: number | undefined): Record<string, DatabaseEntry> {
   const out: Record<string, DatabaseEntry> = {};
   if (!isObject(raw)) {
@@ -230,7 +246,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     const v = raw[name] as Bag;
     const path = `databases.${name}`;
     const before = p.list.length;
-    p.unknownKeys(path, v, ["schedule", "destination", "destinations", "compression", "enabled", "drill", "maxAgeHours", "retention"]);
+    p.unknownKeys(path, v, ["schedule", "destination", "destinations", "compression", "enabled", "drill", "maxAgeHours", "retention", "lockWaitTimeoutSeconds", "stallTimeoutMinutes", "maxRunHours"]);
     let retention = DEFAULT_RETENTION;
     if (v.retention !== undefined) {
       const parsed = parseRetentionPolicy(v.retention, `${path}.retention`);
@@ -265,6 +281,9 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     if (compression !== "zstd" && compression !== "gzip") p.add(`${path}.compression`, "must be \"zstd\" or \"gzip\"");
     const enabled = optionalBoolean(p, `${path}.enabled`, v.enabled) ?? true;
     const maxAgeHours = optionalHours(p, `${path}.maxAgeHours`, v.maxAgeHours) ?? defaultMaxAge ?? null;
+    const lockWaitTimeoutSeconds = jobLimit(p, path, v, "lockWaitTimeoutSeconds");
+    const stallTimeoutMinutes = jobLimit(p, path, v, "stallTimeoutMinutes");
+    const maxRunHours = jobLimit(p, path, v, "maxRunHours");
     const drill = v.drill ?? "local";
     if (!(DRILL_MODES as readonly unknown[]).includes(drill)) p.add(`${path}.drill`, `must be one of ${DRILL_MODES.map((m) => `"${m}"`).join(", ")}`);
     else if (drill === "scratch") {
@@ -279,7 +298,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     // Missing secrets are reported above but do not drop the database: its jobs fail with CONFIG_INVALID, visibly.
     const fieldProblems = p.list.slice(before).filter((x) => !x.path.startsWith("secrets."));
     if (fieldProblems.length === 0 && schedule && cron && destination) {
-      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled, drill: drill as DrillMode, maxAgeHours, retention, copies: names.slice(1) };
+      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled, drill: drill as DrillMode, maxAgeHours, retention, copies: names.slice(1), lockWaitTimeoutSeconds, stallTimeoutMinutes, maxRunHours };
     }
   }
   return out;

@@ -46,6 +46,8 @@ export interface BackupSpec {
   name?: string;
   /** Further destinations written in the same pass: one dump, one compression and encryption, every bucket. */
   copies?: { name: string; s3: S3Target }[];
+  /** pg_dump's wait for each table lock before PG_LOCK_TIMEOUT (default DEFAULT_LOCK_WAIT_TIMEOUT_MS). */
+  lockWaitTimeoutMs?: number;
 }
 
 
@@ -144,6 +146,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   const dump = pgDumpSource({
     tools,
     conn,
+    ...(spec.lockWaitTimeoutMs ? { lockWaitTimeoutMs: spec.lockWaitTimeoutMs } : {}),
     onTable: (table) => {
       progress.table = table;
       report();

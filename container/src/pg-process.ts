@@ -15,6 +15,8 @@ export function pgEnv(conn: PgConnection): NodeJS.ProcessEnv {
 }
 
 export function classifyPgFailure(stderr: string): ErrorCode | undefined {
+  // pg_dump --lock-wait-timeout sets statement_timeout around its LOCK TABLE statements; older servers say "could not obtain lock".
+  if (/could not obtain lock on relation|due to lock timeout|due to statement timeout[\s\S]*Query was: LOCK TABLE/i.test(stderr)) return "PG_LOCK_TIMEOUT";
   if (/password authentication failed|no password supplied|authentication failed|role ".*" does not exist|pg_hba\.conf rejects/i.test(stderr)) return "PG_AUTH_FAILED";
   if (/server version mismatch/i.test(stderr)) return "PG_DUMP_TOO_OLD";
   if (/could not translate host name|Connection refused|could not connect to server|timeout expired|Network is unreachable|No route to host|Connection timed out/i.test(stderr)) return "PG_UNREACHABLE";
@@ -55,6 +57,7 @@ export function pgFailure(tool: string, fallback: ErrorCode, redactedUrl: string
   const hint: Partial<Record<ErrorCode, string>> = {
     PG_AUTH_FAILED: "check the user and password in the database URL",
     PG_UNREACHABLE: "check the host and port, and that the server accepts connections from here",
+    PG_LOCK_TIMEOUT: "another session held a table lock longer than the lock wait timeout (lockWaitTimeoutSeconds); find it in pg_locks or raise the timeout",
   };
   const detail = log.tail() || `${tool} ${exit}`;
   return new PgsealError(code, `${tool} failed for ${redactedUrl}${hint[code] ? ` (${hint[code]})` : ""}: ${detail}`);

@@ -2,6 +2,7 @@
 import { readJobSecrets, type DatabaseEntry, type PgsealConfig } from "../config.ts";
 import { PgsealError } from "../shared/errors.ts";
 import { scrub } from "../shared/redact.ts";
+import { checkLimits } from "./job-limits.ts";
 import { forwardPath, type JobState } from "./job-states.ts";
 import type { JobError, JobPatch, JobRecord, JobStore } from "./job-store.ts";
 import type { SlotGrant } from "./job-slots.ts";
@@ -93,6 +94,7 @@ async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Pr
     prefix: dest.prefix,
     ...(secrets.recipient ? { recipient: secrets.recipient } : { keyring: secrets.keyring! }),
     compression: entry.compression,
+    lockWaitTimeoutMs: Math.round(entry.lockWaitTimeoutSeconds * 1000),
     drill: entry.drill === "scratch" ? { mode: "scratch", scratchUrl: secrets.drillScratchUrl } : { mode: entry.drill },
     ...(entry.copies.length
       ? {
@@ -141,7 +143,16 @@ async function pollJob(ctx: DriverContext, job: JobRecord, now: number): Promise
   const outcome = await getJobStatus(ctx.container, job.streamerJobId);
   const fresh = ctx.store.get(job.id);
   if (!fresh || fresh.state !== job.state || fresh.attempt !== job.attempt) return; // moved on while we waited
-  if (outcome.kind === "status") return applyStatus(ctx, fresh, outcome.status, now);
+  if (outcome.kind === "status") {
+    const broken = outcome.status.state === "running" ? checkLimits(ctx.store, fresh, outcome.status, ctx.config.databases[ctx.db], now) : null;
+    if (!broken) return applyStatus(ctx, fresh, outcome.status, now);
+    // Stop the streamer's work first (its cancel cleans up what it wrote), then end the job; a streamer that does not answer is lost anyway.
+    const stop = await cancelJob(ctx.container, job.streamerJobId);
+    const detail = stop.kind === "cancelling" ? "" : ` (stopping it at the streamer: ${stop.kind === "unreachable" ? stop.reason : stop.kind})`;
+    const latest = ctx.store.get(job.id);
+    if (!latest || latest.state !== fresh.state || latest.attempt !== fresh.attempt) return;
+    return endAttempt(ctx, latest, now, { ...broken, message: broken.message + detail });
+  }
   if (outcome.kind === "not-found") {
     return endAttempt(ctx, fresh, now, { code: "CONTAINER_LOST", message: `the streamer does not know job ${job.streamerJobId}: the container was replaced`, retryable: true });
   }

@@ -19,6 +19,8 @@ export interface StreamerJobRequest {
   keyring?: string;
   recipient?: string;
   compression: "zstd" | "gzip";
+  /** pg_dump --lock-wait-timeout (PG_LOCK_TIMEOUT when a table lock is not granted in time). */
+  lockWaitTimeoutMs?: number;
   drill: { mode: "off" | "local" | "scratch"; scratchUrl?: string };
   /** Further destinations written in the same pass. */
   copies?: (StreamerDestination & { name: string })[];

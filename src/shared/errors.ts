@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   PG_AUTH_FAILED: false,
   PG_UNREACHABLE: true,
   PG_DUMP_FAILED: false,
+  // pg_dump gave up waiting for a table lock (lockWaitTimeoutSeconds): whatever held it may be gone next time
+  PG_LOCK_TIMEOUT: true,
   PG_RESTORE_FAILED: false,
   RESTORE_TARGET_NOT_EMPTY: false,
   // artifacts
@@ -58,6 +60,9 @@ export const ERROR_CODES = {
   JOB_ACTIVE: false,
   JOB_NOT_ACTIVE: false,
   CONTAINER_LOST: true,
+  // a running job the DO ended itself: no progress for stallTimeoutMinutes, or longer than maxRunHours
+  JOB_STALLED: false,
+  JOB_TIMEOUT: false,
   INTERNAL: false,
 } as const satisfies Record<string, boolean>;
 

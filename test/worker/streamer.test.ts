@@ -199,3 +199,67 @@ describe("backups with the real streamer", () => {
     await waitFor("the orphan to be cancelled", async () => ((await streamerJob(`${id}-a1`)).body.state === "cancelled" ? true : undefined));
   });
 });
+
+/** One alarm step of `db` at exactly `at` (a jump of the object's clock). */
+async function tickAt(db: string, at: number): Promise<void> {
+  await runInDurableObject(backups(db), (o: DatabaseBackups) => o.tick(at));
+}
+
+/** The webhook alerts the Worker sent for one job. */
+async function alertsFor(jobId: string): Promise<{ event: string; code?: string; state: string }[]> {
+  const hooks = (await (await fetch(`${testWorkers().controlUrl}/hooks`)).json()) as { body: { pgseal?: { jobId?: string; event: string; code?: string; state: string } } | null }[];
+  return hooks.map((h) => h.body?.pgseal).filter((p) => p?.jobId === jobId) as { event: string; code?: string; state: string }[];
+}
+
+describe("every job ends on its own (a table lock held for the whole run)", () => {
+  it("fail a job whose progress has not moved for stallTimeoutMinutes with JOB_STALLED: alert sent, streamer job stopped, slot freed, next scheduled run kept", async () => {
+    const { id, clock } = await startParked("stall");
+    const nextRunAt = (await backups("stall").status(clock.now)).nextRunAt;
+    expect(nextRunAt).not.toBeNull();
+    await tickUntil("stall", id, clock, (j) => j.state === "dumping", "dumping");
+    // Four minutes without a byte: still running (the limit is five).
+    clock.now += 4 * 60_000;
+    await tickAt("stall", clock.now);
+    expect((await view("stall", id)).state).toBe("dumping");
+    clock.now += 60_000 + 1;
+    await tickAt("stall", clock.now);
+    const j = await view("stall", id);
+    expect(j.state).toBe("failed");
+    expect(j.error).toMatchObject({ code: "JOB_STALLED", retryable: false });
+    expect(j.error!.message).toContain("stallTimeoutMinutes");
+    expect(await leaseHolders()).not.toContain("stall");
+    await waitFor("the streamer to stop the stalled job", async () => ((await streamerJob(`${id}-a1`)).body.state === "cancelled" ? true : undefined));
+    await waitFor("the failure alert", async () => ((await alertsFor(id)).some((a) => a.event === "backup-failed" && a.code === "JOB_STALLED") ? true : undefined), 10_000);
+    const status = await backups("stall").status(clock.now);
+    expect(status.activeJob).toBeNull();
+    expect(status.nextRunAt).toBe(nextRunAt);
+  });
+
+  it("fail a job that runs longer than maxRunHours with JOB_TIMEOUT, distinct from a stall, and free its slot", async () => {
+    const { id, clock } = await startParked("overrun");
+    await tickUntil("overrun", id, clock, (j) => j.state === "dumping", "dumping");
+    clock.now += 59 * 60_000;
+    await tickAt("overrun", clock.now);
+    expect((await view("overrun", id)).state).toBe("dumping");
+    clock.now += 60_000 + 1;
+    await tickAt("overrun", clock.now);
+    const j = await view("overrun", id);
+    expect(j.state).toBe("failed");
+    expect(j.error).toMatchObject({ code: "JOB_TIMEOUT", retryable: false });
+    expect(j.error!.message).toContain("maxRunHours");
+    expect(await leaseHolders()).not.toContain("overrun");
+    await waitFor("the streamer to stop the overrunning job", async () => ((await streamerJob(`${id}-a1`)).body.state === "cancelled" ? true : undefined));
+    expect((await backups("overrun").status(clock.now)).nextRunAt).not.toBeNull();
+  });
+
+  it("give up waiting for a held table lock after lockWaitTimeoutSeconds: pg_dump ends PG_LOCK_TIMEOUT, retried, then failed", async () => {
+    const { id, clock } = await startParked("locked");
+    const j = await tickUntil("locked", id, clock, (v) => isTerminal(v.state), "failed", 120);
+    expect(j.state, JSON.stringify(j.error)).toBe("failed");
+    expect(j.error).toMatchObject({ code: "PG_LOCK_TIMEOUT", retryable: true });
+    expect(j.attempt).toBe(3);
+    expect(j.error).toMatchObject({ code: "PG_LOCK_TIMEOUT", retryable: true });
+    expect(j.events.filter((e) => (e.detail ?? "").includes("failed with PG_LOCK_TIMEOUT")).length).toBe(2);
+    expect(await leaseHolders()).not.toContain("locked");
+  });
+});
