@@ -9,6 +9,8 @@ import type { SlotGrant } from "./job-slots.ts";
 import { cancelJob, getJobStatus, postJob, type ContainerFetcher, type StreamerJobStatus } from "./streamer-client.ts";
 
 export const POLL_INTERVAL_MS = 3_000;
+/** Meta key: the job a cancel was sent for that the streamer had not finished stopping when DELETE answered. */
+export const META_CANCEL_REQUESTED = "cancel_requested";
 /** A job whose streamer missed this many polls in a row, or was silent this long, lost its container. */
 export const MAX_MISSED_POLLS = 3;
 export const LOST_AFTER_MS = 30_000;
@@ -201,7 +203,9 @@ export async function applyStatus(ctx: DriverContext, job: JobRecord, status: St
     const result = r ? { artifactKey: r.artifactKey, manifestKey: r.manifestKey, manifest: r.manifest, ...(r.drill ? { drill: r.drill } : {}), ...(r.copies ? { copies: r.copies } : {}) } : null;
     const drill = r?.drill;
     if (!drill) {
-      advance(ctx, job, "uploaded", now, `uploaded ${result?.artifactKey ?? "(no key reported)"}`, { ...polled, result });
+      // A cancel too late to take the backup back: the job ends as what is stored, and says why.
+      const note = r?.cancelNote ? { error: { code: "CANCELLED", message: r.cancelNote, retryable: false } } : {};
+      advance(ctx, job, "uploaded", now, r?.cancelNote ?? `uploaded ${result?.artifactKey ?? "(no key reported)"}`, { ...polled, result, ...note });
     } else {
       const end = endStateFor(drill);
       const detail =
@@ -217,7 +221,7 @@ export async function applyStatus(ctx: DriverContext, job: JobRecord, status: St
     return releaseSlot(ctx);
   }
   if (status.state === "cancelled") {
-    ctx.store.transition(job, "cancelled", now, "the streamer reports the job cancelled", polled);
+    ctx.store.transition(job, "cancelled", now, `the streamer reports the job cancelled${status.error ? `: ${status.error.message}` : ""}`, polled);
     return releaseSlot(ctx);
   }
   const error = status.error ?? { code: "INTERNAL", message: "the streamer reported a failure without an error", retryable: false };
@@ -227,6 +231,12 @@ export async function applyStatus(ctx: DriverContext, job: JobRecord, status: St
 
 /** Ends the current attempt: back to `queued` for a retry while attempts remain, else `failed`. */
 export async function endAttempt(ctx: DriverContext, job: JobRecord, now: number, error: JobError): Promise<void> {
+  if (ctx.store.getMeta(META_CANCEL_REQUESTED) === job.id) {
+    // A cancel was asked for and the streamer can no longer tell how it ended: no retry, the job is cancelled.
+    ctx.store.transition(job, "cancelled", now, `cancelled through the admin API; the streamer's end was not seen (${error.code}: ${error.message})`);
+    if (job.state !== "queued") await releaseSlot(ctx);
+    return;
+  }
   const retry = error.retryable && job.attempt < MAX_ATTEMPTS;
   if (retry && job.state === "queued") {
     ctx.store.update(job, now, { notBefore: now + RETRY_BASE_DELAY_MS });

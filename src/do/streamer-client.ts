@@ -48,6 +48,8 @@ export interface BackupResult {
   manifest: Manifest;
   drill?: DrillRecord;
   copies?: CopyOutcome[];
+  /** A cancel came after the upload and the backup could not be taken back: why it is still stored. */
+  cancelNote?: string;
 }
 
 export interface StreamerJobStatus {
@@ -165,4 +167,15 @@ export async function cancelJob(container: ContainerFetcher, streamerJobId: stri
   if (r.res.status === 409) return { kind: "finished" };
   if (r.res.status === 404 && errorOf(r.body).code === "JOB_NOT_FOUND") return { kind: "not-found" };
   return { kind: "unreachable", reason: `HTTP ${r.res.status}` };
+}
+
+/** Polls until the streamer's job has ended (its final status) or `timeoutMs` passed (null). */
+export async function awaitStreamerEnd(container: ContainerFetcher, streamerJobId: string, timeoutMs: number, everyMs = 250): Promise<StreamerJobStatus | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const poll = await getJobStatus(container, streamerJobId);
+    if (poll.kind === "status" && poll.status.state !== "running") return poll.status;
+    if (poll.kind === "not-found" || Date.now() >= deadline) return null;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }
