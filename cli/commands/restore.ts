@@ -8,11 +8,12 @@ import { BUCKET_FLAGS, ENV, decryptKeysFrom, prefixFrom, s3TargetFrom, urlFrom }
 import { formatBytes, progressLine } from "../progress.ts";
 
 export const restore: Command = {
-  summary: "restore a backup (a key, or the latest of --name) into an empty database",
-  usage: `pgseal restore [<key> | --name <db>] [--target <url> | ${ENV.targetUrl}] [--clean] [--no-owner] [--no-acl]`,
+  summary: "restore a backup (a key, or the newest sealed one of --name) into an empty database",
+  usage: `pgseal restore [<key> | --name <db> [--undrilled]] [--target <url> | ${ENV.targetUrl}] [--clean] [--no-owner] [--no-acl]`,
   options: {
     ...BUCKET_FLAGS,
     name: { type: "string" },
+    undrilled: { type: "boolean" },
     target: { type: "string" },
     clean: { type: "boolean" },
     "no-owner": { type: "boolean" },
@@ -22,8 +23,12 @@ export const restore: Command = {
     const targetUrl = urlFrom(flags, "target", ENV.targetUrl, "target database URL");
     const keyring = await decryptKeysFrom(flags);
     const client = new S3Client(s3TargetFrom(flags), nodeHashing);
-    const { manifest } = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined });
-    err(`restoring ${manifest.artifact.key} (${manifest.db}, ${manifest.createdAt}, ${formatBytes(manifest.artifact.bytes)})`);
+    // --name takes only a drill-proven (sealed) backup unless told otherwise: the newest one may never have been restored.
+    const undrilled = !!flags.undrilled;
+    const picked = await resolveBackup(client, prefixFrom(flags), { key: positionals[0], db: flags.name as string | undefined }, { sealedOnly: !undrilled });
+    const { manifest } = picked;
+    const why = undrilled && !positionals[0] ? picked.why.replace(/^the newest backup/, "the newest backup (--undrilled)") : picked.why;
+    err(`restoring ${manifest.artifact.key} (${manifest.db}, ${manifest.createdAt}, ${formatBytes(manifest.artifact.bytes)}): ${why}`);
     const line = progressLine();
     const result = await runRestore({
       client,
@@ -35,7 +40,7 @@ export const restore: Command = {
       onProgress: (p) => line.update(`restoring · read ${formatBytes(p.bytesRead)} of ${formatBytes(p.bytesTotal)} · ${formatBytes(p.bytesPlain)} into pg_restore`),
     }).finally(() => line.done());
     for (const w of result.warnings) err(`pg_restore: ${w}`);
-    if (flags.json) out(JSON.stringify({ artifactKey: manifest.artifact.key, seconds: result.seconds, warnings: result.warnings }));
+    if (flags.json) out(JSON.stringify({ artifactKey: manifest.artifact.key, status: manifest.status, why, seconds: result.seconds, warnings: result.warnings }));
     else out(`restored ${manifest.artifact.key} in ${result.seconds.toFixed(1)}s`);
   },
 };
