@@ -52,6 +52,7 @@ export async function runBackupJob(
         inventory: r.inventory,
         copies: others,
         scratchUrl: drill.scratchUrl,
+        firstDrill: true,
         signal: ctx.signal,
         onNotice: ctx.onNotice,
         onProgress: drilling,

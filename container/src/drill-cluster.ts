@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PgsealError } from "../../src/shared/errors.ts";
 import { parsePgUrl, type PgConnection } from "../../src/shared/pg-url.ts";
-import { pgEnv } from "./pg-process.ts";
+import { scrub } from "../../src/shared/redact.ts";
+import { classifyPgFailure, pgEnv } from "./pg-process.ts";
 import type { PgTools } from "./pg-tools.ts";
 import { runCommand, systemUser } from "./run-command.ts";
 
@@ -118,7 +119,10 @@ export async function createScratchDatabase(tools: PgTools, scratchUrl: string):
   const run = (sql: string) => runCommand(tools.psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password", "-d", admin.urlWithoutPassword, "-c", sql], { env: pgEnv(admin) });
   const created = await run(`CREATE DATABASE ${name}`);
   if (created.code !== 0) {
-    throw new PgsealError("DRILL_FAILED", `could not create a scratch database on ${admin.redacted}: ${created.stderr.trim().slice(-300)}`);
+    // The drill never ran: a wrong password or an unreachable server must not read as a verdict on the backup.
+    const stderr = scrub(created.stderr, [admin.password]).trim().slice(-300);
+    const code = classifyPgFailure(stderr) === "PG_AUTH_FAILED" ? "DRILL_TARGET_AUTH_FAILED" : "DRILL_TARGET_UNREACHABLE";
+    throw new PgsealError(code, `could not create a scratch database on ${admin.redacted}: ${stderr}`);
   }
   const conn = parsePgUrl(withDatabase(scratchUrl, name), "drill scratch URL");
   let disposed: Promise<void> | undefined;

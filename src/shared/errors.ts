@@ -50,6 +50,10 @@ export const ERROR_CODES = {
   DRILL_SEQUENCE_MISMATCH: false,
   DRILL_OBJECTS_MISMATCH: false,
   DRILL_SKIPPED: false,
+  // a drill that could not run (never a verdict on the backup): the scratch server or local cluster, or the tools
+  DRILL_TARGET_UNREACHABLE: true,
+  DRILL_TARGET_AUTH_FAILED: false,
+  DRILL_TOOLS_TOO_OLD: false,
   // the Worker: admin API and job control
   BAD_REQUEST: false,
   UNAUTHORIZED: false,
