@@ -20,7 +20,7 @@ export const HELD_DATABASES = ["cancelme", "lost", "stall", "overrun", "locked"]
 /** The watchdog test's databases: a yearly schedule, so nothing fires while tests run. */
 export const WATCHDOG_DATABASES = Array.from({ length: 200 }, (_, i) => `w-${String(i).padStart(3, "0")}`);
 /** Databases without secrets: API and state-machine tests; a job there fails at start with CONFIG_INVALID. */
-export const OFFLINE_DATABASES = ["api-a", "api-b", "sm", "sched", "events", "arm", "rearm", "slots"] as const;
+export const OFFLINE_DATABASES = ["api-a", "api-b", "sm", "sched", "events", "arm", "rearm", "slots", "uploads"] as const;
 export const TEST_MAX_CONCURRENT_JOBS = 2;
 
 declare module "vitest" {

@@ -1,4 +1,5 @@
 // `pgseal list`: backups in the bucket, newest first, with incomplete ones marked.
+import { databasePrefix, normalizePrefix, parseKey } from "../../src/shared/artifact-keys.ts";
 import { listCatalog, readManifest } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { S3Client } from "../../src/shared/s3.ts";
@@ -24,8 +25,14 @@ export const list: Command = {
         key: manifest?.artifact.key ?? e.artifactKey ?? e.manifestKey,
       });
     }
+    // Open multipart uploads are bytes in the bucket too (a run that failed and could not abort): shown, never hidden.
+    const root = flags.name ? databasePrefix(prefixFrom(flags), flags.name as string) : normalizePrefix(prefixFrom(flags)) ? `${normalizePrefix(prefixFrom(flags))}/` : "";
+    for await (const u of client.listMultipartUploads(root)) {
+      const parsed = parseKey(u.key);
+      rows.push({ db: parsed?.db ?? "?", createdAt: u.initiated.toISOString(), status: "open-upload", bytes: 0, key: u.key });
+    }
     if (flags.json) return out(JSON.stringify(rows));
     if (!rows.length) return out("no backups found");
-    for (const r of rows) out(`${r.createdAt}  ${r.db.padEnd(16)} ${r.status.padEnd(10)} ${formatBytes(r.bytes).padStart(10)}  ${r.key}`);
+    for (const r of rows) out(`${r.createdAt}  ${r.db.padEnd(16)} ${r.status.padEnd(11)} ${r.status === "open-upload" ? "(abort: pgseal prune)".padStart(10) : formatBytes(r.bytes).padStart(10)}  ${r.key}`);
   },
 };

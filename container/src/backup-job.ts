@@ -7,6 +7,7 @@ import type { DrillMode } from "./job-request.ts";
 import { nodeHashing } from "./node-hash.ts";
 import { recordVerdict, sealBackup } from "./seal.ts";
 import { openStreamingDrill, type StreamingDrill } from "./stream-drill.ts";
+import { abortLeftoverUploads } from "./leftovers.ts";
 import { cancelledAfterUpload, withdrawBackup } from "./withdraw.ts";
 
 export async function runBackupJob(
@@ -22,6 +23,7 @@ export async function runBackupJob(
   const openPlainTee = streamed
     ? async (sourceBytes: number) => (streaming = await openStreamingDrill({ sourceBytes, scratchUrl: drill.scratchUrl, onNotice: ctx.onNotice })).writable
     : undefined;
+  await abortLeftoverUploads([{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])], spec.prefix, spec.db, ctx.onNotice);
   let r;
   try {
     r = await runBackup(spec, { signal: ctx.signal, onProgress: track, onNotice: ctx.onNotice, ...(openPlainTee ? { openPlainTee } : {}) });

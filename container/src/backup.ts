@@ -63,6 +63,8 @@ export interface BackupProgress {
   bytesUploaded: number;
   partsUploaded: number;
   elapsedMs: number;
+  /** Multipart uploads this job could not abort after a failure: still open in the bucket (the next run aborts them). */
+  openUploads?: { destination: string; key: string; uploadId: string }[];
   /** While drilling: the artifact read back so far. */
   drill?: { step: "preparing" | "restoring" | "counting"; bytesRead: number; bytesTotal: number };
 }
@@ -161,6 +163,11 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
       partSize,
       concurrency: spec.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
       signal,
+      onOpenUpload: (u) => {
+        progress.openUploads = [...(progress.openUploads ?? []), { destination: t.name, key: u.key, uploadId: u.uploadId }];
+        hooks.onNotice?.(`could not abort the multipart upload of ${u.key} in ${t.name} (${u.reason}): it stays open until the next run of this database or 'pgseal prune' aborts it`);
+        report();
+      },
       onProgress: (p) => {
         uploadedBy[i] = { bytes: p.bytesUploaded, parts: p.partsDone, live: true };
         const live = uploadedBy.filter((u) => u.live);

@@ -265,6 +265,7 @@ export class DatabaseBackups extends DurableObject<Env> {
       lastJob: finished ? jobSummary(finished, MAX_ATTEMPTS) : null,
       lastPrune: parseMeta<DatabaseStatus["lastPrune"]>(this.store.getMeta(META_LAST_PRUNE)),
       lastPollOkAt: lastPollOk === null ? null : new Date(Number(lastPollOk)).toISOString(),
+      openUploads: finished?.progress?.openUploads ?? [],
     };
   }
 

@@ -40,6 +40,8 @@ export interface StreamerProgress {
   sourceBytes?: number;
   elapsedMs: number;
   drill?: { step: "preparing" | "restoring" | "counting"; bytesRead: number; bytesTotal: number };
+  /** Uploads the job could not abort after a failure: still open in the bucket until the next run aborts them. */
+  openUploads?: { destination: string; key: string; uploadId: string }[];
 }
 
 export interface BackupResult {

@@ -288,3 +288,17 @@ describe("cancels tell the truth", () => {
     expect(await leaseHolders()).not.toContain("app");
   });
 });
+
+describe("open uploads are owned", () => {
+  it("a job that ended with an upload it could not abort shows it in the database's status until a later job ends", async () => {
+    const open = [{ destination: "swift", key: "workers/uploads/2026/11/uploads_20261129T000000Z.dump.zst.pgseal", uploadId: "u-1" }];
+    const now = Date.now() + 2 * HOUR_MS;
+    const status = await runInDurableObject(backups("uploads"), (o: DatabaseBackups) => {
+      const job = o.store.create("uploads", "manual", now, "test");
+      const started = o.store.transition(job, "starting", now, "test");
+      o.store.transition(started, "failed", now, "S3_UNAVAILABLE: test", { progress: { bytesDumped: 1, bytesCompressed: 1, bytesEncrypted: 1, bytesUploaded: 0, partsUploaded: 1, elapsedMs: 1, openUploads: open }, error: { code: "S3_UNAVAILABLE", message: "test", retryable: true } });
+      return o.status(now);
+    });
+    expect(status.openUploads).toEqual(open);
+  });
+});
