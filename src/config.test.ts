@@ -51,6 +51,16 @@ describe("validateConfig", () => {
     expect(paths({ PGSEAL_CONFIG: bad, ...secrets })).toEqual(["databases.app.lockWaitTimeoutSeconds", "databases.app.stallTimeoutMinutes", "databases.app.maxRunHours"]);
   });
 
+  it("refuses a short, blank or repetitive ADMIN_TOKEN by path, without quoting it", () => {
+    for (const weak of ["a", "   ", "aaaaaaaaaaaaaaaaaaaaaaaa", "password", " padded-token-0123456789 "]) {
+      const { problems } = validateConfig({ PGSEAL_CONFIG: good, ...secrets, ADMIN_TOKEN: weak });
+      const p = problems.find((x) => x.path === "secrets.ADMIN_TOKEN");
+      expect(p, JSON.stringify(weak)).toBeDefined();
+      if (weak.trim().length > 2) expect(p!.message).not.toContain(weak.trim());
+    }
+    expect(paths({ PGSEAL_CONFIG: good, ...secrets, ADMIN_TOKEN: "Zx8-f0a9Qm2LrT7vKp4W" })).not.toContain("secrets.ADMIN_TOKEN");
+  });
+
   it("reads PGSEAL_CONFIG given as JSON text the same as an object", () => {
     const fromText = validateConfig({ PGSEAL_CONFIG: JSON.stringify(good), ...secrets });
     expect(fromText.problems).toEqual([]);

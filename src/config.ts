@@ -7,6 +7,9 @@ import { DEFAULT_RETENTION, parseRetentionPolicy, type RetentionPolicy } from ".
 import { nextRun, parseCron, type CronSchedule } from "./schedule/cron.ts";
 
 export const DEFAULT_MAX_CONCURRENT_JOBS = 20;
+/** ADMIN_TOKEN guards everything: 16 characters with 8 different ones rules out "a", blanks and words. */
+const MIN_ADMIN_TOKEN_CHARS = 16;
+const MIN_ADMIN_TOKEN_DISTINCT = 8;
 const MAX_CONCURRENT_JOBS_LIMIT = 1000;
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const NAME_RULE = "1-63 letters, digits, '_' or '-', starting with a letter or digit";
@@ -163,6 +166,22 @@ function checkEndpoint(p: Problems, path: string, endpoint: string): boolean {
   return p.list.length === before;
 }
 
+/**
+ * Maps looked up by a name from a URL: without a prototype, `databases["constructor"]` or
+ * `["valueOf"]` is undefined, not Object's method, so no route mistakes them for configured names.
+ */
+function nameMap<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/** Why an ADMIN_TOKEN is too weak to guard the API (never quoting it), or null. */
+export function adminTokenProblem(token: string): string | null {
+  if (token.trim() !== token) return "must not start or end with whitespace: wrangler secret put ADMIN_TOKEN with the output of 'openssl rand -base64 32'";
+  if (token.length < MIN_ADMIN_TOKEN_CHARS) return `too short (${token.length} characters, at least ${MIN_ADMIN_TOKEN_CHARS}): use 'openssl rand -base64 32'`;
+  if (new Set(token).size < MIN_ADMIN_TOKEN_DISTINCT) return `too repetitive (fewer than ${MIN_ADMIN_TOKEN_DISTINCT} different characters): use 'openssl rand -base64 32'`;
+  return null;
+}
+
 function checkNames(p: Problems, section: string, entries: Bag): string[] {
   const ok: string[] = [];
   const bySuffix = new Map<string, string>();
@@ -187,7 +206,7 @@ function checkNames(p: Problems, section: string, entries: Bag): string[] {
 }
 
 function readDestinations(p: Problems, raw: unknown, env: object): Record<string, Destination> {
-  const out: Record<string, Destination> = {};
+  const out: Record<string, Destination> = nameMap();
   if (!isObject(raw)) {
     p.add("destinations", raw === undefined ? "required: at least one destination" : "must be an object of named destinations");
     return out;
@@ -237,7 +256,7 @@ function jobLimit(p: Problems, path: string, v: Bag, key: keyof typeof JOB_LIMIT
 }
 
 function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object, defaultMaxAge: number | undefined): Record<string, DatabaseEntry> {
-  const out: Record<string, DatabaseEntry> = {};
+  const out: Record<string, DatabaseEntry> = nameMap();
   if (!isObject(raw)) {
     p.add("databases", raw === undefined ? "required: an object of named databases" : "must be an object of named databases");
     return out;
@@ -306,7 +325,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
 
 export function validateConfig(env: object): ValidatedConfig {
   const p = new Problems();
-  const config: PgsealConfig = { destinations: {}, databases: {}, maxConcurrentJobs: DEFAULT_MAX_CONCURRENT_JOBS, alerts: { onSuccess: false }, access: null };
+  const config: PgsealConfig = { destinations: nameMap(), databases: nameMap(), maxConcurrentJobs: DEFAULT_MAX_CONCURRENT_JOBS, alerts: { onSuccess: false }, access: null };
   const raw = readRaw(env, p);
   if (raw) {
     p.unknownKeys("", raw, ["destinations", "databases", "maxConcurrentJobs", "alerts", "access"]);
@@ -372,7 +391,12 @@ export function validateConfig(env: object): ValidatedConfig {
       p.add("secrets.PGSEAL_KEYRING", e instanceof PgsealError ? e.message : "not a valid keyring");
     }
   }
-  if (secretValue(env, "ADMIN_TOKEN") === undefined) p.add("secrets.ADMIN_TOKEN", "missing: the admin API refuses every request until wrangler secret put ADMIN_TOKEN");
+  const admin = envBag(env).ADMIN_TOKEN;
+  if (typeof admin !== "string" || admin === "") p.add("secrets.ADMIN_TOKEN", "missing: the admin API refuses every request until wrangler secret put ADMIN_TOKEN");
+  else {
+    const weak = adminTokenProblem(admin);
+    if (weak) p.add("secrets.ADMIN_TOKEN", `${weak}; the admin API and dashboard stay closed until it is replaced`);
+  }
   return { config, problems: p.list };
 }
 

@@ -3,7 +3,7 @@
 import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { isDashboardPath, tokensEqual } from "../api/auth.ts";
-import { loadConfig, NAME_RE } from "../config.ts";
+import { adminTokenProblem, loadConfig, NAME_RE } from "../config.ts";
 import { JOB_ID_RE } from "../do/job-store.ts";
 import type { JobView } from "../do/rpc-types.ts";
 import { backupsStub } from "../do/stubs.ts";
@@ -24,7 +24,8 @@ export const dashboard = new Hono<DashEnv>();
 
 const adminToken = (env: Env) => {
   const t = (env as unknown as Record<string, unknown>).ADMIN_TOKEN;
-  return typeof t === "string" && t !== "" ? t : null;
+  // A weak token keeps the dashboard closed like a missing one (GET /health says why).
+  return typeof t === "string" && t !== "" && adminTokenProblem(t) === null ? t : null;
 };
 
 /** A POST from another site carries its own Origin: refuse it before looking at anything else. */
