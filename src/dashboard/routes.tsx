@@ -33,8 +33,27 @@ function crossSite(c: Context): boolean {
   const origin = c.req.header("origin");
   const site = c.req.header("sec-fetch-site");
   if (site && site !== "same-origin" && site !== "none") return true;
-  return origin !== undefined && origin !== "null" && new URL(origin).host !== new URL(c.req.url).host;
+  if (origin === undefined || origin === "null") return false;
+  try {
+    return new URL(origin).host !== new URL(c.req.url).host;
+  } catch {
+    // No browser sends this: refuse it like a cross-site request, and leave a trace.
+    console.warn(`pgseal: dashboard ${c.req.method} ${c.req.path} refused: unparsable Origin header`);
+    return true;
+  }
 }
+
+/** The POSTed form, or null (logged) when the body cannot be parsed: the caller answers 400, not 500. */
+async function formOf(c: Context): Promise<Record<string, unknown> | null> {
+  try {
+    return await c.req.parseBody();
+  } catch (e) {
+    console.warn(`pgseal: dashboard ${c.req.method} ${c.req.path} refused: malformed form body (${e instanceof Error ? e.message : String(e)})`);
+    return null;
+  }
+}
+
+const malformed = (c: Context) => c.text("malformed form body: submit the form from the dashboard's own page", 400);
 
 function page(c: Context, status: number, body: unknown) {
   return c.html(`<!doctype html>${body}`, status as 200);
@@ -60,7 +79,8 @@ dashboard.post("/login", async (c) => {
   const expected = adminToken(c.env);
   if (crossSite(c)) return c.text("cross-site sign-in refused", 403);
   if (!expected) return page(c, 503, <LoginPage error="ADMIN_TOKEN is not set, so the dashboard stays closed: wrangler secret put ADMIN_TOKEN" />);
-  const form = await c.req.parseBody();
+  const form = await formOf(c);
+  if (!form) return malformed(c);
   const given = typeof form.token === "string" ? form.token : "";
   if (!(await tokensEqual(given, expected))) return page(c, 401, <LoginPage error="That is not the admin token." />);
   const { value } = await mintSession(expected);
@@ -87,7 +107,8 @@ dashboard.use("*", async (c, next) => {
   }
   if (c.req.method !== "GET" && c.req.method !== "HEAD") {
     if (crossSite(c)) return c.text("cross-site request refused", 403);
-    const form = await c.req.parseBody();
+    const form = await formOf(c);
+    if (!form) return malformed(c);
     if (typeof form.csrf !== "string" || !(await tokensEqual(form.csrf, session.csrf))) return c.text("missing or wrong CSRF token: reload the page and try again", 403);
   }
   c.set("session", session);
