@@ -6,7 +6,7 @@ import { isDashboardPath, tokensEqual } from "../api/auth.ts";
 import { adminTokenProblem, loadConfig, NAME_RE } from "../config.ts";
 import { JOB_ID_RE } from "../do/job-store.ts";
 import type { JobView } from "../do/rpc-types.ts";
-import { backupsStub } from "../do/stubs.ts";
+import { backupsStub, slotsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";
 import { renderReportHtml } from "../report/render-html.ts";
 import { gatherReport } from "../report/monthly.ts";
@@ -94,6 +94,8 @@ dashboard.use("*", async (c, next) => {
   if (!isDashboardPath(c.req.path) || c.req.path === "/login") return next();
   const token = adminToken(c.env);
   let session = token ? await readSession(token, getCookie(c, SESSION_COOKIE)) : null;
+  // A signed cookie stays valid until it expires unless its sign-out is remembered.
+  if (session && (await slotsStub(c.env).isSessionRevoked(session.csrf))) session = null;
   const access = loadConfig(c.env).config.access;
   if (!session && token && access && (await verifyAccessJwt(c.req.header(ACCESS_HEADER), access))) {
     // Access vouches for this user: give them a session, so forms carry a CSRF token like everyone's.
@@ -115,7 +117,9 @@ dashboard.use("*", async (c, next) => {
   await next();
 });
 
-dashboard.post("/logout", (c) => {
+dashboard.post("/logout", async (c) => {
+  const session = c.get("session");
+  await slotsStub(c.env).revokeSession(session.csrf, session.exp * 1000);
   deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true });
   return c.redirect("/login", 303);
 });

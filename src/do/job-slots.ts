@@ -1,4 +1,4 @@
-// JobSlots: the global Durable Object that leases container slots, so at most maxConcurrentJobs backups run at once.
+// JobSlots: the global Durable Object that leases container slots, so at most maxConcurrentJobs backups run at once (and remembers signed-out dashboard sessions).
 import { DurableObject } from "cloudflare:workers";
 
 /** Renewed on every poll (every few seconds); two minutes of silence frees the slot. */
@@ -20,6 +20,21 @@ export class JobSlots extends DurableObject<Env> {
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS leases (holder TEXT PRIMARY KEY, job_id TEXT NOT NULL, expires_at INTEGER NOT NULL)",
     );
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS revoked_sessions (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)");
+  }
+
+  // Dashboard sign-outs live here too: this is the deployment's one global object, and a signed
+  // session cookie can only be withdrawn by remembering it until it would have expired anyway.
+
+  /** Signs a dashboard session out for good (its id is the session's CSRF nonce). */
+  revokeSession(id: string, expiresAtMs: number): void {
+    const sql = this.ctx.storage.sql;
+    sql.exec("DELETE FROM revoked_sessions WHERE expires_at <= ?", Date.now());
+    sql.exec("INSERT INTO revoked_sessions (id, expires_at) VALUES (?, ?) ON CONFLICT(id) DO NOTHING", id, expiresAtMs);
+  }
+
+  isSessionRevoked(id: string): boolean {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM revoked_sessions WHERE id = ?", id).toArray().length > 0;
   }
 
   /** Takes or renews `holder`'s slot (one per database). Renewal always succeeds, even above a lowered max. */

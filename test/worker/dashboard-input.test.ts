@@ -39,3 +39,18 @@ describe("dashboard input that is not what a browser sends", () => {
     expect(warn.mock.calls.some((c) => String(c[0]).includes("malformed form body"))).toBe(true);
   });
 });
+
+describe("signing out", () => {
+  it("invalidates the session cookie at once: the same cookie no longer opens a page or posts a form", async () => {
+    const s = await session();
+    const open = await exports.default.fetch(new Request("https://pgseal.test/db/api-a", { headers: { cookie: s.cookie }, redirect: "manual" }));
+    expect(open.status).toBe(200);
+    const out = await post("/logout", { cookie: s.cookie, body: new URLSearchParams({ csrf: s.csrf }) });
+    expect(out.status).toBe(303);
+    const after = await exports.default.fetch(new Request("https://pgseal.test/db/api-a", { headers: { cookie: s.cookie }, redirect: "manual" }));
+    expect(after.status).toBe(303);
+    expect(after.headers.get("location")).toBe("/login");
+    const replay = await post("/db/api-a/backup", { cookie: s.cookie, body: new URLSearchParams({ csrf: s.csrf }) });
+    expect(replay.status).toBe(401);
+  });
+});
