@@ -269,6 +269,15 @@ export class DatabaseBackups extends DurableObject<Env> {
     };
   }
 
+  /** From JobSlots when a slot frees: a job queued for capacity asks again now rather than at its next retry. */
+  async wakeQueued(now = Date.now()): Promise<boolean> {
+    const job = this.store.active();
+    if (!job || job.state !== "queued" || job.notBefore <= now) return false;
+    this.store.update(job, now, { notBefore: now });
+    await this.#arm(now);
+    return true;
+  }
+
   /** Lifecycle news from PgDumpContainer. A stop or error while a job runs ends that attempt at once. */
   async containerEvent(e: ContainerEvent, now = Date.now()): Promise<{ handled: "recorded" | "attempt-ended" | "no-running-job" }> {
     this.store.setMeta(META_LAST_CONTAINER_EVENT, JSON.stringify({ ...e, at: now }));

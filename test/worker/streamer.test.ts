@@ -302,3 +302,28 @@ describe("open uploads are owned", () => {
     expect(status.openUploads).toEqual(open);
   });
 });
+
+describe("capacity", () => {
+  it("a released slot wakes the next queued job at once, not at its next 30 s retry", async () => {
+    await slots().acquire("other-1", "elsewhere", 2);
+    await slots().acquire("other-2", "elsewhere", 2);
+    let id: string;
+    try {
+      // Real time here: the job's own alarm finds no slot and waits QUEUE_RETRY_MS.
+      const r = await backups("queued").startBackup({ trigger: "manual" });
+      if (!r.ok) throw new Error(r.error.message);
+      id = r.value.jobId;
+      await waitFor("the job to find every slot taken", async () => {
+        const j = await runInDurableObject(backups("queued"), (o: DatabaseBackups) => o.store.get(id));
+        return j?.state === "queued" && j.notBefore > Date.now() + 10_000 ? true : undefined;
+      }, 10_000);
+    } finally {
+      await slots().release("other-1");
+      await slots().release("other-2");
+    }
+    const released = Date.now();
+    await waitFor("the job to start", async () => ((await view("queued", id!)).state !== "queued" ? true : undefined), 10_000, 100);
+    expect(Date.now() - released).toBeLessThan(QUEUE_RETRY_MS / 3);
+    await waitFor("the job to end", async () => (isTerminal((await view("queued", id!)).state) ? true : undefined), 60_000);
+  });
+});
