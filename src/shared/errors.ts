@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   PG_AUTH_FAILED: false,
   PG_UNREACHABLE: true,
   PG_DUMP_FAILED: false,
+  // the server dropped the connection mid-dump (a restart, a failover, an admin's terminate): the next attempt may well succeed
+  PG_CONNECTION_LOST: true,
   // pg_dump gave up waiting for a table lock (lockWaitTimeoutSeconds): whatever held it may be gone next time
   PG_LOCK_TIMEOUT: true,
   PG_RESTORE_FAILED: false,
