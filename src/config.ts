@@ -5,11 +5,10 @@ import { parseKeyring } from "./shared/keyring.ts";
 import { parseRecipient } from "./shared/recipient.ts";
 import { DEFAULT_RETENTION, parseRetentionPolicy, type RetentionPolicy } from "./shared/retention.ts";
 import { nextRun, parseCron, type CronSchedule } from "./schedule/cron.ts";
+import { adminTokenProblem, JOB_LIMIT_DEFAULTS, JOB_LIMIT_MAX } from "./config-limits.ts";
+export { adminTokenProblem, JOB_LIMIT_DEFAULTS };
 
 export const DEFAULT_MAX_CONCURRENT_JOBS = 20;
-/** ADMIN_TOKEN guards everything: 16 characters with 8 different ones rules out "a", blanks and words. */
-const MIN_ADMIN_TOKEN_CHARS = 16;
-const MIN_ADMIN_TOKEN_DISTINCT = 8;
 const MAX_CONCURRENT_JOBS_LIMIT = 1000;
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const NAME_RULE = "1-63 letters, digits, '_' or '-', starting with a letter or digit";
@@ -47,9 +46,6 @@ export interface DatabaseEntry {
   maxRunHours: number;
 }
 
-/** Defaults of the job bounds: long enough for any healthy backup, short enough that a stuck one ends the same day. */
-export const JOB_LIMIT_DEFAULTS = { lockWaitTimeoutSeconds: 600, stallTimeoutMinutes: 30, maxRunHours: 12 } as const;
-const JOB_LIMIT_MAX = { lockWaitTimeoutSeconds: 86_400, stallTimeoutMinutes: 1_440, maxRunHours: 168 } as const;
 
 export const DRILL_MODES = ["local", "scratch", "off"] as const;
 export type DrillMode = (typeof DRILL_MODES)[number];
@@ -172,14 +168,6 @@ function checkEndpoint(p: Problems, path: string, endpoint: string): boolean {
  */
 function nameMap<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
-}
-
-/** Why an ADMIN_TOKEN is too weak to guard the API (never quoting it), or null. */
-export function adminTokenProblem(token: string): string | null {
-  if (token.trim() !== token) return "must not start or end with whitespace: wrangler secret put ADMIN_TOKEN with the output of 'openssl rand -base64 32'";
-  if (token.length < MIN_ADMIN_TOKEN_CHARS) return `too short (${token.length} characters, at least ${MIN_ADMIN_TOKEN_CHARS}): use 'openssl rand -base64 32'`;
-  if (new Set(token).size < MIN_ADMIN_TOKEN_DISTINCT) return `too repetitive (fewer than ${MIN_ADMIN_TOKEN_DISTINCT} different characters): use 'openssl rand -base64 32'`;
-  return null;
 }
 
 function checkNames(p: Problems, section: string, entries: Bag): string[] {
