@@ -3,7 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DatabaseBackups } from "../../src/do/database-backups.ts";
-import { QUEUE_RETRY_MS, RETRY_BASE_DELAY_MS } from "../../src/do/job-driver.ts";
+import { META_CANCEL_REQUESTED, QUEUE_RETRY_MS, RETRY_BASE_DELAY_MS } from "../../src/do/job-driver.ts";
 import { isTerminal } from "../../src/do/job-states.ts";
 import type { JobView } from "../../src/do/rpc-types.ts";
 import { concatBytes, toHex } from "../../src/shared/bytes.ts";
@@ -325,5 +325,22 @@ describe("capacity", () => {
     await waitFor("the job to start", async () => ((await view("queued", id!)).state !== "queued" ? true : undefined), 10_000, 100);
     expect(Date.now() - released).toBeLessThan(QUEUE_RETRY_MS / 3);
     await waitFor("the job to end", async () => (isTerminal((await view("queued", id!)).state) ? true : undefined), 60_000);
+  });
+});
+
+describe("a cancel the streamer had not finished when DELETE answered", () => {
+  it("ends the job cancelled, not retried, if the container is lost before its end is seen", async () => {
+    const now = Date.now() + 3 * HOUR_MS;
+    const r = await runInDurableObject(backups("uploads"), async (o: DatabaseBackups) => {
+      const job = o.store.create("uploads", "manual", now, "test");
+      const started = o.store.transition(job, "starting", now, "test", { streamerJobId: `${job.id}-a1` });
+      o.store.transition(started, "dumping", now, "test");
+      o.store.setMeta(META_CANCEL_REQUESTED, job.id);
+      const handled = await o.containerEvent({ kind: "stop", detail: "exit code 137" }, now + 1);
+      return { handled, job: o.store.get(job.id)! };
+    });
+    expect(r.handled).toEqual({ handled: "attempt-ended" });
+    expect(r.job.state).toBe("cancelled");
+    expect(r.job.attempt).toBe(1);
   });
 });
