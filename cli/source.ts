@@ -19,6 +19,8 @@ export interface BackupSource {
   manifestKey: string;
   /** "the bucket" or the local file, for messages. */
   where: string;
+  /** Why this backup was taken (named by key, newest sealed of --name, a local file). */
+  why: string;
 }
 
 /** A local artifact with no manifest beside it: only `verify` can work with that (and says what it could not check). */
@@ -55,7 +57,7 @@ export function localBackup(path: string): BackupSource | BareArtifact {
     if (!existsSync(artifactPath)) {
       throw new PgsealError("ARTIFACT_NOT_FOUND", `${artifactPath} not found: the manifest ${path} names ${manifest.artifact.key}; download it next to the manifest`);
     }
-    return { reader: fileReader(artifactPath), manifest, manifestKey: path, where: artifactPath };
+    return { reader: fileReader(artifactPath), manifest, manifestKey: path, where: artifactPath, why: `a local file (status ${manifest.status})` };
   }
   const m = ARTIFACT_FILE_RE.exec(path);
   if (!m) {
@@ -64,7 +66,7 @@ export function localBackup(path: string): BackupSource | BareArtifact {
   const manifestPath = path.replace(ARTIFACT_FILE_RE, ".manifest.json");
   if (!existsSync(manifestPath)) return { path, compression: m[1] === "zst" ? "zstd" : "gzip", expectedManifest: manifestPath };
   const manifest = parseManifest(readFileSync(manifestPath, "utf8"), manifestPath);
-  return { reader: fileReader(path), manifest, manifestKey: manifestPath, where: path };
+  return { reader: fileReader(path), manifest, manifestKey: manifestPath, where: path, why: `a local file (status ${manifest.status})` };
 }
 
 export function isBare(s: BackupSource | BareArtifact): s is BareArtifact {
@@ -86,9 +88,9 @@ export async function foundUnder(client: S3Client, exceptPrefix: string): Promis
 }
 
 /** A backup in the bucket by key or --name; when --name finds none under the prefix, the error says under which prefixes there are backups. */
-export async function resolveWithHint(client: S3Client, flags: Flags, key: string | undefined): Promise<{ manifest: Manifest; manifestKey: string }> {
+export async function resolveWithHint(client: S3Client, flags: Flags, key: string | undefined, opts: { sealedOnly?: boolean } = {}): Promise<{ manifest: Manifest; manifestKey: string; why: string }> {
   try {
-    return await resolveBackup(client, prefixFrom(flags), { key, db: flags.name as string | undefined });
+    return await resolveBackup(client, prefixFrom(flags), { key, db: flags.name as string | undefined }, opts);
   } catch (e) {
     if (!isPgsealError(e, "ARTIFACT_NOT_FOUND") || key) throw e;
     const hint = await foundUnder(client, normalizePrefix(prefixFrom(flags))).catch(() => null); // the hint is a courtesy: the error stands without it
@@ -97,9 +99,9 @@ export async function resolveWithHint(client: S3Client, flags: Flags, key: strin
 }
 
 /** The backup in the bucket, or the local file when the first positional names one. */
-export async function backupSource(flags: Flags, positional: string | undefined, signal?: AbortSignal): Promise<BackupSource | BareArtifact> {
+export async function backupSource(flags: Flags, positional: string | undefined, signal?: AbortSignal, opts: { sealedOnly?: boolean } = {}): Promise<BackupSource | BareArtifact> {
   if (isLocalFile(positional)) return localBackup(positional);
   const client = new S3Client(s3TargetFrom(flags), nodeHashing, signal ? { signal } : {});
-  const { manifest, manifestKey } = await resolveWithHint(client, flags, positional);
-  return { reader: client, manifest, manifestKey, where: "the bucket" };
+  const { manifest, manifestKey, why } = await resolveWithHint(client, flags, positional, opts);
+  return { reader: client, manifest, manifestKey, where: "the bucket", why };
 }

@@ -43,6 +43,24 @@ describe("validateConfig", () => {
     expect(config.databases["billing-db"]).toMatchObject({ compression: "gzip", enabled: false });
   });
 
+  it("bounds every job: lock wait, stall and run-time limits default per database and reject nonsense by path", () => {
+    expect(validateConfig({ PGSEAL_CONFIG: good, ...secrets }).config.databases.app).toMatchObject({ lockWaitTimeoutSeconds: 600, stallTimeoutMinutes: 30, maxRunHours: 12 });
+    const tuned = { ...good, databases: { ...good.databases, app: { schedule: "0 3 * * *", destination: "r2", lockWaitTimeoutSeconds: 5, stallTimeoutMinutes: 90, maxRunHours: 48 } } };
+    expect(validateConfig({ PGSEAL_CONFIG: tuned, ...secrets }).config.databases.app).toMatchObject({ lockWaitTimeoutSeconds: 5, stallTimeoutMinutes: 90, maxRunHours: 48 });
+    const bad = { ...good, databases: { ...good.databases, app: { schedule: "0 3 * * *", destination: "r2", lockWaitTimeoutSeconds: 0, stallTimeoutMinutes: "10", maxRunHours: 1000 } } };
+    expect(paths({ PGSEAL_CONFIG: bad, ...secrets })).toEqual(["databases.app.lockWaitTimeoutSeconds", "databases.app.stallTimeoutMinutes", "databases.app.maxRunHours"]);
+  });
+
+  it("refuses a short, blank or repetitive ADMIN_TOKEN by path, without quoting it", () => {
+    for (const weak of ["a", "   ", "aaaaaaaaaaaaaaaaaaaaaaaa", "password", " padded-token-0123456789 "]) {
+      const { problems } = validateConfig({ PGSEAL_CONFIG: good, ...secrets, ADMIN_TOKEN: weak });
+      const p = problems.find((x) => x.path === "secrets.ADMIN_TOKEN");
+      expect(p, JSON.stringify(weak)).toBeDefined();
+      if (weak.trim().length > 2) expect(p!.message).not.toContain(weak.trim());
+    }
+    expect(paths({ PGSEAL_CONFIG: good, ...secrets, ADMIN_TOKEN: "Zx8-f0a9Qm2LrT7vKp4W" })).not.toContain("secrets.ADMIN_TOKEN");
+  });
+
   it("reads PGSEAL_CONFIG given as JSON text the same as an object", () => {
     const fromText = validateConfig({ PGSEAL_CONFIG: JSON.stringify(good), ...secrets });
     expect(fromText.problems).toEqual([]);

@@ -5,6 +5,8 @@ import { parseKeyring } from "./shared/keyring.ts";
 import { parseRecipient } from "./shared/recipient.ts";
 import { DEFAULT_RETENTION, parseRetentionPolicy, type RetentionPolicy } from "./shared/retention.ts";
 import { nextRun, parseCron, type CronSchedule } from "./schedule/cron.ts";
+import { adminTokenProblem, JOB_LIMIT_DEFAULTS, JOB_LIMIT_MAX } from "./config-limits.ts";
+export { adminTokenProblem, JOB_LIMIT_DEFAULTS };
 
 export const DEFAULT_MAX_CONCURRENT_JOBS = 20;
 const MAX_CONCURRENT_JOBS_LIMIT = 1000;
@@ -38,7 +40,12 @@ export interface DatabaseEntry {
   retention: RetentionPolicy;
   /** Further destinations written in the same pass as `destination` (config `destinations`, after the first). */
   copies: string[];
+  /** Bounds that make every job end (docs/JOBS.md, "Every job ends"): pg_dump's table lock wait, no progress, total run time. */
+  lockWaitTimeoutSeconds: number;
+  stallTimeoutMinutes: number;
+  maxRunHours: number;
 }
+
 
 export const DRILL_MODES = ["local", "scratch", "off"] as const;
 export type DrillMode = (typeof DRILL_MODES)[number];
@@ -155,6 +162,14 @@ function checkEndpoint(p: Problems, path: string, endpoint: string): boolean {
   return p.list.length === before;
 }
 
+/**
+ * Maps looked up by a name from a URL: without a prototype, `databases["constructor"]` or
+ * `["valueOf"]` is undefined, not Object's method, so no route mistakes them for configured names.
+ */
+function nameMap<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function checkNames(p: Problems, section: string, entries: Bag): string[] {
   const ok: string[] = [];
   const bySuffix = new Map<string, string>();
@@ -179,7 +194,7 @@ function checkNames(p: Problems, section: string, entries: Bag): string[] {
 }
 
 function readDestinations(p: Problems, raw: unknown, env: object): Record<string, Destination> {
-  const out: Record<string, Destination> = {};
+  const out: Record<string, Destination> = nameMap();
   if (!isObject(raw)) {
     p.add("destinations", raw === undefined ? "required: at least one destination" : "must be an object of named destinations");
     return out;
@@ -220,8 +235,16 @@ function optionalHours(p: Problems, path: string, v: unknown): number | undefine
   return undefined;
 }
 
+function jobLimit(p: Problems, path: string, v: Bag, key: keyof typeof JOB_LIMIT_DEFAULTS): number {
+  const x = v[key];
+  if (x === undefined) return JOB_LIMIT_DEFAULTS[key];
+  if (typeof x === "number" && Number.isFinite(x) && x > 0 && x <= JOB_LIMIT_MAX[key]) return x;
+  p.add(`${path}.${key}`, `must be a number more than 0 and at most ${JOB_LIMIT_MAX[key]} (default ${JOB_LIMIT_DEFAULTS[key]})`);
+  return JOB_LIMIT_DEFAULTS[key];
+}
+
 function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object, defaultMaxAge: number | undefined): Record<string, DatabaseEntry> {
-  const out: Record<string, DatabaseEntry> = {};
+  const out: Record<string, DatabaseEntry> = nameMap();
   if (!isObject(raw)) {
     p.add("databases", raw === undefined ? "required: an object of named databases" : "must be an object of named databases");
     return out;
@@ -230,7 +253,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     const v = raw[name] as Bag;
     const path = `databases.${name}`;
     const before = p.list.length;
-    p.unknownKeys(path, v, ["schedule", "destination", "destinations", "compression", "enabled", "drill", "maxAgeHours", "retention"]);
+    p.unknownKeys(path, v, ["schedule", "destination", "destinations", "compression", "enabled", "drill", "maxAgeHours", "retention", "lockWaitTimeoutSeconds", "stallTimeoutMinutes", "maxRunHours"]);
     let retention = DEFAULT_RETENTION;
     if (v.retention !== undefined) {
       const parsed = parseRetentionPolicy(v.retention, `${path}.retention`);
@@ -265,6 +288,9 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     if (compression !== "zstd" && compression !== "gzip") p.add(`${path}.compression`, "must be \"zstd\" or \"gzip\"");
     const enabled = optionalBoolean(p, `${path}.enabled`, v.enabled) ?? true;
     const maxAgeHours = optionalHours(p, `${path}.maxAgeHours`, v.maxAgeHours) ?? defaultMaxAge ?? null;
+    const lockWaitTimeoutSeconds = jobLimit(p, path, v, "lockWaitTimeoutSeconds");
+    const stallTimeoutMinutes = jobLimit(p, path, v, "stallTimeoutMinutes");
+    const maxRunHours = jobLimit(p, path, v, "maxRunHours");
     const drill = v.drill ?? "local";
     if (!(DRILL_MODES as readonly unknown[]).includes(drill)) p.add(`${path}.drill`, `must be one of ${DRILL_MODES.map((m) => `"${m}"`).join(", ")}`);
     else if (drill === "scratch") {
@@ -279,7 +305,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     // Missing secrets are reported above but do not drop the database: its jobs fail with CONFIG_INVALID, visibly.
     const fieldProblems = p.list.slice(before).filter((x) => !x.path.startsWith("secrets."));
     if (fieldProblems.length === 0 && schedule && cron && destination) {
-      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled, drill: drill as DrillMode, maxAgeHours, retention, copies: names.slice(1) };
+      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled, drill: drill as DrillMode, maxAgeHours, retention, copies: names.slice(1), lockWaitTimeoutSeconds, stallTimeoutMinutes, maxRunHours };
     }
   }
   return out;
@@ -287,7 +313,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
 
 export function validateConfig(env: object): ValidatedConfig {
   const p = new Problems();
-  const config: PgsealConfig = { destinations: {}, databases: {}, maxConcurrentJobs: DEFAULT_MAX_CONCURRENT_JOBS, alerts: { onSuccess: false }, access: null };
+  const config: PgsealConfig = { destinations: nameMap(), databases: nameMap(), maxConcurrentJobs: DEFAULT_MAX_CONCURRENT_JOBS, alerts: { onSuccess: false }, access: null };
   const raw = readRaw(env, p);
   if (raw) {
     p.unknownKeys("", raw, ["destinations", "databases", "maxConcurrentJobs", "alerts", "access"]);
@@ -353,7 +379,12 @@ export function validateConfig(env: object): ValidatedConfig {
       p.add("secrets.PGSEAL_KEYRING", e instanceof PgsealError ? e.message : "not a valid keyring");
     }
   }
-  if (secretValue(env, "ADMIN_TOKEN") === undefined) p.add("secrets.ADMIN_TOKEN", "missing: the admin API refuses every request until wrangler secret put ADMIN_TOKEN");
+  const admin = envBag(env).ADMIN_TOKEN;
+  if (typeof admin !== "string" || admin === "") p.add("secrets.ADMIN_TOKEN", "missing: the admin API refuses every request until wrangler secret put ADMIN_TOKEN");
+  else {
+    const weak = adminTokenProblem(admin);
+    if (weak) p.add("secrets.ADMIN_TOKEN", `${weak}; the admin API and dashboard stay closed until it is replaced`);
+  }
   return { config, problems: p.list };
 }
 

@@ -100,11 +100,17 @@ describe("a drill of the seed database", () => {
     expect(drill.comparison!.objects.find((o) => o.kind === "indexes")).toMatchObject({ expected: inventory.objects.INDEX, actual: inventory.objects.INDEX - 1 });
   });
 
-  it("ends drill-skipped, never crashing, when the disk cannot hold the restore", async () => {
-    const { manifest, drill } = await sealBackup({ client, manifest: seeded.manifest, manifestKey: seeded.manifestKey, keyring, inventory: seeded.inventory, freeBytes: () => 1024 });
+  it("ends a new backup drill-skipped, never crashing, when the disk cannot hold the restore", async () => {
+    const { manifest, drill } = await sealBackup({ client, manifest: seeded.manifest, manifestKey: seeded.manifestKey, keyring, inventory: seeded.inventory, freeBytes: () => 1024, firstDrill: true });
     expect(drill).toMatchObject({ verdict: "skipped", code: "DRILL_SKIPPED" });
     expect(drill.reason).toMatch(/not enough disk for a local drill: .* needed, 0\.0 GiB free/);
     expect(manifest.status).toBe("drill-skipped");
+  });
+
+  it("leaves an existing backup's manifest untouched when a later drill has no disk: DRILL_SKIPPED is thrown, not recorded", async () => {
+    const before = await new Response((await client.get(seeded.manifestKey)).body).text();
+    await expect(sealBackup({ client, manifest: seeded.manifest, manifestKey: seeded.manifestKey, keyring, inventory: seeded.inventory, freeBytes: () => 1024 })).rejects.toMatchObject({ code: "DRILL_SKIPPED" });
+    expect(await new Response((await client.get(seeded.manifestKey)).body).text()).toBe(before);
   });
 
   it("drills into a fresh database on a scratch server and drops it afterwards", async () => {

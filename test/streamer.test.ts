@@ -6,6 +6,7 @@ import { nodeHashing } from "../container/src/node-hash.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { parseManifest } from "../src/shared/manifest.ts";
 import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { pgseal, pgsealEnv } from "./harness/cli.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { sleep } from "./harness/registry.ts";
 import { startSlowProxy, type SlowProxy } from "./harness/slow-proxy.ts";
@@ -225,6 +226,21 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
     expect(await objectsUnder("cancel-up")).toEqual([]);
     const again = await call(streamer, "DELETE", "/jobs/cancel-up");
     expect(again).toMatchObject({ status: 409, body: { error: { code: "JOB_NOT_ACTIVE", state: "cancelled" } } });
+  });
+
+  it("cancels a job while it drills, after the upload finished: artifact and manifest are removed, and restore --name finds nothing to restore", async () => {
+    expect((await call(streamer, "POST", "/jobs", { ...jobRequest("cancel-drill", "seeded"), drill: { mode: "local" } })).status).toBe(202);
+    await until("the drill to start", async () => ((await call(streamer, "GET", "/jobs/cancel-drill")).body.phase === "drilling" ? true : undefined));
+    expect((await objectsUnder("cancel-drill")).length).toBe(2); // the upload is complete: artifact and `uploaded` manifest
+    expect((await call(streamer, "DELETE", "/jobs/cancel-drill")).status).toBe(202);
+    const done = await finished(streamer, "cancel-drill");
+    expect(done.body).toMatchObject({ state: "cancelled", phase: "drilling", error: { code: "CANCELLED" } });
+    expect(done.body.error.message).toMatch(/cancelled after the upload: .* and its manifest were removed$/);
+    expect(await objectsUnder("cancel-drill")).toEqual([]);
+    expect(await uploadsUnder("cancel-drill")).toEqual([]);
+    const restore = await pgseal(["restore", "--name", "seeded", "--prefix", "cancel-drill", "--target", await pg.createDatabase("cancel_drill_target")], pgsealEnv(target, KEY.entry));
+    expect(restore.code).not.toBe(0);
+    expect(restore.stderr).toContain("ARTIFACT_NOT_FOUND");
   });
 
   it("answers a bad request with 400 naming every bad field, and quotes none of its secrets", async () => {

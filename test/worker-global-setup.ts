@@ -17,11 +17,11 @@ export const LIVE_DATABASES = ["app", "queued"] as const;
  * Their DATABASE_URL points at a database whose one table is locked for the whole run, so
  * pg_dump really starts and then waits: a job that stays `dumping` until cancelled or lost.
  */
-export const HELD_DATABASES = ["cancelme", "lost"] as const;
+export const HELD_DATABASES = ["cancelme", "lost", "stall", "overrun", "locked"] as const;
 /** The watchdog test's databases: a yearly schedule, so nothing fires while tests run. */
 export const WATCHDOG_DATABASES = Array.from({ length: 200 }, (_, i) => `w-${String(i).padStart(3, "0")}`);
 /** Databases without secrets: API and state-machine tests; a job there fails at start with CONFIG_INVALID. */
-export const OFFLINE_DATABASES = ["api-a", "api-b", "sm", "sched", "events", "arm", "rearm", "slots"] as const;
+export const OFFLINE_DATABASES = ["api-a", "api-b", "sm", "sched", "events", "arm", "rearm", "slots", "uploads"] as const;
 export const TEST_MAX_CONCURRENT_JOBS = 2;
 
 declare module "vitest" {
@@ -106,6 +106,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     databases.stale = { schedule, destination: "swift", maxAgeHours: 24 };
     // "queued" covers a database with drills switched off: its jobs end `uploaded`, never sealed.
     databases.queued = { schedule, destination: "swift", drill: "off" };
+    // Jobs that must end on their own: a stall limit, a run-time limit, and a lock wait timeout.
+    databases.stall = { schedule, destination: "swift", stallTimeoutMinutes: 5 };
+    databases.overrun = { schedule, destination: "swift", maxRunHours: 1, stallTimeoutMinutes: 1440 };
+    databases.locked = { schedule, destination: "swift", lockWaitTimeoutSeconds: 1 };
     const bindings: Record<string, unknown> = {
       PGSEAL_CONFIG: {
         destinations: { swift: { endpoint: s3.endpoint, bucket, region: s3.region, prefix: "workers", pathStyle: true } },

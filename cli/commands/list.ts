@@ -1,7 +1,7 @@
 // `pgseal list`: backups in the bucket, newest first, with incomplete ones marked.
+import { databasePrefix, normalizePrefix, parseKey } from "../../src/shared/artifact-keys.ts";
 import { listCatalog, readManifest } from "../../src/shared/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
-import { normalizePrefix } from "../../src/shared/artifact-keys.ts";
 import { S3Client } from "../../src/shared/s3.ts";
 import type { Command } from "../command.ts";
 import { BUCKET_ENV, BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
@@ -28,6 +28,12 @@ export const list: Command = {
         key: manifest?.artifact.key ?? e.artifactKey ?? e.manifestKey,
       });
     }
+    // Open multipart uploads are bytes in the bucket too (a run that failed and could not abort): shown, never hidden.
+    const root = flags.name ? databasePrefix(prefixFrom(flags), flags.name as string) : normalizePrefix(prefixFrom(flags)) ? `${normalizePrefix(prefixFrom(flags))}/` : "";
+    for await (const u of client.listMultipartUploads(root)) {
+      const parsed = parseKey(u.key);
+      rows.push({ db: parsed?.db ?? "?", createdAt: u.initiated.toISOString(), status: "open-upload", bytes: 0, key: u.key });
+    }
     if (flags.json) return out(JSON.stringify(rows));
     if (!rows.length) {
       // The usual first-day miss: the Worker writes under its config's prefix ('pgseal' in the example), the CLI defaults to none.
@@ -38,6 +44,6 @@ export const list: Command = {
       if (hint) err(`found under: ${hint}`);
       return;
     }
-    for (const r of rows) out(`${r.createdAt}  ${r.db.padEnd(16)} ${r.status.padEnd(10)} ${formatBytes(r.bytes).padStart(10)}  ${r.key}`);
+    for (const r of rows) out(`${r.createdAt}  ${r.db.padEnd(16)} ${r.status.padEnd(11)} ${r.status === "open-upload" ? "(abort: pgseal prune)".padStart(10) : formatBytes(r.bytes).padStart(10)}  ${r.key}`);
   },
 };

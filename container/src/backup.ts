@@ -49,6 +49,8 @@ export interface BackupSpec {
   name?: string;
   /** Further destinations written in the same pass: one dump, one compression and encryption, every bucket. */
   copies?: { name: string; s3: S3Target }[];
+  /** pg_dump's wait for each table lock before PG_LOCK_TIMEOUT (default DEFAULT_LOCK_WAIT_TIMEOUT_MS). */
+  lockWaitTimeoutMs?: number;
 }
 
 
@@ -64,6 +66,8 @@ export interface BackupProgress {
   bytesUploaded: number;
   partsUploaded: number;
   elapsedMs: number;
+  /** Multipart uploads this job could not abort after a failure: still open in the bucket (the next run aborts them). */
+  openUploads?: { destination: string; key: string; uploadId: string }[];
   /** While drilling: the artifact read back so far. */
   drill?: { step: "preparing" | "restoring" | "counting"; bytesRead: number; bytesTotal: number };
 }
@@ -128,6 +132,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   const dump = pgDumpSource({
     tools,
     conn,
+    ...(spec.lockWaitTimeoutMs ? { lockWaitTimeoutMs: spec.lockWaitTimeoutMs } : {}),
     onTable: (table) => {
       progress.table = table;
       report();
@@ -142,6 +147,11 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
       partSize,
       concurrency: spec.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
       signal,
+      onOpenUpload: (u) => {
+        progress.openUploads = [...(progress.openUploads ?? []), { destination: t.name, key: u.key, uploadId: u.uploadId }];
+        hooks.onNotice?.(`could not abort the multipart upload of ${u.key} in ${t.name} (${u.reason}): it stays open until the next run of this database or 'pgseal prune' aborts it`);
+        report();
+      },
       onProgress: (p) => {
         uploadedBy[i] = { bytes: p.bytesUploaded, parts: p.partsDone, live: true };
         const live = uploadedBy.filter((u) => u.live);

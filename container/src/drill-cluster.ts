@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PgsealError } from "../../src/shared/errors.ts";
 import { parsePgUrl, type PgConnection } from "../../src/shared/pg-url.ts";
-import { pgEnv } from "./pg-process.ts";
+import { scrub } from "../../src/shared/redact.ts";
+import { classifyPgFailure, pgEnv } from "./pg-process.ts";
 import type { PgTools } from "./pg-tools.ts";
 import { runCommand, systemUser } from "./run-command.ts";
 
@@ -41,6 +42,35 @@ export interface DrillTarget {
   dispose(): Promise<void>;
 }
 
+/**
+ * The cluster has its own process group (so one signal reaches every backend), which also means
+ * nothing stops it if this process is killed outright (SIGKILL, OOM): a detached watchdog does.
+ * It polls our pid; once we are gone it fast-stops the postmaster (its pid from postmaster.pid),
+ * kills it after 30 s, and removes the cluster's directory. It exits by itself once the directory
+ * is gone (a normal dispose), so it is started with the directory, before initdb.
+ */
+function watchParent(root: string): void {
+  const script = [
+    'while kill -0 "$PARENT" 2>/dev/null && [ -d "$ROOT" ]; do sleep 1; done',
+    '[ -d "$ROOT" ] || exit 0',
+    'PG=$(head -n 1 "$ROOT/data/postmaster.pid" 2>/dev/null)',
+    'if [ -n "$PG" ] && kill -0 "$PG" 2>/dev/null; then',
+    '  kill -INT "$PG" 2>/dev/null; i=0',
+    '  while kill -0 "$PG" 2>/dev/null && [ $i -lt 30 ]; do sleep 1; i=$((i+1)); done',
+    '  kill -KILL -"$PG" 2>/dev/null; kill -KILL "$PG" 2>/dev/null',
+    "fi",
+    'rm -rf "$ROOT"',
+  ].join("\n");
+  try {
+    const w = spawn("/bin/sh", ["-c", script], { detached: true, stdio: "ignore", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PARENT: String(process.pid), ROOT: root } });
+    w.on("error", (e) => console.error(`pgseal: the drill cluster's watchdog did not start: ${e.message}`));
+    w.unref();
+  } catch (e) {
+    // Without it a SIGKILL of this process can leave the cluster running; the drill itself is unaffected.
+    console.error(`pgseal: the drill cluster's watchdog did not start: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 /** Bytes free where a local drill cluster would live. */
 export function freeDiskBytes(dir = tmpdir()): number {
   const s = statfsSync(dir);
@@ -53,6 +83,7 @@ export function freeDiskBytes(dir = tmpdir()): number {
  */
 export async function startDrillCluster(tools: PgTools, onLog?: (line: string) => void): Promise<DrillTarget> {
   const root = mkdtempSync(join(tmpdir(), "pgseal-drill-"));
+  watchParent(root);
   const dataDir = join(root, "data");
   const socketDir = join(root, "run");
   mkdirSync(socketDir);
@@ -118,7 +149,10 @@ export async function createScratchDatabase(tools: PgTools, scratchUrl: string):
   const run = (sql: string) => runCommand(tools.psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password", "-d", admin.urlWithoutPassword, "-c", sql], { env: pgEnv(admin) });
   const created = await run(`CREATE DATABASE ${name}`);
   if (created.code !== 0) {
-    throw new PgsealError("DRILL_FAILED", `could not create a scratch database on ${admin.redacted}: ${created.stderr.trim().slice(-300)}`);
+    // The drill never ran: a wrong password or an unreachable server must not read as a verdict on the backup.
+    const stderr = scrub(created.stderr, [admin.password]).trim().slice(-300);
+    const code = classifyPgFailure(stderr) === "PG_AUTH_FAILED" ? "DRILL_TARGET_AUTH_FAILED" : "DRILL_TARGET_UNREACHABLE";
+    throw new PgsealError(code, `could not create a scratch database on ${admin.redacted}: ${stderr}`);
   }
   const conn = parsePgUrl(withDatabase(scratchUrl, name), "drill scratch URL");
   let disposed: Promise<void> | undefined;

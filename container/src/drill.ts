@@ -75,6 +75,45 @@ export function judgeRestoreErrors(errors: RestoreError[]): { fatal: { code: Err
   return { fatal: null, tolerated };
 }
 
+/** Codes of a drill that could not run: they say nothing about the backup, so no verdict is recorded from them. */
+export const DRILL_NOT_RUN_CODES: readonly ErrorCode[] = [
+  "DRILL_SKIPPED",
+  "DRILL_TARGET_UNREACHABLE",
+  "DRILL_TARGET_AUTH_FAILED",
+  "DRILL_TOOLS_TOO_OLD",
+  "PG_TOOLS_MISSING",
+  "KEY_INVALID",
+  "KEY_UNKNOWN_ID",
+  "KEY_MISMATCH",
+];
+
+export function isDrillNotRun(e: unknown): e is PgsealError {
+  return e instanceof PgsealError && DRILL_NOT_RUN_CODES.includes(e.code);
+}
+
+function targetUnavailable(e: unknown, what: string): PgsealError {
+  const code = e instanceof PgsealError && (e.code === "PG_AUTH_FAILED" || e.code === "DRILL_TARGET_AUTH_FAILED") ? "DRILL_TARGET_AUTH_FAILED" : "DRILL_TARGET_UNREACHABLE";
+  const detail = e instanceof Error ? e.message : String(e);
+  return new PgsealError(code, `the drill could not run: ${what} is not usable (${detail.split("\n")[0]}); the backup's status is unchanged`);
+}
+
+/** pg_restore reads archives of its own major and older only: the drill needs tools at least as new as the archive's pg_dump. */
+async function drillTools(needServer: boolean, pgDumpVersion: string): Promise<Awaited<ReturnType<typeof findPgTools>>> {
+  const minMajor = Number.parseInt(pgDumpVersion, 10);
+  if (!Number.isFinite(minMajor)) return findPgTools({ needServer });
+  try {
+    return await findPgTools({ needServer, minMajor });
+  } catch (e) {
+    if (!(e instanceof PgsealError && e.code === "PG_TOOLS_MISSING")) throw e;
+    const older = await findPgTools({ needServer }).catch(() => null);
+    if (!older) throw e;
+    throw new PgsealError(
+      "DRILL_TOOLS_TOO_OLD",
+      `the drill could not run: the archive was written by pg_dump ${pgDumpVersion}, the newest PostgreSQL tools here are ${older.version}; install PostgreSQL ${minMajor} or newer (or point PGSEAL_PG_BIN at it). The backup's status is unchanged`,
+    );
+  }
+}
+
 export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
   const started = performance.now();
   const at = new Date().toISOString();
@@ -86,13 +125,17 @@ export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
 
   if (!spec.scratchUrl) {
     const skip = localDrillNeeds(spec.manifest.source.sizeBytes, (spec.freeBytes ?? freeDiskBytes)());
-    if (skip) return { ...base, verdict: "skipped", code: "DRILL_SKIPPED", reason: skip, totalSeconds: seconds() };
+    if (skip) throw new PgsealError("DRILL_SKIPPED", skip);
   }
 
-  const tools = await findPgTools({ needServer: !spec.scratchUrl });
+  const tools = await drillTools(!spec.scratchUrl, spec.manifest.dump.pgDumpVersion);
   let target: DrillTarget | undefined;
   try {
-    target = spec.scratchUrl ? await createScratchDatabase(tools, spec.scratchUrl) : await startDrillCluster(tools, spec.onNotice);
+    try {
+      target = spec.scratchUrl ? await createScratchDatabase(tools, spec.scratchUrl) : await startDrillCluster(tools, spec.onNotice);
+    } catch (e) {
+      throw targetUnavailable(e, spec.scratchUrl ? "the drill scratch server" : "the local drill cluster");
+    }
     if (spec.signal?.aborted) throw new PgsealError("CANCELLED", "the drill was cancelled");
     progress.step = "restoring";
     const restoreStarted = performance.now();
@@ -123,7 +166,8 @@ export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
     }
     return { ...base, ...counted, verdict: "pass", totalSeconds: seconds() };
   } catch (e) {
-    if (e instanceof PgsealError && e.code === "CANCELLED") throw e;
+    // Cancelled, or the drill could not run: no verdict on the backup either way.
+    if (e instanceof PgsealError && (e.code === "CANCELLED" || isDrillNotRun(e))) throw e;
     const err = e instanceof PgsealError ? e : new PgsealError("DRILL_FAILED", `the drill broke: ${e instanceof Error ? e.message : String(e)}`);
     // An artifact that fails its checksum or decryption is the worst drill result, not a crash.
     return { ...base, verdict: "fail", code: err.code, reason: err.message, totalSeconds: seconds() };

@@ -12,12 +12,14 @@ export const JOB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** The levels the CLI offers too: zstd above 19 needs far more memory than a container has to spare. */
 export const LEVEL_RANGE: Record<Compression, readonly [number, number]> = { zstd: [1, 19], gzip: [1, 9] };
 
-const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "copies", "prefix", "keyring", "recipient", "compression", "level", "partSizeBytes", "drill"];
+const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "copies", "prefix", "keyring", "recipient", "compression", "level", "partSizeBytes", "drill", "lockWaitTimeoutMs"];
 const DRILL_MODES = ["off", "local", "scratch"] as const;
 export type DrillMode = (typeof DRILL_MODES)[number];
 const DESTINATION_FIELDS = ["name", "endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", "pathStyle", "objectLock"];
 const LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"];
 const MAX_LOCK_DAYS = 36_500;
+/** A day: a longer lock wait is no bound at all. */
+const MAX_LOCK_WAIT_MS = 86_400_000;
 
 export interface FieldProblem {
   field: string;
@@ -202,6 +204,11 @@ export function parseJobRequest(body: unknown): ParseOutcome {
     bad("partSizeBytes", `must be an integer ${MIN_PART_BYTES}-${MAX_PART_BYTES} (5 MiB to 5 GiB)`);
   }
 
+  const lockWaitTimeoutMs = body.lockWaitTimeoutMs;
+  if (lockWaitTimeoutMs !== undefined && (typeof lockWaitTimeoutMs !== "number" || !Number.isInteger(lockWaitTimeoutMs) || lockWaitTimeoutMs < 1 || lockWaitTimeoutMs > MAX_LOCK_WAIT_MS)) {
+    bad("lockWaitTimeoutMs", `must be an integer 1-${MAX_LOCK_WAIT_MS} (milliseconds)`);
+  }
+
   let drill: JobRequest["drill"] = { mode: "off" };
   if (body.drill !== undefined) {
     const d = body.drill;
@@ -241,6 +248,7 @@ export function parseJobRequest(body: unknown): ParseOutcome {
         compression: compression as Compression,
         ...(typeof level === "number" ? { level } : {}),
         ...(typeof partSizeBytes === "number" ? { partSize: partSizeBytes } : {}),
+        ...(typeof lockWaitTimeoutMs === "number" ? { lockWaitTimeoutMs } : {}),
         ...(objectLock ? { objectLock } : {}),
         ...(primary.name ? { name: primary.name } : {}),
         ...(copies.length ? { copies } : {}),

@@ -20,6 +20,8 @@ export interface JobResult {
   drill?: DrillRecord;
   /** Every destination's copy, the one drilled first. */
   copies?: CopyOutcome[];
+  /** A cancel came after the upload and could not take the backup back: why it is still stored. */
+  cancelNote?: string;
 }
 
 export interface JobError {

@@ -15,9 +15,13 @@ export function pgEnv(conn: PgConnection): NodeJS.ProcessEnv {
 }
 
 export function classifyPgFailure(stderr: string): ErrorCode | undefined {
+  // pg_dump --lock-wait-timeout sets statement_timeout around its LOCK TABLE statements; older servers say "could not obtain lock".
+  if (/could not obtain lock on relation|due to lock timeout|due to statement timeout[\s\S]*Query was: LOCK TABLE/i.test(stderr)) return "PG_LOCK_TIMEOUT";
   if (/password authentication failed|no password supplied|authentication failed|role ".*" does not exist|pg_hba\.conf rejects/i.test(stderr)) return "PG_AUTH_FAILED";
   if (/server version mismatch/i.test(stderr)) return "PG_DUMP_TOO_OLD";
   if (/database ".*" does not exist/i.test(stderr)) return "PG_DATABASE_NOT_FOUND";
+  // A restart or failover mid-dump: the session was cut, not refused.
+  if (/server closed the connection unexpectedly|terminating connection due to administrator command|connection to server was lost|could not receive data from server|SSL SYSCALL error: EOF detected/i.test(stderr)) return "PG_CONNECTION_LOST";
   if (/could not translate host name|Connection refused|could not connect to server|timeout expired|Network is unreachable|No route to host|Connection timed out/i.test(stderr)) return "PG_UNREACHABLE";
   return undefined;
 }
@@ -57,6 +61,8 @@ export function pgFailure(tool: string, fallback: ErrorCode, redactedUrl: string
     PG_AUTH_FAILED: "check the user and password in the database URL",
     PG_UNREACHABLE: "check the host and port, and that the server accepts connections from here",
     PG_DATABASE_NOT_FOUND: "check the database name in the URL; a restore target must be created first (createdb)",
+    PG_CONNECTION_LOST: "the server closed the connection mid-dump (a restart or failover?); the job retries",
+    PG_LOCK_TIMEOUT: "another session held a table lock longer than the lock wait timeout (lockWaitTimeoutSeconds); find it in pg_locks or raise the timeout",
   };
   const detail = log.tail() || `${tool} ${exit}`;
   return new PgsealError(code, `${tool} failed for ${redactedUrl}${hint[code] ? ` (${hint[code]})` : ""}: ${detail}`);

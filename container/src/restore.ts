@@ -105,7 +105,7 @@ export async function openDump(client: Pick<S3Client, "get">, manifest: Manifest
 }
 
 export async function runRestore(args: {
-  client: S3Client;
+  client: Pick<S3Client, "get">;
   manifest: Manifest;
   keyring: Keyring | DecryptKeys;
   targetUrl: string;

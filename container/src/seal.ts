@@ -8,7 +8,7 @@ import type { RecipientPublicKey } from "../../src/shared/recipient.ts";
 import { serializeManifest, type DrillSummary, type Manifest, type ManifestStatus } from "../../src/shared/manifest.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
 import { openJson, sealJson } from "../../src/shared/sealed-json.ts";
-import { runDrill, type DrillProgress, type DrillRecord, type DrillSpec } from "./drill.ts";
+import { isDrillNotRun, runDrill, type DrillProgress, type DrillRecord, type DrillSpec } from "./drill.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
 
 export interface SealArgs {
@@ -29,6 +29,8 @@ export interface SealArgs {
   amcheck?: boolean;
   /** Tests: alters the restored database before it is compared. */
   afterRestore?: DrillSpec["afterRestore"];
+  /** The backup was just made: a drill that could not run records `drill-skipped` with the reason, instead of leaving it `uploaded`. */
+  firstDrill?: boolean;
   /** The backup's other stored copies: each is checked by size and sha256 and gets the same verdict in its manifest. */
   copies?: { name: string; client: S3Client }[];
 }
@@ -58,6 +60,22 @@ function sealingKeyOf(manifest: Manifest, keys: Keyring | DecryptKeys): Keyring 
 const STATUS: Record<DrillSummary["verdict"], ManifestStatus> = { pass: "sealed", fail: "drill-failed", skipped: "drill-skipped" };
 
 
+function notRunRecord(scratchUrl: string | undefined): DrillRecord {
+  return {
+    at: new Date().toISOString(),
+    verdict: "skipped",
+    target: scratchUrl ? "scratch-database" : "local-cluster",
+    restoreFlags: [],
+    restoreSeconds: 0,
+    countSeconds: 0,
+    totalSeconds: 0,
+    tables: 0,
+    rows: 0,
+    warnings: [],
+    comparison: null,
+  };
+}
+
 export async function sealBackup(args: SealArgs): Promise<{ manifest: Manifest; drill: DrillRecord; copies: CopyCheck[] }> {
   let inventory = args.inventory ?? null;
   if (!inventory && args.manifest.sealed?.inventory) {
@@ -82,7 +100,13 @@ export async function sealBackup(args: SealArgs): Promise<{ manifest: Manifest; 
       comparison: null,
     };
   } else {
-    drill = await runDrill({ ...args, expected: inventory });
+    try {
+      drill = await runDrill({ ...args, expected: inventory });
+    } catch (e) {
+      // A drill that could not run is no verdict: an existing backup keeps its status; a new one says why it is undrilled.
+      if (!args.firstDrill || !isDrillNotRun(e)) throw e;
+      drill = { ...notRunRecord(args.scratchUrl), code: e.code, reason: e.message };
+    }
   }
   if (args.signal?.aborted) throw new PgsealError("CANCELLED", "the drill was cancelled");
   return recordVerdict({ ...args, drill, sealWith: args.sealWith ?? sealingKeyOf(args.manifest, args.keyring) });

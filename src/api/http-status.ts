@@ -14,6 +14,8 @@ const HTTP_STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   CONFIG_INVALID: 503,
   AUTH_NOT_CONFIGURED: 503,
   CONTAINER_LOST: 503,
+  // The bucket did not answer: a retryable outage of a dependency, not a bug of ours.
+  S3_UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 

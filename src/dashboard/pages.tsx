@@ -137,6 +137,12 @@ export function DatabasePage(props: { status: DatabaseStatus; jobs: JobSummary[]
           </form>
         )}
       </p>
+      {s.openUploads.length > 0 ? (
+        <p class="error" role="status">
+          Open multipart upload(s) the last job could not abort (the next run of this database or <code>pgseal prune</code> aborts them):{" "}
+          {s.openUploads.map((u) => `${u.destination}: ${u.key}`).join(", ")}
+        </p>
+      ) : null}
       <h2>Jobs</h2>
       <div class="table-wrap">
         <table>

@@ -3,10 +3,10 @@
 import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { isDashboardPath, tokensEqual } from "../api/auth.ts";
-import { loadConfig, NAME_RE } from "../config.ts";
+import { adminTokenProblem, loadConfig, NAME_RE } from "../config.ts";
 import { JOB_ID_RE } from "../do/job-store.ts";
 import type { JobView } from "../do/rpc-types.ts";
-import { backupsStub } from "../do/stubs.ts";
+import { backupsStub, slotsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";
 import { renderReportHtml } from "../report/render-html.ts";
 import { gatherReport } from "../report/monthly.ts";
@@ -24,7 +24,8 @@ export const dashboard = new Hono<DashEnv>();
 
 const adminToken = (env: Env) => {
   const t = (env as unknown as Record<string, unknown>).ADMIN_TOKEN;
-  return typeof t === "string" && t !== "" ? t : null;
+  // A weak token keeps the dashboard closed like a missing one (GET /health says why).
+  return typeof t === "string" && t !== "" && adminTokenProblem(t) === null ? t : null;
 };
 
 /** A POST from another site carries its own Origin: refuse it before looking at anything else. */
@@ -32,8 +33,27 @@ function crossSite(c: Context): boolean {
   const origin = c.req.header("origin");
   const site = c.req.header("sec-fetch-site");
   if (site && site !== "same-origin" && site !== "none") return true;
-  return origin !== undefined && origin !== "null" && new URL(origin).host !== new URL(c.req.url).host;
+  if (origin === undefined || origin === "null") return false;
+  try {
+    return new URL(origin).host !== new URL(c.req.url).host;
+  } catch {
+    // No browser sends this: refuse it like a cross-site request, and leave a trace.
+    console.warn(`pgseal: dashboard ${c.req.method} ${c.req.path} refused: unparsable Origin header`);
+    return true;
+  }
 }
+
+/** The POSTed form, or null (logged) when the body cannot be parsed: the caller answers 400, not 500. */
+async function formOf(c: Context): Promise<Record<string, unknown> | null> {
+  try {
+    return await c.req.parseBody();
+  } catch (e) {
+    console.warn(`pgseal: dashboard ${c.req.method} ${c.req.path} refused: malformed form body (${e instanceof Error ? e.message : String(e)})`);
+    return null;
+  }
+}
+
+const malformed = (c: Context) => c.text("malformed form body: submit the form from the dashboard's own page", 400);
 
 function page(c: Context, status: number, body: unknown) {
   return c.html(`<!doctype html>${body}`, status as 200);
@@ -59,7 +79,8 @@ dashboard.post("/login", async (c) => {
   const expected = adminToken(c.env);
   if (crossSite(c)) return c.text("cross-site sign-in refused", 403);
   if (!expected) return page(c, 503, <LoginPage error="ADMIN_TOKEN is not set, so the dashboard stays closed: wrangler secret put ADMIN_TOKEN" />);
-  const form = await c.req.parseBody();
+  const form = await formOf(c);
+  if (!form) return malformed(c);
   const given = typeof form.token === "string" ? form.token : "";
   if (!(await tokensEqual(given, expected))) return page(c, 401, <LoginPage error="That is not the admin token." />);
   const { value } = await mintSession(expected);
@@ -73,6 +94,8 @@ dashboard.use("*", async (c, next) => {
   if (!isDashboardPath(c.req.path) || c.req.path === "/login") return next();
   const token = adminToken(c.env);
   let session = token ? await readSession(token, getCookie(c, SESSION_COOKIE)) : null;
+  // A signed cookie stays valid until it expires unless its sign-out is remembered.
+  if (session && (await slotsStub(c.env).isSessionRevoked(session.csrf))) session = null;
   const access = loadConfig(c.env).config.access;
   if (!session && token && access && (await verifyAccessJwt(c.req.header(ACCESS_HEADER), access))) {
     // Access vouches for this user: give them a session, so forms carry a CSRF token like everyone's.
@@ -86,14 +109,17 @@ dashboard.use("*", async (c, next) => {
   }
   if (c.req.method !== "GET" && c.req.method !== "HEAD") {
     if (crossSite(c)) return c.text("cross-site request refused", 403);
-    const form = await c.req.parseBody();
+    const form = await formOf(c);
+    if (!form) return malformed(c);
     if (typeof form.csrf !== "string" || !(await tokensEqual(form.csrf, session.csrf))) return c.text("missing or wrong CSRF token: reload the page and try again", 403);
   }
   c.set("session", session);
   await next();
 });
 
-dashboard.post("/logout", (c) => {
+dashboard.post("/logout", async (c) => {
+  const session = c.get("session");
+  await slotsStub(c.env).revokeSession(session.csrf, session.exp * 1000);
   deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true });
   return c.redirect("/login", 303);
 });

@@ -7,10 +7,10 @@ import { executePrune, planPrune, type PruneResult } from "../shared/prune.ts";
 import { nextFireAt } from "../schedule/fire-time.ts";
 import { drillSummary } from "../shared/drill-record.ts";
 import { PgsealError } from "../shared/errors.ts";
-import { applyStatus, driveJob, endAttempt, isRunning, MAX_ATTEMPTS, POLL_INTERVAL_MS, releaseSlot, type DriverContext } from "./job-driver.ts";
+import { applyStatus, driveJob, endAttempt, isRunning, MAX_ATTEMPTS, META_CANCEL_REQUESTED, POLL_INTERVAL_MS, releaseSlot, type DriverContext } from "./job-driver.ts";
 import { isTerminal, type JobState } from "./job-states.ts";
 import { JobStore, type JobRecord } from "./job-store.ts";
-import { cancelJob, getJobStatus } from "./streamer-client.ts";
+import { awaitStreamerEnd, cancelJob } from "./streamer-client.ts";
 import { jobSummary, jobView, type ArmReport, type ContainerEvent, type DatabaseStatus, type JobPage, type JobView, type RpcResult } from "./rpc-types.ts";
 import { containerStub, slotsStub } from "./stubs.ts";
 import { toReportJob } from "../report/from-jobs.ts";
@@ -23,6 +23,8 @@ export const META_SCHEDULE = "schedule";
 export const META_LAST_SKIPPED = "last_skipped_run";
 const META_LAST_POLL_OK = "last_poll_ok_ms";
 const META_LAST_CONTAINER_EVENT = "last_container_event";
+/** How long DELETE waits for the streamer to finish stopping (pg_dump and pg_restore stop at once; a drill cluster takes a few seconds). */
+const CANCEL_WAIT_MS = 20_000;
 export const META_LAST_STALE_ALERT = "last_stale_alert_ms";
 const META_LAST_PRUNE = "last_prune";
 
@@ -205,19 +207,20 @@ export class DatabaseBackups extends DurableObject<Env> {
     let detail = "cancelled through the admin API";
     if (isRunning(job.state) && job.streamerJobId) {
       const outcome = await cancelJob(driver.container, job.streamerJobId);
-      const fresh = this.store.get(id)!;
-      if (isTerminal(fresh.state)) return { ok: true, value: { jobId: id, state: fresh.state } };
-      if (outcome.kind === "finished") {
-        // It ended just before the cancel arrived: record how, rather than claim a cancel that did not happen.
-        const poll = await getJobStatus(driver.container, job.streamerJobId);
+      if (outcome.kind === "cancelling" || outcome.kind === "finished") {
+        // Only the streamer knows whether a finished upload was taken back: its own end is what the job records.
+        const end = await awaitStreamerEnd(driver.container, job.streamerJobId, CANCEL_WAIT_MS);
         const latest = this.store.get(id)!;
-        if (poll.kind === "status" && poll.status.state !== "running" && !isTerminal(latest.state)) await applyStatus(driver, latest, poll.status, now);
+        if (end && !isTerminal(latest.state)) await applyStatus(driver, latest, end, now);
         const after = this.store.get(id)!;
-        if (isTerminal(after.state)) {
-          await this.#arm(now);
-          await this.#flush();
-          return { ok: true, value: { jobId: id, state: after.state } };
+        if (!isTerminal(after.state)) {
+          // Still stopping: the polls apply its end; if the streamer is lost meanwhile, the job ends cancelled.
+          this.store.setMeta(META_CANCEL_REQUESTED, id);
+          return { ok: true, value: { jobId: id, state: "cancelling" } };
         }
+        await this.#arm(now);
+        await this.#flush();
+        return { ok: true, value: { jobId: id, state: after.state } };
       }
       detail += outcome.kind === "unreachable" ? ` (the streamer did not answer: ${outcome.reason})` : ` (streamer: ${outcome.kind})`;
     }
@@ -262,7 +265,17 @@ export class DatabaseBackups extends DurableObject<Env> {
       lastJob: finished ? jobSummary(finished, MAX_ATTEMPTS) : null,
       lastPrune: parseMeta<DatabaseStatus["lastPrune"]>(this.store.getMeta(META_LAST_PRUNE)),
       lastPollOkAt: lastPollOk === null ? null : new Date(Number(lastPollOk)).toISOString(),
+      openUploads: finished?.progress?.openUploads ?? [],
     };
+  }
+
+  /** From JobSlots when a slot frees: a job queued for capacity asks again now rather than at its next retry. */
+  async wakeQueued(now = Date.now()): Promise<boolean> {
+    const job = this.store.active();
+    if (!job || job.state !== "queued" || job.notBefore <= now) return false;
+    this.store.update(job, now, { notBefore: now });
+    await this.#arm(now);
+    return true;
   }
 
   /** Lifecycle news from PgDumpContainer. A stop or error while a job runs ends that attempt at once. */

@@ -2,6 +2,7 @@
 import { readJobSecrets, type DatabaseEntry, type PgsealConfig } from "../config.ts";
 import { PgsealError } from "../shared/errors.ts";
 import { scrub } from "../shared/redact.ts";
+import { checkLimits } from "./job-limits.ts";
 import { forwardPath, type JobState } from "./job-states.ts";
 import type { JobError, JobPatch, JobRecord, JobStore } from "./job-store.ts";
 import type { SlotGrant } from "./job-slots.ts";
@@ -16,6 +17,8 @@ export const POLL_INTERVAL_MS = 3_000;
  */
 export const EARLY_POLL_INTERVAL_MS = 1_000;
 export const EARLY_PHASE_MS = 60_000;
+/** Meta key: the job a cancel was sent for that the streamer had not finished stopping when DELETE answered. */
+export const META_CANCEL_REQUESTED = "cancel_requested";
 /** A job whose streamer missed this many polls in a row, or was silent this long, lost its container. */
 export const MAX_MISSED_POLLS = 3;
 export const LOST_AFTER_MS = 30_000;
@@ -101,6 +104,7 @@ async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Pr
     prefix: dest.prefix,
     ...(secrets.recipient ? { recipient: secrets.recipient } : { keyring: secrets.keyring! }),
     compression: entry.compression,
+    lockWaitTimeoutMs: Math.round(entry.lockWaitTimeoutSeconds * 1000),
     drill: entry.drill === "scratch" ? { mode: "scratch", scratchUrl: secrets.drillScratchUrl } : { mode: entry.drill },
     ...(entry.copies.length
       ? {
@@ -149,7 +153,16 @@ async function pollJob(ctx: DriverContext, job: JobRecord, now: number): Promise
   const outcome = await getJobStatus(ctx.container, job.streamerJobId);
   const fresh = ctx.store.get(job.id);
   if (!fresh || fresh.state !== job.state || fresh.attempt !== job.attempt) return; // moved on while we waited
-  if (outcome.kind === "status") return applyStatus(ctx, fresh, outcome.status, now);
+  if (outcome.kind === "status") {
+    const broken = outcome.status.state === "running" ? checkLimits(ctx.store, fresh, outcome.status, ctx.config.databases[ctx.db], now) : null;
+    if (!broken) return applyStatus(ctx, fresh, outcome.status, now);
+    // Stop the streamer's work first (its cancel cleans up what it wrote), then end the job; a streamer that does not answer is lost anyway.
+    const stop = await cancelJob(ctx.container, job.streamerJobId);
+    const detail = stop.kind === "cancelling" ? "" : ` (stopping it at the streamer: ${stop.kind === "unreachable" ? stop.reason : stop.kind})`;
+    const latest = ctx.store.get(job.id);
+    if (!latest || latest.state !== fresh.state || latest.attempt !== fresh.attempt) return;
+    return endAttempt(ctx, latest, now, { ...broken, message: broken.message + detail });
+  }
   if (outcome.kind === "not-found") {
     return endAttempt(ctx, fresh, now, { code: "CONTAINER_LOST", message: `the streamer does not know job ${job.streamerJobId}: the container was replaced`, retryable: true });
   }
@@ -199,7 +212,9 @@ export async function applyStatus(ctx: DriverContext, job: JobRecord, status: St
     const result = r ? { artifactKey: r.artifactKey, manifestKey: r.manifestKey, manifest: r.manifest, ...(r.drill ? { drill: r.drill } : {}), ...(r.copies ? { copies: r.copies } : {}) } : null;
     const drill = r?.drill;
     if (!drill) {
-      advance(ctx, job, "uploaded", now, `uploaded ${result?.artifactKey ?? "(no key reported)"}`, { ...polled, result });
+      // A cancel too late to take the backup back: the job ends as what is stored, and says why.
+      const note = r?.cancelNote ? { error: { code: "CANCELLED", message: r.cancelNote, retryable: false } } : {};
+      advance(ctx, job, "uploaded", now, r?.cancelNote ?? `uploaded ${result?.artifactKey ?? "(no key reported)"}`, { ...polled, result, ...note });
     } else {
       const end = endStateFor(drill);
       const detail =
@@ -215,7 +230,7 @@ export async function applyStatus(ctx: DriverContext, job: JobRecord, status: St
     return releaseSlot(ctx);
   }
   if (status.state === "cancelled") {
-    ctx.store.transition(job, "cancelled", now, "the streamer reports the job cancelled", polled);
+    ctx.store.transition(job, "cancelled", now, `the streamer reports the job cancelled${status.error ? `: ${status.error.message}` : ""}`, polled);
     return releaseSlot(ctx);
   }
   const error = status.error ?? { code: "INTERNAL", message: "the streamer reported a failure without an error", retryable: false };
@@ -225,6 +240,12 @@ export async function applyStatus(ctx: DriverContext, job: JobRecord, status: St
 
 /** Ends the current attempt: back to `queued` for a retry while attempts remain, else `failed`. */
 export async function endAttempt(ctx: DriverContext, job: JobRecord, now: number, error: JobError): Promise<void> {
+  if (ctx.store.getMeta(META_CANCEL_REQUESTED) === job.id) {
+    // A cancel was asked for and the streamer can no longer tell how it ended: no retry, the job is cancelled.
+    ctx.store.transition(job, "cancelled", now, `cancelled through the admin API; the streamer's end was not seen (${error.code}: ${error.message})`);
+    if (job.state !== "queued") await releaseSlot(ctx);
+    return;
+  }
   const retry = error.retryable && job.attempt < MAX_ATTEMPTS;
   if (retry && job.state === "queued") {
     ctx.store.update(job, now, { notBefore: now + RETRY_BASE_DELAY_MS });

@@ -77,6 +77,8 @@ export interface DatabaseStatus {
   lastPollOkAt: string | null;
   /** The last retention run after a sealed backup: what it deleted and what went wrong. */
   lastPrune: { at: string; deleted: string[]; abortedUploads: number; errors: string[] } | null;
+  /** Multipart uploads the last finished job could not abort: open in the bucket until the next run or prune aborts them. */
+  openUploads: { destination: string; key: string; uploadId: string }[];
 }
 
 export interface ArmReport {

@@ -19,6 +19,8 @@ export interface StreamerJobRequest {
   keyring?: string;
   recipient?: string;
   compression: "zstd" | "gzip";
+  /** pg_dump --lock-wait-timeout (PG_LOCK_TIMEOUT when a table lock is not granted in time). */
+  lockWaitTimeoutMs?: number;
   drill: { mode: "off" | "local" | "scratch"; scratchUrl?: string };
   /** Further destinations written in the same pass. */
   copies?: (StreamerDestination & { name: string })[];
@@ -38,6 +40,8 @@ export interface StreamerProgress {
   sourceBytes?: number;
   elapsedMs: number;
   drill?: { step: "preparing" | "restoring" | "counting"; bytesRead: number; bytesTotal: number };
+  /** Uploads the job could not abort after a failure: still open in the bucket until the next run aborts them. */
+  openUploads?: { destination: string; key: string; uploadId: string }[];
 }
 
 export interface BackupResult {
@@ -46,6 +50,8 @@ export interface BackupResult {
   manifest: Manifest;
   drill?: DrillRecord;
   copies?: CopyOutcome[];
+  /** A cancel came after the upload and the backup could not be taken back: why it is still stored. */
+  cancelNote?: string;
 }
 
 export interface StreamerJobStatus {
@@ -163,4 +169,15 @@ export async function cancelJob(container: ContainerFetcher, streamerJobId: stri
   if (r.res.status === 409) return { kind: "finished" };
   if (r.res.status === 404 && errorOf(r.body).code === "JOB_NOT_FOUND") return { kind: "not-found" };
   return { kind: "unreachable", reason: `HTTP ${r.res.status}` };
+}
+
+/** Polls until the streamer's job has ended (its final status) or `timeoutMs` passed (null). */
+export async function awaitStreamerEnd(container: ContainerFetcher, streamerJobId: string, timeoutMs: number, everyMs = 250): Promise<StreamerJobStatus | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const poll = await getJobStatus(container, streamerJobId);
+    if (poll.kind === "status" && poll.status.state !== "running") return poll.status;
+    if (poll.kind === "not-found" || Date.now() >= deadline) return null;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }

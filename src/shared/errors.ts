@@ -37,6 +37,10 @@ export const ERROR_CODES = {
   PG_DATABASE_NOT_FOUND: false,
   PG_UNREACHABLE: true,
   PG_DUMP_FAILED: false,
+  // the server dropped the connection mid-dump (a restart, a failover, an admin's terminate): the next attempt may well succeed
+  PG_CONNECTION_LOST: true,
+  // pg_dump gave up waiting for a table lock (lockWaitTimeoutSeconds): whatever held it may be gone next time
+  PG_LOCK_TIMEOUT: true,
   PG_RESTORE_FAILED: false,
   RESTORE_TARGET_NOT_EMPTY: false,
   // artifacts
@@ -56,6 +60,10 @@ export const ERROR_CODES = {
   DRILL_OBJECTS_MISMATCH: false,
   DRILL_CONTENT_MISMATCH: false,
   DRILL_SKIPPED: false,
+  // a drill that could not run (never a verdict on the backup): the scratch server or local cluster, or the tools
+  DRILL_TARGET_UNREACHABLE: true,
+  DRILL_TARGET_AUTH_FAILED: false,
+  DRILL_TOOLS_TOO_OLD: false,
   // the Worker: admin API and job control
   BAD_REQUEST: false,
   UNAUTHORIZED: false,
@@ -66,6 +74,9 @@ export const ERROR_CODES = {
   JOB_ACTIVE: false,
   JOB_NOT_ACTIVE: false,
   CONTAINER_LOST: true,
+  // a running job the DO ended itself: no progress for stallTimeoutMinutes, or longer than maxRunHours
+  JOB_STALLED: false,
+  JOB_TIMEOUT: false,
   INTERNAL: false,
 } as const satisfies Record<string, boolean>;
 

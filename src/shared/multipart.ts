@@ -48,6 +48,8 @@ export interface UploadSinkOptions {
   signal?: AbortSignal;
   /** For stores with a lower limit than S3's 10,000 (never higher). */
   maxParts?: number;
+  /** Told when the abort after a failure itself failed: the upload stays open in the bucket and is the caller's to record. */
+  onOpenUpload?: (u: { key: string; uploadId: string; reason: string }) => void;
 }
 
 function cancelled(key: string, signal: AbortSignal): PgsealError {
@@ -105,7 +107,11 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
       controller.error(reason);
       while (inflight.size > 0) await Promise.allSettled([...inflight]);
       const id = await uploadId?.catch(() => undefined);
-      if (id) await client.abortMultipart(key, id).catch(() => {});
+      if (id) {
+        await client.abortMultipart(key, id).catch((e: unknown) => {
+          opts.onOpenUpload?.({ key, uploadId: id, reason: e instanceof Error ? e.message : String(e) });
+        });
+      }
       settle.reject(reason);
     })());
 

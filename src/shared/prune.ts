@@ -4,7 +4,7 @@ import { listCatalog, readManifest } from "./catalog.ts";
 import { planRetention, type RetentionDecision, type RetentionItem, type RetentionPolicy } from "./retention.ts";
 import type { S3Client } from "./s3.ts";
 
-/** Multipart uploads older than this under the database's prefix are leftovers of runs that died. */
+/** Multipart uploads older than this under the database's prefix are leftovers of runs that died (so is any started before the newest complete backup). */
 export const STALE_UPLOAD_MS = 24 * 3_600_000;
 
 export interface PruneTarget {
@@ -45,8 +45,10 @@ export async function planPrune(client: S3Client, prefix: string, db: string, po
   }
   const decided = planRetention(items, policy, now);
   const staleUploads: PrunePlan["staleUploads"] = [];
+  // Runs of one database never overlap: an upload started before the newest complete backup belongs to a run that is over.
+  const newestComplete = Math.max(0, ...items.filter((i) => i.status !== "uploaded" || targets.get(i.key)?.manifestKey).map((i) => Date.parse(i.createdAt)));
   for await (const u of client.listMultipartUploads(databasePrefix(prefix, db))) {
-    if (now.getTime() - u.initiated.getTime() > STALE_UPLOAD_MS) staleUploads.push({ key: u.key, uploadId: u.uploadId, initiated: u.initiated.toISOString() });
+    if (now.getTime() - u.initiated.getTime() > STALE_UPLOAD_MS || u.initiated.getTime() < newestComplete) staleUploads.push({ key: u.key, uploadId: u.uploadId, initiated: u.initiated.toISOString() });
   }
   return { plan: { db, at: now.toISOString(), policy, keep: decided.keep, delete: decided.delete, staleUploads }, targets };
 }

@@ -12,9 +12,8 @@ async function run(stream: TransformStream<Uint8Array, Uint8Array>, input: Uint8
     for await (const c of stream.readable) out.push(c);
   })();
   const w = stream.writable.getWriter();
-  await w.write(input);
-  await w.close();
-  await done;
+  // Both sides fail together (a wrong key errors the stream): Promise.all observes both, so neither is left unhandled.
+  await Promise.all([(async () => (await w.write(input), await w.close()))(), done]);
   return concatBytes(out);
 }
 

@@ -147,3 +147,37 @@ describe("bad input", () => {
     expect(res.body.error.message).toMatch(message);
   });
 });
+
+describe("Object.prototype names are never configured databases", () => {
+  const NAMES = ["constructor", "valueOf", "toString", "hasOwnProperty", "isPrototypeOf", "__proto__"];
+  it("answers 404 (or 400 for a name that is not a database name at all) on every route, never 202 or 500", async () => {
+    for (const db of NAMES) {
+      const expected = /^[A-Za-z0-9]/.test(db) ? 404 : 400;
+      const routes: [string, string][] = [
+        ["POST", `/backups/${db}`],
+        ["GET", `/backups/${db}`],
+        ["GET", `/backups/${db}/retention`],
+        ["GET", `/backups/${db}/20261129T000000Z-abcd`],
+        ["DELETE", `/backups/${db}/20261129T000000Z-abcd`],
+      ];
+      for (const [method, path] of routes) {
+        const r = await api(path, { method });
+        expect(r.status, `${method} ${path}: ${JSON.stringify(r.body)}`).toBe(expected);
+        expect(r.body.error.code).toBe(expected === 404 ? "DATABASE_NOT_FOUND" : "BAD_REQUEST");
+      }
+    }
+    const list = await api("/databases");
+    expect(list.body.databases.map((d: { db: string }) => d.db)).not.toContain("constructor");
+  });
+});
+
+describe("error statuses", () => {
+  it("answers S3_UNAVAILABLE with 503, like every retryable outage", async () => {
+    const { errorResponse, httpStatusOf } = await import("../../src/api/errors.ts");
+    const { PgsealError } = await import("../../src/shared/errors.ts");
+    expect(httpStatusOf("S3_UNAVAILABLE")).toBe(503);
+    const res = errorResponse(new PgsealError("S3_UNAVAILABLE", "the bucket did not answer"));
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ error: { code: "S3_UNAVAILABLE", message: "the bucket did not answer" } });
+  });
+});

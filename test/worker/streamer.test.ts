@@ -3,7 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DatabaseBackups } from "../../src/do/database-backups.ts";
-import { QUEUE_RETRY_MS, RETRY_BASE_DELAY_MS } from "../../src/do/job-driver.ts";
+import { META_CANCEL_REQUESTED, QUEUE_RETRY_MS, RETRY_BASE_DELAY_MS } from "../../src/do/job-driver.ts";
 import { isTerminal } from "../../src/do/job-states.ts";
 import type { JobView } from "../../src/do/rpc-types.ts";
 import { concatBytes, toHex } from "../../src/shared/bytes.ts";
@@ -138,8 +138,9 @@ describe("backups with the real streamer", () => {
     const r = await backups("cancelme").cancel(id, clock.now);
     expect(r).toEqual({ ok: true, value: { jobId: id, state: "cancelled" } });
     const j = await view("cancelme", id);
-    expect(j.events.at(-1)).toMatchObject({ from: "dumping", to: "cancelled", detail: "cancelled through the admin API (streamer: cancelling)" });
-    await waitFor("the streamer to finish cancelling", async () => ((await streamerJob(`${id}-a1`)).body.state === "cancelled" ? true : undefined));
+    // DELETE answered once the streamer had stopped: its own end is what the job records.
+    expect(j.events.at(-1)).toMatchObject({ from: "dumping", to: "cancelled", detail: expect.stringContaining("the streamer reports the job cancelled") });
+    expect((await streamerJob(`${id}-a1`)).body.state).toBe("cancelled");
     expect(await leaseHolders()).not.toContain("cancelme");
     const keys: string[] = [];
     for await (const o of bucket().list("workers/cancelme/")) keys.push(o.key);
@@ -200,5 +201,149 @@ describe("backups with the real streamer", () => {
     // The first attempt's pg_dump still waits on the lock inside the streamer: stop it, so nothing outlives the test.
     expect((await fetch(`${streamerUrl()}/jobs/${id}-a1`, { method: "DELETE" })).status).toBe(202);
     await waitFor("the orphan to be cancelled", async () => ((await streamerJob(`${id}-a1`)).body.state === "cancelled" ? true : undefined));
+  });
+});
+
+/** One alarm step of `db` at exactly `at` (a jump of the object's clock). */
+async function tickAt(db: string, at: number): Promise<void> {
+  await runInDurableObject(backups(db), (o: DatabaseBackups) => o.tick(at));
+}
+
+/** The webhook alerts the Worker sent for one job. */
+async function alertsFor(jobId: string): Promise<{ event: string; code?: string; state: string }[]> {
+  const hooks = (await (await fetch(`${testWorkers().controlUrl}/hooks`)).json()) as { body: { pgseal?: { jobId?: string; event: string; code?: string; state: string } } | null }[];
+  return hooks.map((h) => h.body?.pgseal).filter((p) => p?.jobId === jobId) as { event: string; code?: string; state: string }[];
+}
+
+describe("every job ends on its own (a table lock held for the whole run)", () => {
+  it("fail a job whose progress has not moved for stallTimeoutMinutes with JOB_STALLED: alert sent, streamer job stopped, slot freed, next scheduled run kept", async () => {
+    const { id, clock } = await startParked("stall");
+    const nextRunAt = (await backups("stall").status(clock.now)).nextRunAt;
+    expect(nextRunAt).not.toBeNull();
+    await tickUntil("stall", id, clock, (j) => j.state === "dumping", "dumping");
+    // Four minutes without a byte: still running (the limit is five).
+    clock.now += 4 * 60_000;
+    await tickAt("stall", clock.now);
+    expect((await view("stall", id)).state).toBe("dumping");
+    clock.now += 60_000 + 1;
+    await tickAt("stall", clock.now);
+    const j = await view("stall", id);
+    expect(j.state).toBe("failed");
+    expect(j.error).toMatchObject({ code: "JOB_STALLED", retryable: false });
+    expect(j.error!.message).toContain("stallTimeoutMinutes");
+    expect(await leaseHolders()).not.toContain("stall");
+    await waitFor("the streamer to stop the stalled job", async () => ((await streamerJob(`${id}-a1`)).body.state === "cancelled" ? true : undefined));
+    await waitFor("the failure alert", async () => ((await alertsFor(id)).some((a) => a.event === "backup-failed" && a.code === "JOB_STALLED") ? true : undefined), 10_000);
+    const status = await backups("stall").status(clock.now);
+    expect(status.activeJob).toBeNull();
+    expect(status.nextRunAt).toBe(nextRunAt);
+  });
+
+  it("fail a job that runs longer than maxRunHours with JOB_TIMEOUT, distinct from a stall, and free its slot", async () => {
+    const { id, clock } = await startParked("overrun");
+    await tickUntil("overrun", id, clock, (j) => j.state === "dumping", "dumping");
+    clock.now += 59 * 60_000;
+    await tickAt("overrun", clock.now);
+    expect((await view("overrun", id)).state).toBe("dumping");
+    clock.now += 60_000 + 1;
+    await tickAt("overrun", clock.now);
+    const j = await view("overrun", id);
+    expect(j.state).toBe("failed");
+    expect(j.error).toMatchObject({ code: "JOB_TIMEOUT", retryable: false });
+    expect(j.error!.message).toContain("maxRunHours");
+    expect(await leaseHolders()).not.toContain("overrun");
+    await waitFor("the streamer to stop the overrunning job", async () => ((await streamerJob(`${id}-a1`)).body.state === "cancelled" ? true : undefined));
+    expect((await backups("overrun").status(clock.now)).nextRunAt).not.toBeNull();
+  });
+
+  it("give up waiting for a held table lock after lockWaitTimeoutSeconds: pg_dump ends PG_LOCK_TIMEOUT, retried, then failed", async () => {
+    const { id, clock } = await startParked("locked");
+    const j = await tickUntil("locked", id, clock, (v) => isTerminal(v.state), "failed", 120);
+    expect(j.state, JSON.stringify(j.error)).toBe("failed");
+    expect(j.error).toMatchObject({ code: "PG_LOCK_TIMEOUT", retryable: true });
+    expect(j.attempt).toBe(3);
+    expect(j.error).toMatchObject({ code: "PG_LOCK_TIMEOUT", retryable: true });
+    expect(j.events.filter((e) => (e.detail ?? "").includes("failed with PG_LOCK_TIMEOUT")).length).toBe(2);
+    expect(await leaseHolders()).not.toContain("locked");
+  });
+});
+
+describe("cancels tell the truth", () => {
+  const keysUnder = async (prefix: string) => {
+    const keys: string[] = [];
+    for await (const o of bucket().list(prefix)) keys.push(o.key);
+    return keys.sort();
+  };
+
+  it("cancel while drilling: the uploaded artifact and its manifest are removed, the job ends cancelled, and nothing restorable is left", async () => {
+    const before = await keysUnder("workers/app/");
+    const { id, clock } = await startParked("app");
+    await tickUntil("app", id, clock, (j) => j.state === "drilling", "drilling", 200);
+    const r = await backups("app").cancel(id, clock.now);
+    expect(r).toEqual({ ok: true, value: { jobId: id, state: "cancelled" } });
+    const j = await view("app", id);
+    expect(j.state).toBe("cancelled");
+    expect(j.events.at(-1)!.detail).toMatch(/cancelled after the upload: .* and its manifest were removed/);
+    expect(await keysUnder("workers/app/")).toEqual(before);
+    const uploads: string[] = [];
+    for await (const u of bucket().listMultipartUploads("workers/app/")) uploads.push(u.key);
+    expect(uploads).toEqual([]);
+    expect(await leaseHolders()).not.toContain("app");
+  });
+});
+
+describe("open uploads are owned", () => {
+  it("a job that ended with an upload it could not abort shows it in the database's status until a later job ends", async () => {
+    const open = [{ destination: "swift", key: "workers/uploads/2026/11/uploads_20261129T000000Z.dump.zst.pgseal", uploadId: "u-1" }];
+    const now = Date.now() + 2 * HOUR_MS;
+    const status = await runInDurableObject(backups("uploads"), (o: DatabaseBackups) => {
+      const job = o.store.create("uploads", "manual", now, "test");
+      const started = o.store.transition(job, "starting", now, "test");
+      o.store.transition(started, "failed", now, "S3_UNAVAILABLE: test", { progress: { bytesDumped: 1, bytesCompressed: 1, bytesEncrypted: 1, bytesUploaded: 0, partsUploaded: 1, elapsedMs: 1, openUploads: open }, error: { code: "S3_UNAVAILABLE", message: "test", retryable: true } });
+      return o.status(now);
+    });
+    expect(status.openUploads).toEqual(open);
+  });
+});
+
+describe("capacity", () => {
+  it("a released slot wakes the next queued job at once, not at its next 30 s retry", async () => {
+    await slots().acquire("other-1", "elsewhere", 2);
+    await slots().acquire("other-2", "elsewhere", 2);
+    let id: string;
+    try {
+      // Real time here: the job's own alarm finds no slot and waits QUEUE_RETRY_MS.
+      const r = await backups("queued").startBackup({ trigger: "manual" });
+      if (!r.ok) throw new Error(r.error.message);
+      id = r.value.jobId;
+      await waitFor("the job to find every slot taken", async () => {
+        const j = await runInDurableObject(backups("queued"), (o: DatabaseBackups) => o.store.get(id));
+        return j?.state === "queued" && j.notBefore > Date.now() + 10_000 ? true : undefined;
+      }, 10_000);
+    } finally {
+      await slots().release("other-1");
+      await slots().release("other-2");
+    }
+    const released = Date.now();
+    await waitFor("the job to start", async () => ((await view("queued", id!)).state !== "queued" ? true : undefined), 10_000, 100);
+    expect(Date.now() - released).toBeLessThan(QUEUE_RETRY_MS / 3);
+    await waitFor("the job to end", async () => (isTerminal((await view("queued", id!)).state) ? true : undefined), 60_000);
+  });
+});
+
+describe("a cancel the streamer had not finished when DELETE answered", () => {
+  it("ends the job cancelled, not retried, if the container is lost before its end is seen", async () => {
+    const now = Date.now() + 3 * HOUR_MS;
+    const r = await runInDurableObject(backups("uploads"), async (o: DatabaseBackups) => {
+      const job = o.store.create("uploads", "manual", now, "test");
+      const started = o.store.transition(job, "starting", now, "test", { streamerJobId: `${job.id}-a1` });
+      o.store.transition(started, "dumping", now, "test");
+      o.store.setMeta(META_CANCEL_REQUESTED, job.id);
+      const handled = await o.containerEvent({ kind: "stop", detail: "exit code 137" }, now + 1);
+      return { handled, job: o.store.get(job.id)! };
+    });
+    expect(r.handled).toEqual({ handled: "attempt-ended" });
+    expect(r.job.state).toBe("cancelled");
+    expect(r.job.attempt).toBe(1);
   });
 });

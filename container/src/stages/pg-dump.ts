@@ -6,6 +6,8 @@ import type { PgConnection } from "../../../src/shared/pg-url.ts";
 import { pgEnv, pgFailure, StderrLog } from "../pg-process.ts";
 import type { PgTools } from "../pg-tools.ts";
 
+/** Ten minutes: longer than any routine lock, far shorter than "forever" (docs/JOBS.md). */
+export const DEFAULT_LOCK_WAIT_TIMEOUT_MS = 600_000;
 const TABLE_LINE_RE = /^pg_dump: dumping contents of table "(.+)"$/;
 
 export interface PgDumpSource {
@@ -18,10 +20,14 @@ export function pgDumpSource(opts: {
   tools: PgTools;
   conn: PgConnection;
   onTable?: (table: string) => void;
+  /** How long pg_dump waits for each table's shared lock before it gives up (PG_LOCK_TIMEOUT). */
+  lockWaitTimeoutMs?: number;
 }): PgDumpSource {
   const { tools, conn } = opts;
+  const lockWait = opts.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS;
   // -Z0: the pipeline compresses once, faster and better than pg_dump's internal gzip.
-  const args = ["--format=custom", "--compress=0", "--verbose", "--no-password", "--dbname", conn.urlWithoutPassword];
+  // --lock-wait-timeout: a table held ACCESS EXCLUSIVE by another session would otherwise keep the job waiting forever.
+  const args = ["--format=custom", "--compress=0", "--verbose", "--no-password", `--lock-wait-timeout=${lockWait}`, "--dbname", conn.urlWithoutPassword];
   const child = spawn(tools.pg_dump, args, { env: pgEnv(conn), stdio: ["ignore", "pipe", "pipe"] });
   const log = new StderrLog([conn.password], (line) => {
     const m = TABLE_LINE_RE.exec(line);
