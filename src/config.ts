@@ -6,6 +6,7 @@ import { parseRecipient } from "./shared/recipient.ts";
 import { DEFAULT_RETENTION, parseRetentionPolicy, type RetentionPolicy } from "./shared/retention.ts";
 import { nextRun, parseCron, type CronSchedule } from "./schedule/cron.ts";
 import { adminTokenProblem, JOB_LIMIT_DEFAULTS, JOB_LIMIT_MAX } from "./config-limits.ts";
+import { DRILL_MODES, type DrillMode } from "./contract/streamer-job.ts";
 export { adminTokenProblem, JOB_LIMIT_DEFAULTS };
 
 export const DEFAULT_MAX_CONCURRENT_JOBS = 20;
@@ -47,8 +48,7 @@ export interface DatabaseEntry {
 }
 
 
-export const DRILL_MODES = ["local", "scratch", "off"] as const;
-export type DrillMode = (typeof DRILL_MODES)[number];
+export { DRILL_MODES, type DrillMode };
 
 export interface PgsealConfig {
   destinations: Record<string, Destination>;

@@ -1,5 +1,6 @@
 // Wires the backup pipeline: pg_dump → compress → encrypt → multipart upload → manifest (last).
 // Each stage knows nothing of its neighbours; this file is the only place that connects them.
+import type { StreamerPhase, StreamerProgress } from "../../src/contract/streamer-job.ts";
 import { backupKeys, type Compression } from "../../src/shared/artifact-keys.ts";
 import { toHex } from "../../src/shared/bytes.ts";
 import { PgsealError, asPgsealError, isErrorCode } from "../../src/shared/errors.ts";
@@ -54,23 +55,9 @@ export interface BackupSpec {
 }
 
 
-export type BackupPhase = "preflight" | "dumping" | "uploading" | "drilling" | "done";
-
-export interface BackupProgress {
-  phase: BackupPhase;
-  table?: string;
-  sourceBytes?: number;
-  bytesDumped: number;
-  bytesCompressed: number;
-  bytesEncrypted: number;
-  bytesUploaded: number;
-  partsUploaded: number;
-  elapsedMs: number;
-  /** Multipart uploads this job could not abort after a failure: still open in the bucket (the next run aborts them). */
-  openUploads?: { destination: string; key: string; uploadId: string }[];
-  /** While drilling: the artifact read back so far. */
-  drill?: { step: "preparing" | "restoring" | "counting"; bytesRead: number; bytesTotal: number };
-}
+export type BackupPhase = StreamerPhase;
+/** What the engine reports as it goes: the wire's progress (src/contract/streamer-job.ts) plus the phase. */
+export type BackupProgress = StreamerProgress & { phase: BackupPhase };
 
 export interface BackupHooks {
   /**

@@ -6,15 +6,17 @@ import { parseRecipient } from "../../src/shared/recipient.ts";
 import { MAX_PART_BYTES, MIN_PART_BYTES } from "../../src/shared/multipart.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import { scrub } from "../../src/shared/redact.ts";
+import { DRILL_MODES, STREAMER_JOB_ID_RE, type DrillMode, type StreamerJobRequest } from "../../src/contract/streamer-job.ts";
 import type { BackupSpec } from "./backup.ts";
+export type { DrillMode };
 
-export const JOB_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** The levels the CLI offers too: zstd above 19 needs far more memory than a container has to spare. */
 export const LEVEL_RANGE: Record<Compression, readonly [number, number]> = { zstd: [1, 19], gzip: [1, 9] };
 
-const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "copies", "prefix", "keyring", "recipient", "compression", "level", "partSizeBytes", "drill", "lockWaitTimeoutMs"];
-const DRILL_MODES = ["off", "local", "scratch"] as const;
-export type DrillMode = (typeof DRILL_MODES)[number];
+const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "copies", "prefix", "keyring", "recipient", "compression", "level", "partSizeBytes", "drill", "lockWaitTimeoutMs"] as const satisfies readonly (keyof StreamerJobRequest)[];
+// Compile-time: every field of the contract is one this parser reads (and, above, none it does not know).
+const EVERY_FIELD_READ: [Exclude<keyof StreamerJobRequest, (typeof TOP_FIELDS)[number]>] extends [never] ? true : never = true;
+void EVERY_FIELD_READ;
 const DESTINATION_FIELDS = ["name", "endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", "pathStyle", "objectLock"];
 const LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"];
 const MAX_LOCK_DAYS = 36_500;
@@ -95,10 +97,10 @@ export function parseJobRequest(body: unknown): ParseOutcome {
     return undefined;
   };
 
-  for (const k of Object.keys(body)) if (!TOP_FIELDS.includes(k)) bad(k, "is not a field of a job request");
+  for (const k of Object.keys(body)) if (!(TOP_FIELDS as readonly string[]).includes(k)) bad(k, "is not a field of a job request");
 
   const jobId = str(body.jobId, "jobId");
-  if (jobId !== undefined && !JOB_ID_RE.test(jobId)) bad("jobId", "must be 1-64 letters, digits, '_' or '-'");
+  if (jobId !== undefined && !STREAMER_JOB_ID_RE.test(jobId)) bad("jobId", "must be 1-64 letters, digits, '_' or '-'");
   if (body.kind !== "backup") bad("kind", body.kind === undefined ? "is required" : "must be \"backup\"");
 
   const db = str(body.db, "db");

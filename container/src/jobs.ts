@@ -1,45 +1,15 @@
 // The streamer's job registry: at most one running job, the last finished ones kept for late polls.
 import { PgsealError } from "../../src/shared/errors.ts";
-import type { Manifest } from "../../src/shared/manifest.ts";
-import type { BackupPhase, BackupProgress, CopyOutcome } from "./backup.ts";
-import type { DrillRecord } from "./drill.ts";
+import type { StreamerCancelAnswer, StreamerJobError, StreamerJobResult, StreamerJobStatus } from "../../src/contract/streamer-job.ts";
+import type { BackupProgress } from "./backup.ts";
 
 /** Enough for a poller that lost a few answers in a row; a restarted container forgets them all anyway. */
 export const KEEP_FINISHED_JOBS = 20;
 const MAX_INTERNAL_MESSAGE_CHARS = 300;
 
-export type JobState = "running" | "succeeded" | "failed" | "cancelled";
-
-export type JobProgress = Omit<BackupProgress, "phase">;
-
-export interface JobResult {
-  manifestKey: string;
-  artifactKey: string;
-  manifest: Manifest;
-  /** Present when the job drilled: its verdict is also the manifest's status. */
-  drill?: DrillRecord;
-  /** Every destination's copy, the one drilled first. */
-  copies?: CopyOutcome[];
-  /** A cancel came after the upload and could not take the backup back: why it is still stored. */
-  cancelNote?: string;
-}
-
-export interface JobError {
-  code: string;
-  message: string;
-  retryable: boolean;
-}
-
-export interface JobStatus {
-  jobId: string;
-  state: JobState;
-  phase: BackupPhase;
-  progress: JobProgress;
-  startedAt: string;
-  endedAt?: string;
-  result?: JobResult;
-  error?: JobError;
-}
+/** The registry speaks the wire contract itself: a status is what GET /jobs/:id answers, field for field. */
+export type JobStatus = StreamerJobStatus;
+export type JobResult = StreamerJobResult;
 
 /** What a job runs: it must stop soon after `signal` aborts, and report progress as it goes. */
 export type JobWork = (signal: AbortSignal, report: (p: BackupProgress) => void) => Promise<JobResult>;
@@ -51,7 +21,7 @@ export interface JobListener {
 }
 
 export type StartOutcome = { kind: "started"; status: JobStatus } | { kind: "known"; status: JobStatus } | { kind: "busy"; activeJobId: string };
-export type CancelOutcome = "cancelling" | "finished" | "unknown";
+export type CancelOutcome = StreamerCancelAnswer;
 
 interface Job {
   status: JobStatus;
@@ -67,7 +37,7 @@ interface Job {
  * Turns whatever a job threw into the status error. A PgsealError keeps its code; anything else
  * is a bug, reported as INTERNAL with a scrubbed, shortened message.
  */
-export function toJobError(e: unknown, scrub: (text: string) => string): JobError {
+export function toJobError(e: unknown, scrub: (text: string) => string): StreamerJobError {
   if (e instanceof PgsealError) return { code: e.code, message: scrub(e.message), retryable: e.retryable };
   const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   return { code: "INTERNAL", message: scrub(`unexpected error in the streamer: ${detail}`).slice(0, MAX_INTERNAL_MESSAGE_CHARS), retryable: false };

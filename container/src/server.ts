@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { redactUrl, scrub } from "../../src/shared/redact.ts";
 import { runBackupJob } from "./backup-job.ts";
-import { describeProblems, JOB_ID_RE, parseJobRequest } from "./job-request.ts";
+import { STREAMER_JOB_ID_RE } from "../../src/contract/streamer-job.ts";
+import { describeProblems, parseJobRequest } from "./job-request.ts";
 import { JobRegistry, toJobError, type JobStatus } from "./jobs.ts";
 import { findPgTools } from "./pg-tools.ts";
 import { PGSEAL_VERSION } from "./version.ts";
@@ -113,7 +114,7 @@ export async function startStreamer(opts: StreamerOptions = {}): Promise<Streame
     const parsed = parseJobRequest(body);
     if (!parsed.ok) {
       const jobId = (body as { jobId?: unknown } | null)?.jobId;
-      log("job.rejected", { ...(typeof jobId === "string" && JOB_ID_RE.test(jobId) ? { jobId } : {}), fields: parsed.problems.map((p) => p.field) });
+      log("job.rejected", { ...(typeof jobId === "string" && STREAMER_JOB_ID_RE.test(jobId) ? { jobId } : {}), fields: parsed.problems.map((p) => p.field) });
       return send(res, 400, { error: { code: "BAD_REQUEST", message: describeProblems(parsed.problems), fields: parsed.problems } });
     }
     const { jobId, spec, secrets, drill } = parsed.request;
@@ -199,7 +200,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function notFound(res: ServerResponse, id: string): void {
-  const shown = JOB_ID_RE.test(id) ? `'${id}'` : "with that id";
+  const shown = STREAMER_JOB_ID_RE.test(id) ? `'${id}'` : "with that id";
   send(res, 404, { error: { code: "JOB_NOT_FOUND", message: `no job ${shown} on this streamer (it keeps the running job and the last finished ones)` } });
 }
 

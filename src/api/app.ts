@@ -1,7 +1,7 @@
 // The admin API (README "Admin API", docs/ARCHITECTURE.md): Hono routes inline on their paths; auth in auth.ts, error responses in errors.ts.
 import { Hono } from "hono";
 import { loadConfig, NAME_RE } from "../config.ts";
-import { JOB_ID_RE } from "../do/job-store.ts";
+import { JOB_ID_RE } from "../contract/streamer-job.ts";
 import type { JobPage } from "../do/rpc-types.ts";
 import { backupsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";

@@ -4,7 +4,7 @@ import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { isDashboardPath, tokensEqual } from "../api/auth.ts";
 import { adminTokenProblem, loadConfig, NAME_RE } from "../config.ts";
-import { JOB_ID_RE } from "../do/job-store.ts";
+import { JOB_ID_RE } from "../contract/streamer-job.ts";
 import type { JobView } from "../do/rpc-types.ts";
 import { backupsStub, slotsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";

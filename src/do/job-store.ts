@@ -1,6 +1,6 @@
 // DatabaseBackups' SQLite tables (jobs, job_events, meta) and the only code that writes a job's state.
 import { PgsealError } from "../shared/errors.ts";
-import type { BackupResult, StreamerProgress } from "./streamer-client.ts";
+import type { StreamerJobResult, StreamerProgress } from "../contract/streamer-job.ts";
 import { assertTransition, JOB_STATES, TRANSITIONS, type JobState, type JobTrigger } from "./job-states.ts";
 
 /** Older finished jobs are pruned beyond this many, so an object's storage stays small for years. */
@@ -26,7 +26,7 @@ export interface JobRecord {
   missedPolls: number;
   lastPollOkAt: number | null;
   progress: StreamerProgress | null;
-  result: BackupResult | null;
+  result: StreamerJobResult | null;
   error: JobError | null;
 }
 
@@ -96,7 +96,7 @@ function toRecord(r: Row): JobRecord {
     missedPolls: Number(r.missed_polls),
     lastPollOkAt: r.last_poll_ok_at === null ? null : Number(r.last_poll_ok_at),
     progress: parseJson<StreamerProgress>(r.progress),
-    result: parseJson<BackupResult>(r.result),
+    result: parseJson<StreamerJobResult>(r.result),
     error: r.error_code === null ? null : { code: String(r.error_code), message: String(r.error_message ?? ""), retryable: r.retryable === 1 },
   };
 }
@@ -117,7 +117,6 @@ function patchColumns(patch: JobPatch): [string, SqlStorageValue][] {
   return cols;
 }
 
-export const JOB_ID_RE = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
 
 /** `20261122T130501Z-3f9a`: sortable, readable, and short enough for the streamer's 64-character ids. */
 function newJobId(now: number): string {

@@ -4,7 +4,8 @@ import type { JobState, JobTrigger } from "./job-states.ts";
 import { drillSummary, type DrillRecord } from "../shared/drill-record.ts";
 import type { DrillSummary, Manifest } from "../shared/manifest.ts";
 import type { JobError, JobEvent, JobRecord } from "./job-store.ts";
-import type { CopyOutcome, StreamerProgress } from "./streamer-client.ts";
+import type { StreamerProgress } from "../contract/streamer-job.ts";
+import type { CopyOutcome } from "../shared/fanout.ts";
 
 /*
  * Every type here is concrete and JSON-shaped on purpose: Workers RPC typing turns `unknown`

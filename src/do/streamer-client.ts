@@ -1,69 +1,9 @@
 // The DatabaseBackups side of the streamer HTTP contract (POST/GET/DELETE /jobs), through the PgDumpContainer stub.
-import type { DrillRecord } from "../shared/drill-record.ts";
+import type { StreamerJobRequest, StreamerJobStatus } from "../contract/streamer-job.ts";
+import { STREAMER_PHASES } from "../contract/streamer-job.ts";
 import type { CopyOutcome } from "../shared/fanout.ts";
-import type { Manifest } from "../shared/manifest.ts";
-import type { S3Target } from "../shared/s3.ts";
-export type { CopyOutcome };
-
-/** A bucket with its credentials, as the job request carries it (docs/STREAMER-API.md). */
-export type StreamerDestination = S3Target & { objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number } };
-
-export interface StreamerJobRequest {
-  jobId: string;
-  kind: "backup";
-  db: string;
-  databaseUrl: string;
-  destination: StreamerDestination & { name?: string };
-  prefix: string;
-  /** Exactly one: the keyring, or the recipient public key (key custody). */
-  keyring?: string;
-  recipient?: string;
-  compression: "zstd" | "gzip";
-  /** pg_dump --lock-wait-timeout (PG_LOCK_TIMEOUT when a table lock is not granted in time). */
-  lockWaitTimeoutMs?: number;
-  drill: { mode: "off" | "local" | "scratch"; scratchUrl?: string };
-  /** Further destinations written in the same pass. */
-  copies?: (StreamerDestination & { name: string })[];
-}
-
-
-export type StreamerState = "running" | "succeeded" | "failed" | "cancelled";
-export type StreamerPhase = "preflight" | "dumping" | "uploading" | "drilling" | "done";
-
-export interface StreamerProgress {
-  bytesDumped: number;
-  bytesCompressed: number;
-  bytesEncrypted: number;
-  bytesUploaded: number;
-  partsUploaded: number;
-  table?: string;
-  sourceBytes?: number;
-  elapsedMs: number;
-  drill?: { step: "preparing" | "restoring" | "counting"; bytesRead: number; bytesTotal: number };
-  /** Uploads the job could not abort after a failure: still open in the bucket until the next run aborts them. */
-  openUploads?: { destination: string; key: string; uploadId: string }[];
-}
-
-export interface BackupResult {
-  manifestKey: string;
-  artifactKey: string;
-  manifest: Manifest;
-  drill?: DrillRecord;
-  copies?: CopyOutcome[];
-  /** A cancel came after the upload and the backup could not be taken back: why it is still stored. */
-  cancelNote?: string;
-}
-
-export interface StreamerJobStatus {
-  jobId: string;
-  state: StreamerState;
-  phase: StreamerPhase;
-  progress: StreamerProgress;
-  startedAt: string;
-  endedAt?: string;
-  result?: BackupResult;
-  error?: { code: string; message: string; retryable: boolean };
-}
+export type { CopyOutcome, StreamerJobRequest, StreamerJobStatus };
+export type { StreamerJobResult, StreamerProgress } from "../contract/streamer-job.ts";
 
 // Every call ends in a typed outcome, never a throw: an unreachable streamer is an answer the job logic acts on.
 export type PostOutcome =
@@ -89,7 +29,7 @@ export const POLL_TIMEOUT_MS = 10_000;
 const MAX_REASON_CHARS = 300;
 
 const STATES: readonly string[] = ["running", "succeeded", "failed", "cancelled"];
-const PHASES: readonly string[] = ["preflight", "dumping", "uploading", "drilling", "done"];
+const PHASES: readonly string[] = STREAMER_PHASES;
 
 function isStatus(v: unknown): v is StreamerJobStatus {
   if (typeof v !== "object" || v === null) return false;
