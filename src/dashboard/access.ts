@@ -1,5 +1,5 @@
 // Cloudflare Access: trust a dashboard user whose request carries a valid Access JWT (RS256, our application's aud, not expired).
-import { fromBase64 } from "../shared/bytes.ts";
+import { fromBase64Url } from "../shared/bytes.ts";
 
 export const ACCESS_HEADER = "cf-access-jwt-assertion";
 /** Access rotates its signing keys every few weeks; an hour of caching costs one fetch per isolate per hour. */
@@ -19,7 +19,6 @@ interface Jwk extends JsonWebKey {
 
 const certsCache = new Map<string, { at: number; keys: Jwk[] }>();
 const dec = new TextDecoder();
-const b64url = (s: string) => fromBase64(s.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (s.length % 4)) % 4));
 
 async function signingKeys(teamDomain: string, fetcher: typeof fetch): Promise<Jwk[]> {
   const hit = certsCache.get(teamDomain);
@@ -37,14 +36,14 @@ export async function verifyAccessJwt(token: string | undefined, cfg: AccessConf
   try {
     const [h, p, sig, extra] = token.split(".");
     if (!h || !p || !sig || extra !== undefined) return null;
-    const header = JSON.parse(dec.decode(b64url(h))) as { alg?: string; kid?: string };
-    const claims = JSON.parse(dec.decode(b64url(p))) as { aud?: string | string[]; iss?: string; exp?: number; nbf?: number; email?: string };
+    const header = JSON.parse(dec.decode(fromBase64Url(h))) as { alg?: string; kid?: string };
+    const claims = JSON.parse(dec.decode(fromBase64Url(p))) as { aud?: string | string[]; iss?: string; exp?: number; nbf?: number; email?: string };
     // RS256 only: never let the token choose a weaker algorithm (or "none").
     if (header.alg !== "RS256" || !header.kid) return null;
     const jwk = (await signingKeys(cfg.teamDomain, fetcher)).find((k) => k.kid === header.kid);
     if (!jwk) return null;
     const key = await crypto.subtle.importKey("jwk", jwk, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["verify"]);
-    const ok = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, b64url(sig) as Uint8Array<ArrayBuffer>, new TextEncoder().encode(`${h}.${p}`));
+    const ok = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, fromBase64Url(sig) as Uint8Array<ArrayBuffer>, new TextEncoder().encode(`${h}.${p}`));
     if (!ok) return null;
     const now = nowMs / 1000;
     const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
