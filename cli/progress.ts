@@ -1,14 +1,5 @@
 // One updating progress line on a TTY (stderr); silence otherwise, so logs stay readable.
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
+export { formatBytes } from "../src/shared/format-bytes.ts";
 
 const REDRAW_INTERVAL_MS = 200;
 
