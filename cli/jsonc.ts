@@ -22,21 +22,3 @@ export function parseJsonc(text: string): unknown {
   }
   return value;
 }
-
-/** KEY=value lines as wrangler reads .dev.vars: '#' comments, optional single or double quotes. */
-export function parseDotenv(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!m) continue;
-    let v = m[2];
-    if (v.length >= 2 && (v[0] === "'" || v[0] === '"') && v.at(-1) === v[0]) {
-      v = v.slice(1, -1);
-      if (m[2][0] === '"') v = v.replace(/\\n/g, "\n");
-    } else v = v.replace(/\s+#.*$/, "");
-    vars[m[1]] = v;
-  }
-  return vars;
-}

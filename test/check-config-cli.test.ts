@@ -1,9 +1,10 @@
 // `pgseal check-config` as a real process: the shipped wrangler.jsonc, broken configs named field by field, secrets from an env file.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { parseEnv } from "node:util";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseDotenv, parseJsonc } from "../cli/jsonc.ts";
+import { parseJsonc } from "../cli/jsonc.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { pgseal } from "./harness/cli.ts";
 
@@ -34,9 +35,9 @@ describe("parseJsonc", () => {
   });
 });
 
-describe("parseDotenv", () => {
-  it("reads quoted and bare values, skipping comments", () => {
-    expect(parseDotenv(`# c\nA='{"x": "y"}'\nB="two\\nlines"\nC=bare # trailing\n\nexport D=d`)).toEqual({ A: '{"x": "y"}', B: "two\nlines", C: "bare", D: "d" });
+describe("env files as check-config reads them (node:util parseEnv)", () => {
+  it("reads quoted, bare, exported and multi-line values, skipping comments", () => {
+    expect(parseEnv(`# c\nA='{"x": "y"}'\nB="two\\nlines"\nC=bare # trailing\n\nexport D=d\nE="multi\nline"\r\nF=crlf\r\n`)).toEqual({ A: '{"x": "y"}', B: "two\nlines", C: "bare", D: "d", E: "multi\nline", F: "crlf" });
   });
 });
 
