@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Entry for `npx pgseal`: checks the Node version, then runs the bundled CLI (dist/, built by `npm run build`).
 const [major] = process.versions.node.split(".").map(Number);
-if (major < 22) {
-  process.stderr.write(`pgseal needs Node.js 22 or newer (this is ${process.version}).\n`);
+// The same floor as package.json engines and scripts/require-node.mjs: Node 24 is the only one tested.
+if (major < 24) {
+  process.stderr.write(`pgseal needs Node.js 24 or newer (this is ${process.version}): run it as 'npx pgseal', which puts the Node 24 installed by 'npm ci' first on PATH.\n`);
   process.exit(2);
 }
 let cli;

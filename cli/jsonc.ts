@@ -1,57 +1,24 @@
-// JSON with comments and trailing commas (wrangler.jsonc) → JSON.parse; strings are left exactly as written.
-export function parseJsonc(text: string): unknown {
-  let out = "";
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '"') {
-      const start = i++;
-      while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
-      out += text.slice(start, ++i);
-    } else if (c === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-    } else if (c === "/" && text[i + 1] === "*") {
-      const end = text.indexOf("*/", i + 2);
-      i = end < 0 ? text.length : end + 2;
-    } else {
-      out += c;
-      i++;
-    }
-  }
-  // Trailing commas: only outside strings, which the pass above has kept intact, so re-scan with string awareness.
-  let clean = "";
-  for (let j = 0; j < out.length; j++) {
-    const c = out[j];
-    if (c === '"') {
-      const start = j++;
-      while (j < out.length && out[j] !== '"') j += out[j] === "\\" ? 2 : 1;
-      clean += out.slice(start, j + 1);
-      continue;
-    }
-    if (c === ",") {
-      let k = j + 1;
-      while (k < out.length && /\s/.test(out[k])) k++;
-      if (out[k] === "}" || out[k] === "]") continue;
-    }
-    clean += c;
-  }
-  return JSON.parse(clean);
+// wrangler.jsonc read as wrangler reads it (jsonc-parser: comments, trailing commas), every syntax error named by line and column.
+import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
+
+/** 1-based line and column of a character offset, as editors count them. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const lineStart = before.lastIndexOf("\n") + 1;
+  return { line: before.split("\n").length, column: offset - lineStart + 1 };
 }
 
-/** KEY=value lines as wrangler reads .dev.vars: '#' comments, optional single or double quotes. */
-export function parseDotenv(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!m) continue;
-    let v = m[2];
-    if (v.length >= 2 && (v[0] === "'" || v[0] === '"') && v.at(-1) === v[0]) {
-      v = v.slice(1, -1);
-      if (m[2][0] === '"') v = v.replace(/\\n/g, "\n");
-    } else v = v.replace(/\s+#.*$/, "");
-    vars[m[1]] = v;
+/** The parsed value; a SyntaxError naming the first problem ("line 3 column 5: comma expected") for anything that is not JSONC. */
+export function parseJsonc(text: string): unknown {
+  const errors: ParseError[] = [];
+  const value: unknown = parse(text, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (first) {
+    const { line, column } = lineColumn(text, first.offset);
+    // "CommaExpected" → "comma expected": the library's own code names, in words.
+    const what = printParseErrorCode(first.error).replace(/(?<!^)([A-Z])/g, " $1").toLowerCase();
+    // Only the first: the parser's recovery makes later errors mostly echoes of it.
+    throw new SyntaxError(`line ${line} column ${column}: ${what}`);
   }
-  return vars;
+  return value;
 }

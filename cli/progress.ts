@@ -1,14 +1,5 @@
 // Progress on stderr: one updating line on a TTY; with --progress elsewhere, a plain line every few seconds (logs stay readable).
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
+export { formatBytes } from "../src/shared/format-bytes.ts";
 
 /** "1 part", "2 parts". */
 export function plural(n: number, word: string): string {

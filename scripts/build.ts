@@ -8,7 +8,7 @@ await build({
   bundle: true,
   platform: "node",
   format: "esm",
-  target: "node22",
+  target: "node24",
   packages: "external",
   sourcemap: "linked",
   logLevel: "warning",

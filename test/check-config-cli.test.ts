@@ -1,9 +1,10 @@
 // `pgseal check-config` as a real process: the shipped wrangler.jsonc, broken configs named field by field, secrets from an env file.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { parseEnv } from "node:util";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseDotenv, parseJsonc } from "../cli/jsonc.ts";
+import { parseJsonc } from "../cli/jsonc.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { pgseal } from "./harness/cli.ts";
 
@@ -24,11 +25,20 @@ describe("parseJsonc", () => {
     }`;
     expect(parseJsonc(text)).toEqual({ url: "https://example.com/a//b", glob: "/* not a comment */", list: [1, 2], quote: 'a " // b' });
   });
+
+  it("names the line and column of the first syntax error", () => {
+    expect(() => parseJsonc(`{\n  // ok\n  "a": 1\n  "b": 2\n}`)).toThrow(/^line 4 column 3: comma expected$/);
+    expect(() => parseJsonc(`{"a": [1, 2}`)).toThrow(/^line 1 column 12: comma expected$/);
+    expect(() => parseJsonc(`{"a": "unterminated\n}`)).toThrow(/^line 1 column 7: /);
+    expect(() => parseJsonc(`{"a": 1} x`)).toThrow(/^line 1 column 10: invalid symbol$/);
+    expect(() => parseJsonc(`{"a": 1} 2`)).toThrow(/^line 1 column 10: end of file expected$/);
+    expect(() => parseJsonc("")).toThrow(/^line 1 column 1: value expected/);
+  });
 });
 
-describe("parseDotenv", () => {
-  it("reads quoted and bare values, skipping comments", () => {
-    expect(parseDotenv(`# c\nA='{"x": "y"}'\nB="two\\nlines"\nC=bare # trailing\n\nexport D=d`)).toEqual({ A: '{"x": "y"}', B: "two\nlines", C: "bare", D: "d" });
+describe("env files as check-config reads them (node:util parseEnv)", () => {
+  it("reads quoted, bare, exported and multi-line values, skipping comments", () => {
+    expect(parseEnv(`# c\nA='{"x": "y"}'\nB="two\\nlines"\nC=bare # trailing\n\nexport D=d\nE="multi\nline"\r\nF=crlf\r\n`)).toEqual({ A: '{"x": "y"}', B: "two\nlines", C: "bare", D: "d", E: "multi\nline", F: "crlf" });
   });
 });
 
@@ -104,6 +114,13 @@ describe("pgseal check-config", () => {
     const ok = await pgseal(["check-config", "--env-file", good], {});
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain("ok: 1 database(s)");
+  });
+
+  it("names the line and column of a JSONC syntax error and exits 1", async () => {
+    const config = file("broken.jsonc", `{\n  "vars": {\n    "PGSEAL_CONFIG": {} // fine\n    "OTHER": 1\n  }\n}\n`);
+    const r = await pgseal(["check-config", "--config", config], {});
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${config} is not valid JSONC: line 4 column 5: comma expected`);
   });
 
   it("says which file it cannot read", async () => {

@@ -1,9 +1,10 @@
 // `pgseal check-config`: the Worker's configuration validated as the deployed Worker validates it, every problem by path.
 import { readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
 import { validateConfig } from "../../src/config.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
 import type { Command } from "../command.ts";
-import { parseDotenv, parseJsonc } from "../jsonc.ts";
+import { parseJsonc } from "../jsonc.ts";
 
 function readText(path: string, what: string): string {
   try {
@@ -53,7 +54,8 @@ export const checkConfig: Command = {
       throw new PgsealError("CONFIG_INVALID", `${configPath} is not valid JSONC: ${e instanceof Error ? e.message : String(e)}`);
     }
     const vars = (wrangler as { vars?: Record<string, unknown> })?.vars ?? {};
-    const secrets = envFile ? parseDotenv(readText(envFile, "the env file")) : {};
+    // Node's own dotenv reader: quotes, comments, `export` and multi-line values as wrangler reads .dev.vars.
+    const secrets = envFile ? parseEnv(readText(envFile, "the env file")) : {};
     // As in `wrangler dev`: values in the env file override vars of the same name.
     const { config, problems } = validateConfig({ ...vars, ...secrets });
     const raw = vars.PGSEAL_CONFIG;

@@ -1,6 +1,7 @@
 // The container tier's bookkeeping: timed steps, waiting, the app containers workerd runs, the config check, and the closing summary.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseJsonc } from "../../cli/jsonc.ts";
 import { docker } from "./docker.ts";
 
 export interface Check {
@@ -46,27 +47,6 @@ export async function appContainers(): Promise<string[]> {
     .split("\n")
     .filter((l) => l.split(" ")[1]?.startsWith("cloudflare-dev/pgdumpcontainer"))
     .map((l) => l.split(" ")[0]);
-}
-
-/** JSON with comments: drops // and /* *\/ outside strings. */
-export function parseJsonc(text: string): unknown {
-  let out = "";
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      const end = /"(?:[^"\\]|\\.)*"/y;
-      end.lastIndex = i;
-      const m = end.exec(text)!;
-      out += m[0];
-      i += m[0].length - 1;
-    } else if (c === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-      out += "\n";
-    } else if (c === "/" && text[i + 1] === "*") {
-      i = text.indexOf("*/", i + 2) + 1;
-    } else out += c;
-  }
-  return JSON.parse(out);
 }
 
 /** The containers config may differ from wrangler.jsonc only in `dev`: anything else would test another Worker. */

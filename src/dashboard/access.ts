@@ -1,8 +1,8 @@
-// Cloudflare Access: trust a dashboard user whose request carries a valid Access JWT (RS256, our application's aud, not expired).
-import { fromBase64 } from "../shared/bytes.ts";
+// Cloudflare Access: trust a dashboard user whose request carries a valid Access JWT (RS256, our team's certs, our application's aud, not expired), verified by jose.
+import { createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from "jose";
 
 export const ACCESS_HEADER = "cf-access-jwt-assertion";
-/** Access rotates its signing keys every few weeks; an hour of caching costs one fetch per isolate per hour. */
+/** Access rotates its signing keys every few weeks; an hour of caching costs one fetch per isolate per hour (an unknown kid refetches sooner). */
 const CERTS_TTL_MS = 3_600_000;
 const CLOCK_SKEW_S = 60;
 
@@ -13,21 +13,18 @@ export interface AccessConfig {
   aud: string;
 }
 
-interface Jwk extends JsonWebKey {
-  kid?: string;
-}
+/** One key set per team and fetcher, kept for the isolate's life: jose caches the fetched certs inside it. */
+const keySets = new Map<string, { fetcher: typeof fetch; keys: JWTVerifyGetKey }>();
 
-const certsCache = new Map<string, { at: number; keys: Jwk[] }>();
-const dec = new TextDecoder();
-const b64url = (s: string) => fromBase64(s.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (s.length % 4)) % 4));
-
-async function signingKeys(teamDomain: string, fetcher: typeof fetch): Promise<Jwk[]> {
-  const hit = certsCache.get(teamDomain);
-  if (hit && Date.now() - hit.at < CERTS_TTL_MS) return hit.keys;
-  const res = await fetcher(`${teamDomain.replace(/\/$/, "")}/cdn-cgi/access/certs`);
-  if (!res.ok) throw new Error(`Access certs: HTTP ${res.status}`);
-  const keys = ((await res.json()) as { keys?: Jwk[] }).keys ?? [];
-  certsCache.set(teamDomain, { at: Date.now(), keys });
+function teamKeys(issuer: string, fetcher: typeof fetch): JWTVerifyGetKey {
+  const hit = keySets.get(issuer);
+  if (hit?.fetcher === fetcher) return hit.keys;
+  const keys = createRemoteJWKSet(new URL(`${issuer}/cdn-cgi/access/certs`), {
+    cacheMaxAge: CERTS_TTL_MS,
+    // Wrapped: workerd refuses a fetch called with any `this` but the global one.
+    [customFetch]: (url: string, init: RequestInit) => fetcher(url, init),
+  });
+  keySets.set(issuer, { fetcher, keys });
   return keys;
 }
 
@@ -35,25 +32,20 @@ async function signingKeys(teamDomain: string, fetcher: typeof fetch): Promise<J
 export async function verifyAccessJwt(token: string | undefined, cfg: AccessConfig, nowMs = Date.now(), fetcher: typeof fetch = fetch): Promise<string | null> {
   if (!token) return null;
   try {
-    const [h, p, sig, extra] = token.split(".");
-    if (!h || !p || !sig || extra !== undefined) return null;
-    const header = JSON.parse(dec.decode(b64url(h))) as { alg?: string; kid?: string };
-    const claims = JSON.parse(dec.decode(b64url(p))) as { aud?: string | string[]; iss?: string; exp?: number; nbf?: number; email?: string };
-    // RS256 only: never let the token choose a weaker algorithm (or "none").
-    if (header.alg !== "RS256" || !header.kid) return null;
-    const jwk = (await signingKeys(cfg.teamDomain, fetcher)).find((k) => k.kid === header.kid);
-    if (!jwk) return null;
-    const key = await crypto.subtle.importKey("jwk", jwk, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["verify"]);
-    const ok = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, b64url(sig) as Uint8Array<ArrayBuffer>, new TextEncoder().encode(`${h}.${p}`));
-    if (!ok) return null;
-    const now = nowMs / 1000;
-    const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    if (!auds.includes(cfg.aud)) return null;
-    if (claims.iss !== cfg.teamDomain.replace(/\/$/, "")) return null;
-    if (typeof claims.exp !== "number" || claims.exp + CLOCK_SKEW_S < now) return null;
-    if (typeof claims.nbf === "number" && claims.nbf - CLOCK_SKEW_S > now) return null;
-    return claims.email ?? "access user";
+    // Access always names its key; a token without kid is not one of its tokens.
+    if (!decodeProtectedHeader(token).kid) return null;
+    const issuer = cfg.teamDomain.replace(/\/$/, "");
+    const { payload } = await jwtVerify(token, teamKeys(issuer, fetcher), {
+      // RS256 only: never let the token choose another algorithm (or "none").
+      algorithms: ["RS256"],
+      audience: cfg.aud,
+      issuer,
+      requiredClaims: ["exp"],
+      currentDate: new Date(nowMs),
+      clockTolerance: CLOCK_SKEW_S,
+    });
+    return typeof payload.email === "string" ? payload.email : "access user";
   } catch {
-    return null;
+    return null; // Every refusal (bad signature, claims, certs unreachable) means "not signed in", never an error page.
   }
 }

@@ -11,17 +11,7 @@ export const STATE_CLASS: Record<string, string> = {
   cancelled: "muted",
 };
 
-export function formatBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return "–";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
+export { formatBytes } from "../shared/format-bytes.ts";
 
 export function formatAge(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return "never";

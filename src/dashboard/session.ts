@@ -1,5 +1,5 @@
 // Dashboard sessions: a signed, expiring cookie minted from the admin token, and the CSRF token every form carries.
-import { fromBase64, toBase64 } from "../shared/bytes.ts";
+import { fromBase64Url, toBase64Url } from "../shared/bytes.ts";
 
 export const SESSION_COOKIE = "pgseal_session";
 export const SESSION_TTL_SECONDS = 12 * 3600;
@@ -12,9 +12,6 @@ export interface Session {
   csrf: string;
 }
 
-const b64url = (bytes: Uint8Array) => toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-const fromB64url = (s: string) => fromBase64(s.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (s.length % 4)) % 4));
-
 /** The signing key is derived from ADMIN_TOKEN: rotating the token signs everyone out. */
 async function key(adminToken: string): Promise<CryptoKey> {
   const base = await crypto.subtle.importKey("raw", enc.encode(adminToken), "HKDF", false, ["deriveKey"]);
@@ -22,10 +19,10 @@ async function key(adminToken: string): Promise<CryptoKey> {
 }
 
 export async function mintSession(adminToken: string, nowMs = Date.now()): Promise<{ value: string; session: Session }> {
-  const session: Session = { exp: Math.floor(nowMs / 1000) + SESSION_TTL_SECONDS, csrf: b64url(crypto.getRandomValues(new Uint8Array(24))) };
-  const payload = b64url(enc.encode(JSON.stringify(session)));
+  const session: Session = { exp: Math.floor(nowMs / 1000) + SESSION_TTL_SECONDS, csrf: toBase64Url(crypto.getRandomValues(new Uint8Array(24))) };
+  const payload = toBase64Url(enc.encode(JSON.stringify(session)));
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await key(adminToken), enc.encode(payload)));
-  return { value: `${payload}.${b64url(mac)}`, session };
+  return { value: `${payload}.${toBase64Url(mac)}`, session };
 }
 
 /** The session if the cookie is ours, intact and unexpired; null for anything else (forged, stale, malformed). */
@@ -35,13 +32,13 @@ export async function readSession(adminToken: string, value: string | undefined,
   if (!payload || !mac || extra !== undefined) return null;
   let ok = false;
   try {
-    ok = await crypto.subtle.verify("HMAC", await key(adminToken), fromB64url(mac) as Uint8Array<ArrayBuffer>, enc.encode(payload));
+    ok = await crypto.subtle.verify("HMAC", await key(adminToken), fromBase64Url(mac) as Uint8Array<ArrayBuffer>, enc.encode(payload));
   } catch {
     return null;
   }
   if (!ok) return null;
   try {
-    const s = JSON.parse(new TextDecoder().decode(fromB64url(payload))) as Session;
+    const s = JSON.parse(new TextDecoder().decode(fromBase64Url(payload))) as Session;
     if (typeof s.exp !== "number" || typeof s.csrf !== "string" || s.exp * 1000 <= nowMs) return null;
     return s;
   } catch {

@@ -1,4 +1,5 @@
 // The Restore Drill Report as one standalone HTML document (inline CSS and SVG, nothing fetched) that prints on A4.
+import { formatBytes } from "../shared/format-bytes.ts";
 import { TREND_MIN_DRILLS, TREND_MIN_SPAN_DAYS, type DatabaseReport, type DrillReport, type RpoGap } from "./report.ts";
 
 /** Markup already escaped; anything else interpolated into `html` is escaped, so forgetting is not possible. */
@@ -39,7 +40,6 @@ const SECONDS_PER_MINUTE = 60;
 const SECONDS_PER_HOUR = 3_600;
 const SECONDS_PER_DAY = 86_400;
 const MS_PER_DAY = 86_400_000;
-const BYTES_PER_KIB = 1_024;
 
 function pad2(n: number): string {
   return String(n).padStart(2, "0");
@@ -59,18 +59,6 @@ export function formatSeconds(seconds: number | null): string {
 /** Thousands separated by a thin space: locale-free, so the same report renders the same everywhere. */
 function formatCount(n: number): string {
   return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, "\u2009");
-}
-
-function formatBytes(bytes: number | null): string {
-  if (bytes === null) return "—";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let u = 0;
-  while (v >= BYTES_PER_KIB && u < units.length - 1) {
-    v /= BYTES_PER_KIB;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 function formatUtc(iso: string): string {
@@ -228,7 +216,7 @@ function renderDatabase(d: DatabaseReport, report: DrillReport, index: number): 
 <h2>${d.db}</h2>
 <p class="meta">Schedule: ${d.schedule === null ? "manual only" : html`<code>${d.schedule}</code>`} · ${status}</p>
 <table class="figures"><tbody>
-${row("Backups taken", formatCount(c.taken))}${row("Sealed (restored and verified)", formatCount(c.sealed))}${row("Failed", formatCount(c.failed))}${row("Drill failed", formatCount(c.drillFailed))}${row("Drill skipped", formatCount(c.drillSkipped))}${c.uploaded > 0 ? row("Stored, not drilled", formatCount(c.uploaded)) : ""}${c.cancelled > 0 ? row("Cancelled (not counted)", formatCount(c.cancelled)) : ""}${row("Success", formatPercent(d.successPercent))}${row("Restore time min / median / p95 / max", `${formatSeconds(s.min)} / ${formatSeconds(s.median)} / ${formatSeconds(s.p95)} / ${formatSeconds(s.max)}`)}${row("Restore time trend", trendText(d), "msg")}${row("Worst gap between sealed backups (achieved RPO)", gapText(d), d.worstGap === null || d.firstSealedAt !== null ? "msg" : "num")}${d.worstGap ? row("Worst gap from → to", gapEnds(d.worstGap), "msg") : ""}${d.copies.map((c) => row(`Copies to ${c.destination}: stored / failed`, `${formatCount(c.stored)} / ${formatCount(c.failed)}`))}${latest ? html`${row("Latest sealed backup", `${formatUtc(latest.at)} · job ${latest.jobId}`, "msg")}${row("Tables / rows verified", `${formatCount(latest.tables)} / ${formatCount(latest.rowsVerified)}`)}${latest.proof ? row("What the drill proved", latest.proof, "msg") : ""}${row("Dump / stored size", `${formatBytes(latest.dumpBytes)} / ${formatBytes(latest.storedBytes)}`)}` : ""}</tbody></table>
+${row("Backups taken", formatCount(c.taken))}${row("Sealed (restored and verified)", formatCount(c.sealed))}${row("Failed", formatCount(c.failed))}${row("Drill failed", formatCount(c.drillFailed))}${row("Drill skipped", formatCount(c.drillSkipped))}${c.uploaded > 0 ? row("Stored, not drilled", formatCount(c.uploaded)) : ""}${c.cancelled > 0 ? row("Cancelled (not counted)", formatCount(c.cancelled)) : ""}${row("Success", formatPercent(d.successPercent))}${row("Restore time min / median / p95 / max", `${formatSeconds(s.min)} / ${formatSeconds(s.median)} / ${formatSeconds(s.p95)} / ${formatSeconds(s.max)}`)}${row("Restore time trend", trendText(d), "msg")}${row("Worst gap between sealed backups (achieved RPO)", gapText(d), d.worstGap === null || d.firstSealedAt !== null ? "msg" : "num")}${d.worstGap ? row("Worst gap from → to", gapEnds(d.worstGap), "msg") : ""}${d.copies.map((c) => row(`Copies to ${c.destination}: stored / failed`, `${formatCount(c.stored)} / ${formatCount(c.failed)}`))}${latest ? html`${row("Latest sealed backup", `${formatUtc(latest.at)} · job ${latest.jobId}`, "msg")}${row("Tables / rows verified", `${formatCount(latest.tables)} / ${formatCount(latest.rowsVerified)}`)}${latest.proof ? row("What the drill proved", latest.proof, "msg") : ""}${row("Dump / stored size", `${formatBytes(latest.dumpBytes, "—")} / ${formatBytes(latest.storedBytes, "—")}`)}` : ""}</tbody></table>
 <figure>${renderChart(d, report, index)}<figcaption>Restore seconds of each sealed drill, by day of month.</figcaption></figure>
 ${latest && latest.largestTables.length > 0 ? html`<h3>Largest tables in the latest sealed drill</h3>
 <table class="tables"><thead><tr><th>Table</th><th>Rows verified</th></tr></thead><tbody>

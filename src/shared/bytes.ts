@@ -19,11 +19,23 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
+/** Either alphabet, padding optional: keyring entries are accepted in base64 or base64url. */
 export function fromBase64(b64: string): Uint8Array {
   const s = atob(b64.replace(/-/g, "+").replace(/_/g, "/"));
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
+}
+
+/** Base64url without padding (RFC 4648 §5), as JWKs, JWTs and cookies carry bytes. */
+export function toBase64Url(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Strict inverse of toBase64Url: throws a TypeError on '+', '/', '=' or any other character outside the URL alphabet. */
+export function fromBase64Url(text: string): Uint8Array {
+  if (/[^A-Za-z0-9_-]/.test(text)) throw new TypeError("not base64url");
+  return fromBase64(text);
 }
 
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {

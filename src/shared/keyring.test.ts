@@ -1,14 +1,13 @@
 // The keyring: parsing, rotation, key generation, and that key material never reaches a message or a log.
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { concatBytes, fromBase64, toBase64, toHex } from "./bytes.ts";
+import { concatBytes, fromBase64, toBase64, toBase64Url, toHex } from "./bytes.ts";
 import { PgsealError } from "./errors.ts";
 import { createDecryptStream, createEncryptStream, readHeader } from "./format.ts";
 import { generateKey, parseKeyring, type Keyring } from "./keyring.ts";
 
 const keyBytes = (fill: number) => new Uint8Array(32).fill(fill);
 const b64 = (bytes: Uint8Array) => toBase64(bytes);
-const b64url = (bytes: Uint8Array) => toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
 function parseError(text: string): PgsealError {
   try {
@@ -40,7 +39,7 @@ describe("parseKeyring", () => {
     const bytes = Uint8Array.from({ length: 32 }, (_, i) => 0xf8 + i); // produces '+' '/' and '-' '_'
     expect(b64(bytes)).toMatch(/[+/]/);
     const a = parseKeyring(`k:${b64(bytes)}`).active.bytes;
-    const b = parseKeyring(`k:${b64url(bytes)}`).active.bytes;
+    const b = parseKeyring(`k:${toBase64Url(bytes)}`).active.bytes;
     expect(toHex(a)).toBe(toHex(bytes));
     expect(toHex(b)).toBe(toHex(bytes));
   });

@@ -1,5 +1,5 @@
 // Key custody: X25519 recipient keys, and wrapping an artifact's data key so that only the private key's holder can unwrap it.
-import { fromBase64, toBase64 } from "./bytes.ts";
+import { fromBase64, fromBase64Url, toBase64, toBase64Url } from "./bytes.ts";
 import { PgsealError } from "./errors.ts";
 
 export const PUBLIC_PREFIX = "pgseal-public-v1";
@@ -52,10 +52,9 @@ export function parseRecipient(text: string): RecipientPublicKey {
 /** The private half is the raw X25519 scalar; WebCrypto takes it as a JWK together with its public key. */
 export async function parsePrivateKey(text: string): Promise<RecipientPrivateKey> {
   const { id, bytes } = parseEntry(text, PRIVATE_PREFIX, "the private key");
-  const b64u = (u: Uint8Array) => toBase64(u).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   // Derive the public half from the scalar: import without x is not allowed, so compute it through a throwaway JWK round.
   const publicBytes = await publicFromPrivate(bytes);
-  const key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "X25519", d: b64u(bytes), x: b64u(publicBytes) }, { name: "X25519" }, false, ["deriveBits"]);
+  const key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "X25519", d: toBase64Url(bytes), x: toBase64Url(publicBytes) }, { name: "X25519" }, false, ["deriveBits"]);
   return { id, key, publicBytes };
 }
 
@@ -64,7 +63,7 @@ async function publicFromPrivate(scalar: Uint8Array): Promise<Uint8Array> {
   const pkcs8 = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20, ...scalar]);
   const priv = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "X25519" }, true, ["deriveBits"]);
   const jwk = (await crypto.subtle.exportKey("jwk", priv)) as JsonWebKey;
-  return fromBase64((jwk.x ?? "").replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - ((jwk.x ?? "").length % 4)) % 4));
+  return fromBase64Url(jwk.x ?? "");
 }
 
 /** A new key pair as the two text entries `pgseal keygen --public` prints. */
@@ -73,7 +72,7 @@ export async function generateRecipient(id: string): Promise<{ publicEntry: stri
   const pair = (await crypto.subtle.generateKey({ name: "X25519" }, true, ["deriveBits"])) as CryptoKeyPair;
   const pub = new Uint8Array((await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer);
   const jwk = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as JsonWebKey;
-  const d = fromBase64((jwk.d ?? "").replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - ((jwk.d ?? "").length % 4)) % 4));
+  const d = fromBase64Url(jwk.d ?? "");
   return { publicEntry: `${PUBLIC_PREFIX}:${id}:${toBase64(pub)}`, privateEntry: `${PRIVATE_PREFIX}:${id}:${toBase64(d)}` };
 }
 
