@@ -9,7 +9,7 @@ import type { S3Client } from "../../src/shared/s3.ts";
 import { tap } from "../../src/shared/tap.ts";
 import { verifyStage } from "../../src/shared/verify-stage.ts";
 import { nodeHashing } from "./node-hash.ts";
-import { findPgTools } from "./pg-tools.ts";
+import { findRestoreTools } from "./pg-tools.ts";
 import { countUserObjects } from "./preflight.ts";
 import { decompressStage } from "./stages/compress.ts";
 import { pgRestoreSink, type RestoreOptions } from "./stages/pg-restore.ts";
@@ -94,7 +94,8 @@ export async function runRestore(args: {
   const target = parsePgUrl(args.targetUrl, "target database URL");
   for (const n of target.notices) args.onNotice?.(n);
   assertKeyAvailable(args.manifest, args.keyring);
-  const tools = await findPgTools();
+  // pg_restore must read the archive's format; the target server may be older (stages/pg-restore.ts).
+  const tools = await findRestoreTools(args.manifest.dump.pgDumpVersion);
   if (!args.options?.clean) {
     const objects = await countUserObjects(tools, target);
     if (objects > 0) {

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   PG_UNREACHABLE: true,
   PG_DUMP_FAILED: false,
   PG_RESTORE_FAILED: false,
+  PG_RESTORE_TOO_OLD: false,
   RESTORE_TARGET_NOT_EMPTY: false,
   // artifacts
   ARTIFACT_NOT_FOUND: false,
