@@ -7,7 +7,7 @@
 // So into such a server the archive goes through pg_restore as SQL, without that one preamble line,
 // into psql (same tools, same single transaction, stops at the first error).
 import { spawn, type ChildProcess } from "node:child_process";
-import { Transform, Writable } from "node:stream";
+import { pipeline, Transform, Writable } from "node:stream";
 import { PgsealError } from "../../../src/shared/errors.ts";
 import type { PgConnection } from "../../../src/shared/pg-url.ts";
 import { pgEnv, pgFailure, runPsql, StderrLog } from "../pg-process.ts";
@@ -149,6 +149,16 @@ export function pgRestoreSink(tools: PgTools, conn: PgConnection, opts: RestoreO
     return running;
   };
 
+  // When pg_restore or psql quit first, a write fails (EPIPE) or, once Node destroyed the pipe, never
+  // settles: either way the children's own reason, from `done`, is the one to report.
+  const forward = (r: Running, chunk: Uint8Array | "end"): Promise<void> => {
+    const op = chunk === "end" ? r.stdin.close() : r.stdin.write(chunk);
+    const failed = done.then(
+      () => op,
+      (failure: unknown) => Promise.reject(failure),
+    );
+    return Promise.race([op.catch(() => failed), failed]);
+  };
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {
       if (!running) {
@@ -161,16 +171,16 @@ export function pgRestoreSink(tools: PgTools, conn: PgConnection, opts: RestoreO
           return;
         }
         head = new Uint8Array(0);
-        return (await begin(joined)).stdin.write(joined);
+        return forward(await begin(joined), joined);
       }
-      return (await running).stdin.write(chunk);
+      return forward(await running, chunk);
     },
     async close() {
-      if (running) return (await running).stdin.close();
+      if (running) return forward(await running, "end");
       // A stream shorter than a header: pg_restore says what is wrong with it.
       const r = await begin(head);
-      if (head.length > 0) await r.stdin.write(head);
-      return r.stdin.close();
+      if (head.length > 0) await forward(r, head);
+      return forward(r, "end");
     },
     async abort(reason) {
       aborted = reason;
@@ -226,9 +236,11 @@ function throughPsql(tools: PgTools, conn: PgConnection, opts: RestoreOptions, l
   const psql = spawn(tools.psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password", "--dbname", conn.urlWithoutPassword], { env: pgEnv(conn), stdio: ["pipe", "ignore", "pipe"] });
   restore.stderr.on("data", (d) => log.push(d));
   psql.stderr.on("data", (d) => log.push(d));
-  psql.stdin.on("error", () => {}); // EPIPE when psql stops at an error: reported below
-  const filter = preambleFilter();
-  restore.stdout.pipe(filter).pipe(psql.stdin);
+  // Errors of the pipe itself (EPIPE once psql stopped) are not reported: the exits below say why.
+  pipeline(restore.stdout, preambleFilter(), psql.stdin, () => {});
+  // psql stopping at an error leaves pg_restore blocked on a full pipe: stop it too (and the other way round).
+  psql.on("close", (code) => code !== 0 && restore.kill("SIGTERM"));
+  restore.on("close", (code) => code !== 0 && psql.kill("SIGTERM"));
   const exits = [restore, psql].map(
     (child) =>
       new Promise<string | undefined>((resolve) => {
