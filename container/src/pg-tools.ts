@@ -1,4 +1,4 @@
-// Finds the PostgreSQL client (and optionally server) binaries once per process, newest major first.
+// Finds the PostgreSQL client (and optionally server) binaries once per process, the newest major installed; and which major reads which archive.
 import { execFile } from "node:child_process";
 import { accessSync, constants, existsSync, readdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
@@ -38,7 +38,8 @@ export const NEWEST_MAJOR = 18;
 const cache = new Map<string, Promise<PgTools>>();
 
 export function findPgTools(opts: FindPgToolsOptions = {}): Promise<PgTools> {
-  const key = `${opts.minMajor ?? 0}|${opts.needServer ? 1 : 0}|${opts.binDir ?? process.env.PGSEAL_PG_BIN ?? ""}`;
+  // PATH too: the candidates come from it.
+  const key = `${opts.minMajor ?? 0}|${opts.needServer ? 1 : 0}|${opts.binDir ?? process.env.PGSEAL_PG_BIN ?? ""}|${process.env.PATH ?? ""}`;
   let found = cache.get(key);
   if (!found) {
     found = search(opts);

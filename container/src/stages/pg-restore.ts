@@ -87,13 +87,14 @@ export function preambleFilter(): Transform {
     const lines = head.split("\n");
     const i = lines.indexOf(TRANSACTION_TIMEOUT_SET);
     if (i >= 0) lines.splice(i, 1);
-    t.push(Buffer.from(lines.join("\n"), "utf8"));
+    t.push(Buffer.from(lines.join("\n"), "latin1"));
     head = "";
   };
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       if (passing) return cb(null, chunk);
-      head += chunk.toString("utf8");
+      // latin1 maps bytes to characters one to one: a UTF-8 character split across chunks survives.
+      head += chunk.toString("latin1");
       // The preamble ends where the first TOC entry's comment begins; 1 MiB bounds the wait for it.
       if (/\n-- (Data for )?Name: /.test(head) || head.length > 1 << 20) release(this);
       cb();
