@@ -20,6 +20,7 @@ const NODE = {
 
 export default defineConfig({
   test: {
+    reporters: ["default", "./test/harness/project-times.ts"],
     projects: [
       {
         test: {
