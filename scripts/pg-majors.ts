@@ -114,9 +114,20 @@ export function providePgMajor(major: number, log: (line: string) => void): { bi
   renameSync(work, final);
   // Servers run as the unprivileged `postgres` user when the tests run as root: it must reach the binaries.
   for (let d = final; d !== dirname(d) && d.startsWith(PG_CACHE_DIR); d = dirname(d)) chmodSync(d, statSync(d).mode | 0o755);
+  assertReachableByPostgres(final);
   const found = pgBinDirFor(major);
   if (!found) throw new PgMajorError(`PostgreSQL ${major} was unpacked into ${final}, but its tools do not run; see the output of ${join(final, "bin", "pg_dump")} --version`);
   return { binDir: found, version: versionOf(join(found, "pg_dump"))!.version, fetched: true };
+}
+
+/** As root the tests run servers as the `postgres` user (PostgreSQL refuses root), which must reach the binaries. */
+function assertReachableByPostgres(dir: string): void {
+  if (process.getuid?.() !== 0) return;
+  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) {
+      throw new PgMajorError(`the tests run PostgreSQL as the \`postgres\` user, which cannot enter ${d} (not searchable by others) to reach ${dir}: chmod o+x ${d}, or work in a checkout outside it`);
+    }
+  }
 }
 
 function aptOptions(aptDir: string, release: string): string[] {
