@@ -1,24 +1,36 @@
-// Test projects: "node" runs against real PostgreSQL and a real Swift s3api server; "workers" runs
-// the Worker and the shared code inside workerd (the Workers runtime) against the same real parts.
+// Test projects: "node" runs against real PostgreSQL and a real Swift s3api server; "node-pg<N>" runs
+// the PostgreSQL-facing files again with servers and tools of another major (the matrix, README:
+// testing); "workers" runs the Worker and the shared code inside workerd against the same real parts.
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { matrixMajors } from "./scripts/pg-majors.ts";
 import { createUniqueBucket } from "./test/harness/buckets.ts";
+
+/** What differs between PostgreSQL majors: dump and restore, the archive's inventory, drills, the Worker's jobs end to end. */
+const MATRIX_FILES = ["test/dump-inventory.test.ts", "test/e2e-cli.test.ts", "test/drill.test.ts", "test/e2e-worker.test.ts"];
+const NODE = {
+  environment: "node",
+  // One Swift per project; tests reach it through useS3() (test/harness/s3.ts).
+  globalSetup: ["test/global-setup.ts"],
+  // PGSEAL_TEST_PG=<major> selects the servers and tools of a run (test/harness/pg-major.ts).
+  setupFiles: ["test/harness/pg-major-setup.ts"],
+  testTimeout: 120_000,
+  hookTimeout: 120_000,
+} as const;
 
 export default defineConfig({
   test: {
+    reporters: ["default", "./test/harness/project-times.ts"],
     projects: [
       {
         test: {
           name: "node",
           include: ["test/**/*.test.ts", "src/shared/**/*.test.ts", "container/**/*.test.ts", "cli/**/*.test.ts"],
           exclude: ["test/worker/**"],
-          environment: "node",
-          // One Swift for the whole run; tests reach it through useS3() (test/harness/s3.ts).
-          globalSetup: ["test/global-setup.ts"],
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
+          ...NODE,
         },
       },
+      ...matrixMajors().map((major) => ({ test: { name: `node-pg${major}`, include: MATRIX_FILES, env: { PGSEAL_TEST_PG: String(major) }, ...NODE } })),
       {
         plugins: [
           cloudflareTest(async ({ inject }) => {

@@ -1,12 +1,15 @@
 // `npm test|demo|bench` run this first (after scripts/require-node.mjs): PostgreSQL, Swift, Chromium for the browser tests
-// (not with --no-browser), awscli for --bench; installs what is missing when root.
+// (not with --no-browser), awscli for --bench; installs what is missing when root. --pg-matrix (npm test) also provides
+// the test matrix's other PostgreSQL majors in .cache/pg/ (scripts/pg-majors.ts; no root needed, the system untouched).
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
 import { findPgTools } from "../container/src/pg-tools.ts";
+import { matrixMajors, providePgMajor } from "./pg-majors.ts";
 
 const bench = process.argv.includes("--bench");
+const pgMatrix = process.argv.includes("--pg-matrix");
 const browser = !process.argv.includes("--no-browser");
 
 interface Need {
@@ -97,4 +100,20 @@ if (absent.length > 0) {
 }
 
 const found = await Promise.all(needs.map((n) => n.present()));
-console.log(`bootstrap: ok (Node ${process.versions.node}, ${found.join(", ")})`);
+let matrix = "";
+if (pgMatrix) {
+  const versions: string[] = [];
+  for (const major of matrixMajors()) {
+    const started = performance.now();
+    try {
+      const r = providePgMajor(major, (line) => console.error(`bootstrap: ${line}`));
+      if (r.fetched) console.error(`bootstrap: PostgreSQL ${r.version} ready in ${r.binDir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      versions.push(r.version);
+    } catch (e) {
+      console.error(`bootstrap: PostgreSQL ${major} for the test matrix: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    }
+  }
+  matrix = `; test matrix: PostgreSQL ${versions.join(", ") || "none (PGSEAL_TEST_MATRIX is empty)"}`;
+}
+console.log(`bootstrap: ok (Node ${process.versions.node}, ${found.join(", ")}${matrix})`);

@@ -13,6 +13,7 @@ import { parseManifest } from "../src/shared/manifest.ts";
 import { S3Client, type S3Target } from "../src/shared/s3.ts";
 import { openJson } from "../src/shared/sealed-json.ts";
 import { tableCounts } from "./harness/compare.ts";
+import { pgShareDir } from "./harness/pg-major.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { freshBucket } from "./harness/use-s3.ts";
 
@@ -181,7 +182,7 @@ describe("drills that must not seal", () => {
 describe("a dump that needs an extension the drill's PostgreSQL lacks", () => {
   // A real extension, installed for the source and removed before the drill: the drill cluster
   // shares the installation, so this is exactly what an image without the extension looks like.
-  const extDir = "/usr/share/postgresql/15/extension";
+  const extDir = `${pgShareDir()}/extension`;
   const files = [`${extDir}/pgseal_test_ext.control`, `${extDir}/pgseal_test_ext--1.0.sql`];
   const writable = (() => {
     try {

@@ -6,6 +6,8 @@ import { startStreamer } from "../container/src/server.ts";
 import { generateKey } from "../src/shared/keyring.ts";
 import { createUniqueBucket } from "./harness/buckets.ts";
 import { holdLock } from "./harness/held-lock.ts";
+// PGSEAL_TEST_PG, if set, gives the in-process streamer the same major as the servers.
+import "./harness/pg-major-setup.ts";
 import { startPostgres } from "./harness/postgres.ts";
 import { startS3 } from "./harness/s3.ts";
 import { startTcpProxy } from "./harness/tcp-proxy.ts";

@@ -10,7 +10,7 @@ import { runPipeline, stage, type PipelineSource, type PipelineStage } from "../
 import { tap } from "../../src/shared/tap.ts";
 import { verifyStage } from "../../src/shared/verify-stage.ts";
 import { nodeHashing } from "./node-hash.ts";
-import { findPgTools } from "./pg-tools.ts";
+import { findRestoreTools } from "./pg-tools.ts";
 import { countUserObjects } from "./preflight.ts";
 import { decompressStage } from "./stages/compress.ts";
 import { pgRestoreSink, type RestoreOptions } from "./stages/pg-restore.ts";
@@ -117,7 +117,8 @@ export async function runRestore(args: {
   const target = parsePgUrl(args.targetUrl, "target database URL");
   for (const n of target.notices) args.onNotice?.(n);
   assertKeyAvailable(args.manifest, args.keyring);
-  const tools = await findPgTools();
+  // pg_restore must read the archive's format; the target server may be older (stages/pg-restore.ts).
+  const tools = await findRestoreTools(args.manifest.dump.pgDumpVersion);
   if (!args.options?.clean) {
     const objects = await countUserObjects(tools, target);
     if (objects > 0) {

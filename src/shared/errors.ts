@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   // pg_dump gave up waiting for a table lock (lockWaitTimeoutSeconds): whatever held it may be gone next time
   PG_LOCK_TIMEOUT: true,
   PG_RESTORE_FAILED: false,
+  PG_RESTORE_TOO_OLD: false,
   RESTORE_TARGET_NOT_EMPTY: false,
   // artifacts
   ARTIFACT_NOT_FOUND: false,

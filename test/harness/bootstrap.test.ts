@@ -42,6 +42,23 @@ describe("scripts/bootstrap.ts", () => {
     expect(run.elapsedMs).toBeLessThan(FAST_ENOUGH_MS);
   });
 
+  it("with --pg-matrix names the matrix's PostgreSQL versions, quickly when they are in .cache/pg already", async () => {
+    const run = await bootstrap(["--pg-matrix"], {}, true);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/; test matrix: PostgreSQL 17\.\d+, 18\.\d+\)\n$/);
+    expect(run.stderr).toBe("");
+    expect(run.elapsedMs).toBeLessThan(FAST_ENOUGH_MS);
+    const none = await bootstrap(["--pg-matrix"], { PGSEAL_TEST_MATRIX: "" }, true);
+    expect(none.stdout).toContain("; test matrix: PostgreSQL none (PGSEAL_TEST_MATRIX is empty))");
+  });
+
+  it("with --pg-matrix fails with what to do for a major it has no source for", async () => {
+    const run = await bootstrap(["--pg-matrix"], { PGSEAL_TEST_MATRIX: "13" }, true);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("PostgreSQL 13 is not installed and there is no Debian suite known to provide it");
+    expect(run.stderr).toContain("/usr/lib/postgresql/13/bin");
+  });
+
   it("prints the exact sudo apt-get command and exits 1 when PostgreSQL is missing and it is not root", async () => {
     const run = await bootstrap([], { PGSEAL_PG_BIN: "/nonexistent/pg/bin" }, true);
     expect(run.code).toBe(1);

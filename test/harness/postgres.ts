@@ -5,6 +5,7 @@ import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findPgTools, type PgTools } from "../../container/src/pg-tools.ts";
+import { pgBinDir, testPgMajor } from "./pg-major.ts";
 import { freePorts, runCommand, systemUser, type SystemUser } from "./ports.ts";
 import { signalGroup, sleep, track, waitGone } from "./registry.ts";
 
@@ -47,8 +48,15 @@ const SERVER_SETTINGS = {
   unix_socket_permissions: "0777",
 } as const;
 
-export async function startPostgres(opts: { name?: string } = {}): Promise<PgCluster> {
-  const tools = await findPgTools({ needServer: true });
+export interface StartOptions {
+  name?: string;
+  /** This major's server and tools (cross-version tests); default: PGSEAL_TEST_PG's, else the newest installed. */
+  major?: number;
+}
+
+export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster> {
+  const major = opts.major ?? testPgMajor();
+  const tools = await findPgTools({ needServer: true, ...(major !== undefined ? { binDir: pgBinDir(major) } : {}) });
   const root = mkdtempSync(join(tmpdir(), `pgseal-pg-${opts.name ?? "test"}-`));
   const dataDir = join(root, "data");
   const socketDir = join(root, "run");

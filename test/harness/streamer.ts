@@ -24,7 +24,8 @@ export interface StreamerProcess {
 
 export async function spawnStreamer(): Promise<StreamerProcess> {
   const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH ?? "", PORT: "0", STREAMER_HOST: "127.0.0.1" },
+    // Bare on purpose (the image passes nothing else), except the tools the test run selected.
+    env: { PATH: process.env.PATH ?? "", PORT: "0", STREAMER_HOST: "127.0.0.1", ...(process.env.PGSEAL_PG_BIN ? { PGSEAL_PG_BIN: process.env.PGSEAL_PG_BIN } : {}) },
     detached: true, // its own group: a stop reaches the pg_dump it runs too
     stdio: ["ignore", "pipe", "pipe"],
   });
