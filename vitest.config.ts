@@ -1,4 +1,5 @@
-// Test projects: "node" runs against real PostgreSQL and a real Swift s3api server; "node-pg<N>" runs
+// Test projects: "unit" is pure code with no global setup (`npm run test:unit`, seconds); "node" runs
+// against real PostgreSQL and a real Swift s3api server; "node-pg<N>" runs
 // the PostgreSQL-facing files again with servers and tools of another major (the matrix, README:
 // testing); "workers" runs the Worker and the shared code inside workerd against the same real parts.
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
@@ -6,6 +7,8 @@ import { defineConfig } from "vitest/config";
 import { matrixMajors } from "./scripts/pg-majors.ts";
 import { createUniqueBucket } from "./test/harness/buckets.ts";
 
+/** Pure tests: no server, no process, no global setup. Kept out of every other project. */
+const UNIT_FILES = ["src/shared/**/*.test.ts", "src/schedule/**/*.test.ts", "src/report/**/*.test.ts", "src/config.test.ts", "src/alerts.test.ts", "src/metrics.test.ts", "test/binding.test.ts", "test/errors-doc.test.ts", "test/format-v2.test.ts"];
 /** What differs between PostgreSQL majors: dump and restore, the archive's inventory, drills, the Worker's jobs end to end. */
 const MATRIX_FILES = ["test/dump-inventory.test.ts", "test/e2e-cli.test.ts", "test/drill.test.ts", "test/e2e-worker.test.ts"];
 const NODE = {
@@ -22,11 +25,12 @@ export default defineConfig({
   test: {
     reporters: ["default", "./test/harness/project-times.ts"],
     projects: [
+      { test: { name: "unit", include: UNIT_FILES, environment: "node" } },
       {
         test: {
           name: "node",
-          include: ["test/**/*.test.ts", "src/shared/**/*.test.ts", "container/**/*.test.ts", "cli/**/*.test.ts"],
-          exclude: ["test/worker/**"],
+          include: ["test/**/*.test.ts", "container/**/*.test.ts", "cli/**/*.test.ts"],
+          exclude: ["test/worker/**", ...UNIT_FILES],
           ...NODE,
         },
       },
@@ -46,7 +50,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/worker/**/*.test.ts", "src/**/*.test.ts"],
-          exclude: ["src/shared/**"],
+          exclude: UNIT_FILES,
           // Swift, PostgreSQL and the real streamer for the Worker's tests.
           globalSetup: ["test/worker-global-setup.ts"],
           testTimeout: 60_000,
