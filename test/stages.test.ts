@@ -1,4 +1,5 @@
 // The Node pipeline stages on their own: pg_dump source, compression, pg_restore sink, against a real cluster.
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findPgTools } from "../container/src/pg-tools.ts";
@@ -106,6 +107,20 @@ describe.each(["zstd", "gzip"] as const)("%s compression stage", (algorithm) => 
     expect(packed.length).toBeLessThan(input.length / 2);
     const unpacked = await collect(streamOf(packed, 1013).pipeThrough(decompressStage(algorithm)));
     expect(equalBytes(unpacked, input)).toBe(true);
+  });
+
+  it("turns empty input into a stream that decompresses to nothing", async () => {
+    const packed = await collect(streamOf(new Uint8Array(0)).pipeThrough(compressStage(algorithm)));
+    expect(packed.length).toBeGreaterThan(0);
+    expect((await collect(streamOf(packed).pipeThrough(decompressStage(algorithm)))).length).toBe(0);
+  });
+
+  it("writes a standard stream that the command-line tool decompresses whole", async () => {
+    const input = concatBytes([randomBytes(1_500_000), new Uint8Array(3_000_000).fill(66), randomBytes(10)]);
+    const packed = await collect(streamOf(input, 65_536).pipeThrough(compressStage(algorithm)));
+    const out = spawnSync(algorithm, ["-d", "-c"], { input: packed, maxBuffer: 64 << 20 });
+    expect(out.status).toBe(0);
+    expect(equalBytes(new Uint8Array(out.stdout), input)).toBe(true);
   });
 });
 

@@ -1,9 +1,9 @@
 // Pipeline source: `pg_dump -Fc -Z0 --verbose` as a byte stream that only closes if pg_dump succeeded.
 import { spawn } from "node:child_process";
-import { Readable } from "node:stream";
 import { PgsealError } from "../../../src/shared/errors.ts";
 import type { PgConnection } from "../../../src/shared/pg-url.ts";
 import { pgEnv, pgFailure, StderrLog } from "../pg-process.ts";
+import { coalescedSource } from "./coalesce.ts";
 import type { PgTools } from "../pg-tools.ts";
 
 const TABLE_LINE_RE = /^pg_dump: dumping contents of table "(.+)"$/;
@@ -42,15 +42,10 @@ export function pgDumpSource(opts: {
 
   // A closed stdout is not success: the stream ends only once pg_dump exited 0, so an upload
   // downstream can never complete on a dump that failed halfway.
-  const gate = new TransformStream<Uint8Array, Uint8Array>({
-    transform: (chunk, controller) => controller.enqueue(chunk),
-    flush: () => exited,
-  });
-  const stdout = Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>;
-  stdout.pipeTo(gate.writable).catch(() => {});
+  const readable = coalescedSource(child.stdout, exited);
 
   return {
-    readable: gate.readable,
+    readable,
     kill(reason) {
       killedWith ??= reason;
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
