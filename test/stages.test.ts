@@ -1,9 +1,10 @@
 // The Node pipeline stages on their own: pg_dump source, compression, pg_restore sink, against a real cluster.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findPgTools } from "../container/src/pg-tools.ts";
 import { countUserObjects, inspectSource } from "../container/src/preflight.ts";
+import { coalescedSource, openFifo } from "../container/src/stages/coalesce.ts";
 import { compressStage, decompressStage } from "../container/src/stages/compress.ts";
 import { pgDumpSource } from "../container/src/stages/pg-dump.ts";
 import { pgRestoreSink } from "../container/src/stages/pg-restore.ts";
@@ -97,6 +98,42 @@ describe("preflight", () => {
     expect(info.sizeBytes).toBeGreaterThan(1_000_000);
     // Tables, views, sequences and large objects count; indexes do not.
     expect(await countUserObjects(tools, parsePgUrl(srcUrl))).toBe(2);
+  });
+});
+
+describe("glued child output", () => {
+  const input = randomBytes(3 * 1024 * 1024 + 12_345);
+  const runCat = (stdout: number | "pipe") => {
+    const child = spawn("cat", [], { stdio: ["pipe", stdout, "ignore"] });
+    const exited = new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`cat exited ${code}`)))));
+    child.stdin!.end(input);
+    return { child, exited };
+  };
+
+  it("hands a pipe's small reads on as full chunks, byte for byte, and closes once the process succeeded", async () => {
+    const { child, exited } = runCat("pipe");
+    const chunks: Uint8Array[] = [];
+    for await (const c of coalescedSource(child.stdout!, exited, 1024 * 1024)) chunks.push(c);
+    expect(chunks.slice(0, -1).every((c) => c.length === 1024 * 1024)).toBe(true);
+    expect(equalBytes(concatBytes(chunks), input)).toBe(true);
+  });
+
+  it("reads a FIFO into the same chunks, and errors instead of closing when the process failed", async () => {
+    const fifo = openFifo();
+    expect(fifo).not.toBeNull();
+    const { exited } = runCat(fifo!.writeFd);
+    fifo!.closeWriter();
+    const chunks: Uint8Array[] = [];
+    for await (const c of fifo!.readable(exited, 1024 * 1024)) chunks.push(c);
+    expect(chunks.length).toBe(4);
+    expect(equalBytes(concatBytes(chunks), input)).toBe(true);
+
+    const failing = openFifo()!;
+    const child = spawn("sh", ["-c", "head -c 100000 /dev/zero; exit 3"], { stdio: ["ignore", failing.writeFd, "ignore"] });
+    failing.closeWriter();
+    const failed = new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new PgsealError("PG_DUMP_FAILED", `exit ${code}`)))));
+    const err = await collect(failing.readable(failed)).catch((e) => e);
+    expect(err).toBeInstanceOf(PgsealError);
   });
 });
 

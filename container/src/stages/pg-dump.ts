@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { PgsealError } from "../../../src/shared/errors.ts";
 import type { PgConnection } from "../../../src/shared/pg-url.ts";
 import { pgEnv, pgFailure, StderrLog } from "../pg-process.ts";
-import { coalescedSource } from "./coalesce.ts";
+import { coalescedSource, openFifo } from "./coalesce.ts";
 import type { PgTools } from "../pg-tools.ts";
 
 const TABLE_LINE_RE = /^pg_dump: dumping contents of table "(.+)"$/;
@@ -22,12 +22,18 @@ export function pgDumpSource(opts: {
   const { tools, conn } = opts;
   // -Z0: the pipeline compresses once, faster and better than pg_dump's internal gzip.
   const args = ["--format=custom", "--compress=0", "--verbose", "--no-password", "--dbname", conn.urlWithoutPassword];
-  const child = spawn(tools.pg_dump, args, { env: pgEnv(conn), stdio: ["ignore", "pipe", "pipe"] });
+  const fifo = openFifo();
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(tools.pg_dump, args, { env: pgEnv(conn), stdio: ["ignore", fifo ? fifo.writeFd : "pipe", "pipe"] });
+  } finally {
+    fifo?.closeWriter(); // pg_dump holds its own copy: its exit is then the reader's end of input
+  }
   const log = new StderrLog([conn.password], (line) => {
     const m = TABLE_LINE_RE.exec(line);
     if (m) opts.onTable?.(m[1]);
   });
-  child.stderr.on("data", (d) => log.push(d));
+  child.stderr!.on("data", (d) => log.push(d));
 
   let killedWith: PgsealError | undefined;
   const exited = new Promise<void>((resolve, reject) => {
@@ -42,7 +48,7 @@ export function pgDumpSource(opts: {
 
   // A closed stdout is not success: the stream ends only once pg_dump exited 0, so an upload
   // downstream can never complete on a dump that failed halfway.
-  const readable = coalescedSource(child.stdout, exited);
+  const readable = fifo ? fifo.readable(exited) : coalescedSource(child.stdout!, exited);
 
   return {
     readable,
