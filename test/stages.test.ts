@@ -135,6 +135,19 @@ describe("glued child output", () => {
     const err = await collect(failing.readable(failed)).catch((e) => e);
     expect(err).toBeInstanceOf(PgsealError);
   });
+
+  it("fails the stream, and goes on quietly, when output is still in the FIFO after the process failed", async () => {
+    const fifo = openFifo()!;
+    // 60 KiB fits in the FIFO: the child can exit (failing) before a byte of it was read.
+    const child = spawn("sh", ["-c", "head -c 61440 /dev/zero; exit 3"], { stdio: ["ignore", fifo.writeFd, "ignore"] });
+    fifo.closeWriter();
+    const failed = new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new PgsealError("PG_DUMP_FAILED", `exit ${code}`)))));
+    await failed.catch(() => {});
+    // Reading starts only now, with 16 KiB chunks: three would be complete after the stream failed.
+    const err = await collect(fifo.readable(failed, 16 * 1024)).catch((e) => e);
+    expect(err).toBeInstanceOf(PgsealError);
+    await new Promise((r) => setTimeout(r, 100)); // an enqueue into the failed stream would throw here, uncaught
+  });
 });
 
 describe.each(["zstd", "gzip"] as const)("%s compression stage", (algorithm) => {

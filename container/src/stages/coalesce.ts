@@ -52,12 +52,16 @@ interface Input {
 }
 
 function gluedStream(input: Input, success: Promise<void>, chunkBytes: number): ReadableStream<Uint8Array> {
-  let cancelled = false;
+  // Closed, errored or cancelled: nothing more may be enqueued. The FIFO can still hold up to
+  // 64 KiB after pg_dump's exit failed the stream, and enqueue would throw in a read callback.
+  let done = false;
   let paused = false;
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        const glue = new Glue(chunkBytes, (c) => controller.enqueue(c));
+        const glue = new Glue(chunkBytes, (c) => {
+          if (!done) controller.enqueue(c);
+        });
         const full = () => (controller.desiredSize ?? 1) <= 0;
         const ended = input.start(glue, () => {
           if (full()) ((paused = true), input.pause());
@@ -66,16 +70,22 @@ function gluedStream(input: Input, success: Promise<void>, chunkBytes: number): 
         // The process's verdict, not the pipe's end, settles the stream: a dump that failed halfway never closes cleanly.
         Promise.all([ended.then(() => glue.end()), success]).then(
           () => {
-            if (!cancelled) controller.close();
+            if (done) return;
+            done = true;
+            controller.close();
           },
-          (e: unknown) => controller.error(e),
+          (e: unknown) => {
+            if (!done) controller.error(e);
+            done = true;
+            input.destroy();
+          },
         );
       },
       pull() {
         if (paused) ((paused = false), input.resume());
       },
       cancel() {
-        cancelled = true;
+        done = true;
         input.destroy();
       },
     },
@@ -108,7 +118,13 @@ export function coalescedSource(input: Readable, success: Promise<void>, chunkBy
  * that garbage was the largest single cost left on the JavaScript thread. Null where mkfifo is
  * missing; the caller then uses a stdio pipe and `coalescedSource`.
  */
-export function openFifo(): { writeFd: number; closeWriter(): void; readable(success: Promise<void>, chunkBytes?: number): ReadableStream<Uint8Array> } | null {
+export function openFifo(): {
+  writeFd: number;
+  closeWriter(): void;
+  /** Closes both ends when no reader will ever be made (the child could not be started). */
+  abandon(): void;
+  readable(success: Promise<void>, chunkBytes?: number): ReadableStream<Uint8Array>;
+} | null {
   let dir: string | undefined;
   let readFd: number | undefined;
   try {
@@ -125,6 +141,10 @@ export function openFifo(): { writeFd: number; closeWriter(): void; readable(suc
       writeFd,
       closeWriter() {
         if (writerOpen) ((writerOpen = false), closeSync(writeFd));
+      },
+      abandon() {
+        this.closeWriter();
+        closeSync(rfd);
       },
       readable(success, chunkBytes = SOURCE_CHUNK_BYTES) {
         let socket: net.Socket | undefined;

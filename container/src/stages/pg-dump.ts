@@ -26,9 +26,11 @@ export function pgDumpSource(opts: {
   let child: ReturnType<typeof spawn>;
   try {
     child = spawn(tools.pg_dump, args, { env: pgEnv(conn), stdio: ["ignore", fifo ? fifo.writeFd : "pipe", "pipe"] });
-  } finally {
-    fifo?.closeWriter(); // pg_dump holds its own copy: its exit is then the reader's end of input
+  } catch (e) {
+    fifo?.abandon();
+    throw e;
   }
+  fifo?.closeWriter(); // pg_dump holds its own copy: its exit is then the reader's end of input
   const log = new StderrLog([conn.password], (line) => {
     const m = TABLE_LINE_RE.exec(line);
     if (m) opts.onTable?.(m[1]);
