@@ -1,8 +1,8 @@
-// `npm run bench`: pgseal's pipeline against raw pg_dump and the common peer pipeline, side by side
-// in one run on the same databases and endpoints. Writes bench/results/latest.json.
-// Options: --rounds N (default 3), --small-only (skip the ~2 GB database; for a quick look).
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// `npm run bench`: pgseal's backup, restore and drill against raw pg_dump, the shell pipelines and the common
+// peer pipeline, side by side in one run on the same databases and endpoints. Writes bench/results/latest.json.
+// Options: --rounds N (default 3), --small-only (skip the large database; for a quick look).
+import { execFile } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBackup } from "../container/src/backup.ts";
@@ -32,6 +32,8 @@ interface Run {
   bytes: number;
   stored_bytes?: number;
 }
+
+type Variant = { name: string; run: () => Promise<Omit<Run, "name" | "db" | "round" | "bytes">> };
 
 function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) =>
@@ -130,96 +132,190 @@ async function main(): Promise<void> {
       AWS_CA_BUNDLE: "",
       ENDPOINT: endpoints[endpoint],
     });
-    const benchEnv = (endpoint: "discard" | "swift", rusage: string) => ({
+    const benchEnv = (endpoint: "discard" | "swift") => ({
       ...process.env,
       ...pgsealEnv({ endpoint: endpoints[endpoint], bucket: "bench", region: swift.region, accessKeyId: swift.accessKeyId, secretAccessKey: swift.secretAccessKey }, keyring),
-      PGSEAL_BENCH_RUSAGE: rusage,
     });
 
     const runs: Run[] = [];
+    const work = mkdtempSync(join(tmpdir(), "pgseal-bench-"));
+    // The manual drill runs PostgreSQL as the `postgres` user when we are root (it refuses root), like pgseal's drill does.
+    chmodSync(work, 0o755);
+    const asPg = process.getuid?.() === 0 ? "runuser -u postgres -- " : "";
+    const bin = (tool: string) => `'${pg.tools.binDir}/${tool}'`;
+    const pgsealCmd = (args: string) => `PATH='${pg.tools.binDir}':$PATH '${process.execPath}' --import '${ROOT}bench/rusage.ts' '${ROOT}bin/pgseal.mjs' ${args}`;
+    /** Runs pgseal under GNU time; its own peak RSS comes from bench/rusage.ts (time's %M is the largest process). */
+    const pgsealRun = async (args: string, env: NodeJS.ProcessEnv) => {
+      const rusage = join(work, `rusage-${process.pid}.json`);
+      const t = await timed(pgsealCmd(args), { ...env, PGSEAL_BENCH_RUSAGE: rusage });
+      const self = JSON.parse(readFileSync(rusage, "utf8"));
+      rmSync(rusage, { force: true });
+      return { t, rssMiB: self.maxRssKiB / 1024 };
+    };
+    const hasPigz = await sh("bash", ["-c", "command -v pigz"]).then(() => true, () => false);
+    let scratch = 0;
+    const freshDb = async () => {
+      const name = `bench_restore_${++scratch}`;
+      return { name, url: await pg.createDatabase(name), drop: () => pg.psql(`drop database if exists ${name} with (force)`) };
+    };
+
+    const alternate = async (db: (typeof dbs)[number], bytes: number, variants: Variant[]) => {
+      for (let round = 1; round <= ROUNDS; round++) {
+        // Rotate the order each round so no variant always runs first (cold cache) or last.
+        const order = variants.map((_, i) => variants[(i + round - 1) % variants.length]);
+        for (const v of order) {
+          const r = await v.run();
+          runs.push({ name: v.name, db: db.size, round, bytes, ...r });
+          console.log(
+            `  round ${round} ${v.name.padEnd(32)} ${r.wall_s.toFixed(2).padStart(7)} s  ${(bytes / 1e6 / r.wall_s).toFixed(0).padStart(5)} MB/s  cpu ${r.cpu_s.toFixed(1).padStart(6)} s  rss ${r.peak_rss_mib.toFixed(0).padStart(5)} MiB`,
+          );
+        }
+      }
+    };
+
     for (const db of dbs) {
-      const dumpBytes = Number((await timed(`${pg.tools.pg_dump} -Fc -Z0 --dbname '${noPw(db.url)}' | wc -c`, pgEnv)).stdout.trim());
+      // The plain custom-format dump on local disk: what pg_restore and the manual drill read.
+      const plain = join(work, `${db.name}.dump`);
+      await timed(`${bin("pg_dump")} -Fc -Z0 --dbname '${noPw(db.url)}' > '${plain}'`, pgEnv);
+      chmodSync(plain, 0o644);
+      const dumpBytes = statSync(plain).size;
       console.log(`\n${db.name}: logical dump ${(dumpBytes / 1e9).toFixed(2)} GB; ${ROUNDS} rounds, variants alternating`);
-      const variants: { name: string; run: () => Promise<Omit<Run, "name" | "db" | "round" | "bytes">> }[] = [
-        {
-          name: "raw_pg_dump",
-          run: async () => {
-            const t = await timed(`${pg.tools.pg_dump} -Fc -Z0 --dbname '${noPw(db.url)}' > /dev/null`, pgEnv);
-            return { wall_s: t.wall, cpu_s: t.cpu, peak_rss_mib: t.rssKiB / 1024 };
-          },
+      const shell = (name: string, script: string, env: NodeJS.ProcessEnv = pgEnv): Variant => ({
+        name,
+        run: async () => {
+          const t = await timed(script, env);
+          return { wall_s: t.wall, cpu_s: t.cpu, peak_rss_mib: t.rssKiB / 1024 };
         },
+      });
+      const dump = `${bin("pg_dump")} -Fc -Z0 --dbname '${noPw(db.url)}'`;
+      const backups: Variant[] = [
+        shell("raw_pg_dump", `${dump} > /dev/null`),
+        shell("shell_zstd", `${dump} | zstd -3 > /dev/null`),
+        ...(hasPigz ? [shell("shell_pigz", `${dump} | pigz -6 > /dev/null`)] : []),
         ...(["zstd", "gzip"] as const).flatMap((compression) =>
           (["discard", "swift"] as const)
             .filter((ep) => ep === "discard" || compression === "zstd")
             .map((ep) => ({
               name: `pgseal_${compression}_${ep}`,
               run: async () => {
-                const rusage = join(tmpdir(), `pgseal-bench-rusage-${process.pid}.json`);
-                const t = await timed(
-                  `PATH='${pg.tools.binDir}':$PATH '${process.execPath}' --import '${ROOT}bench/rusage.ts' '${ROOT}bin/pgseal.mjs' backup --json --name ${db.name} --prefix ${compression}-${ep} --compression ${compression}`,
-                  { ...benchEnv(ep, rusage), PGSEAL_DATABASE_URL: db.url, PGSEAL_PG_BIN: pg.tools.binDir },
-                );
-                const self = JSON.parse(readFileSync(rusage, "utf8"));
-                rmSync(rusage, { force: true });
-                const stored = JSON.parse(t.stdout).manifest.artifact.bytes;
-                return { wall_s: t.wall, cpu_s: t.cpu, peak_rss_mib: self.maxRssKiB / 1024, stored_bytes: stored };
+                const { t, rssMiB } = await pgsealRun(`backup --json --name ${db.name} --prefix ${compression}-${ep} --compression ${compression}`, {
+                  ...benchEnv(ep),
+                  PGSEAL_DATABASE_URL: db.url,
+                  PGSEAL_PG_BIN: pg.tools.binDir,
+                });
+                return { wall_s: t.wall, cpu_s: t.cpu, peak_rss_mib: rssMiB, stored_bytes: JSON.parse(t.stdout).manifest.artifact.bytes };
               },
             })),
         ),
-        ...(["discard", "swift"] as const).map((ep) => ({
-          name: `peer_pgdump_gzip_awscli_${ep}`,
-          run: async () => {
-            const t = await timed(
-              `${pg.tools.pg_dump} -Fc --dbname '${noPw(db.url)}' | gzip | aws s3 cp - s3://bench/peer/${db.name}.dump.gz --endpoint-url "$ENDPOINT" --only-show-errors`,
-              awsEnv(ep),
-            );
-            return { wall_s: t.wall, cpu_s: t.cpu, peak_rss_mib: t.rssKiB / 1024 };
-          },
-        })),
+        ...(["discard", "swift"] as const).map((ep) =>
+          shell(
+            `peer_pgdump_gzip_awscli_${ep}`,
+            `${bin("pg_dump")} -Fc --dbname '${noPw(db.url)}' | gzip | aws s3 cp - s3://bench/peer/${db.name}.dump.gz --endpoint-url "$ENDPOINT" --only-show-errors`,
+            awsEnv(ep),
+          ),
+        ),
       ];
-      for (let round = 1; round <= ROUNDS; round++) {
-        // Rotate the order each round so no variant always runs first (cold cache) or last.
-        const order = variants.map((_, i) => variants[(i + round - 1) % variants.length]);
-        for (const v of order) {
-          const r = await v.run();
-          runs.push({ name: v.name, db: db.size, round, bytes: dumpBytes, ...r });
-          console.log(
-            `  round ${round} ${v.name.padEnd(30)} ${r.wall_s.toFixed(2).padStart(7)} s  ${(dumpBytes / 1e6 / r.wall_s).toFixed(0).padStart(5)} MB/s  cpu ${r.cpu_s.toFixed(1).padStart(6)} s  rss ${r.peak_rss_mib.toFixed(0).padStart(5)} MiB`,
-          );
-        }
-      }
+      await alternate(db, dumpBytes, backups);
+
+      // Restore and drill read the newest zstd backup in Swift (written above) and compare with the same
+      // work done by hand from the plain dump on local disk.
+      const restoreInto = (name: string, run: (target: string) => Promise<{ wall: number; cpu: number; rss: number }>): Variant => ({
+        name,
+        run: async () => {
+          const target = await freshDb();
+          try {
+            const t = await run(target.url);
+            return { wall_s: t.wall, cpu_s: t.cpu, peak_rss_mib: t.rss };
+          } finally {
+            await target.drop();
+          }
+        },
+      });
+      const fromSwift = { ...benchEnv("swift"), PGSEAL_PG_BIN: pg.tools.binDir };
+      const drillDir = join(work, "drill");
+      const manualDrill = [
+        `rm -rf '${drillDir}' && mkdir '${drillDir}' && ${asPg ? `chown postgres '${drillDir}' && ` : ""}cd '${drillDir}'`,
+        `${asPg}${bin("initdb")} -D '${drillDir}/data' -U postgres -E UTF8 --no-locale --auth=trust --no-sync > /dev/null`,
+        `${asPg}${bin("pg_ctl")} -D '${drillDir}/data' -l '${drillDir}/log' -w -o "-p 5499 -k '${drillDir}' -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=4GB" start > /dev/null`,
+        `trap "${asPg}${bin("pg_ctl")} -D '${drillDir}/data' -m immediate stop > /dev/null; rm -rf '${drillDir}'" EXIT`,
+        `${asPg}${bin("createdb")} -h '${drillDir}' -p 5499 -U postgres drill`,
+        `${asPg}${bin("pg_restore")} -j2 --no-owner --no-acl -h '${drillDir}' -p 5499 -U postgres -d drill '${plain}'`,
+        // Exact row counts of every table, as the drill's comparison does.
+        `echo "select format('select %L, count(*) from %I.%I', c.oid::regclass, n.nspname, c.relname) from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r','p') and n.nspname not in ('pg_catalog','information_schema') \\\\gexec" | ${asPg}${bin("psql")} -X -q -A -t -h '${drillDir}' -p 5499 -U postgres -d drill > /dev/null`,
+      ].join(" && ");
+      await alternate(db, dumpBytes, [
+        restoreInto("pgseal_restore", async (target) => {
+          const { t, rssMiB } = await pgsealRun(`restore --json --name ${db.name} --prefix zstd-swift --target '${target}'`, fromSwift);
+          return { wall: t.wall, cpu: t.cpu, rss: rssMiB };
+        }),
+        restoreInto("pg_restore_file", async (target) => {
+          const t = await timed(`${bin("pg_restore")} --single-transaction --exit-on-error --dbname '${noPw(target)}' '${plain}'`, pgEnv);
+          return { wall: t.wall, cpu: t.cpu, rss: t.rssKiB / 1024 };
+        }),
+      ]);
+      await alternate(db, dumpBytes, [
+        {
+          name: "pgseal_drill",
+          run: async () => {
+            const { t, rssMiB } = await pgsealRun(`drill --json --name ${db.name} --prefix zstd-swift`, fromSwift);
+            if (JSON.parse(t.stdout).drill.verdict !== "pass") throw new Error(`the bench drill did not pass: ${t.stdout}`);
+            return { wall_s: t.wall, cpu_s: t.cpu, peak_rss_mib: rssMiB };
+          },
+        },
+        shell("manual_initdb_pg_restore_j2_count", manualDrill),
+      ]);
+      rmSync(plain, { force: true });
     }
+    rmSync(work, { recursive: true, force: true });
 
     const drillDigest = await benchDrillContentDigest(pg, { endpoint: swift.endpoint, bucket: "bench", region: swift.region, accessKeyId: swift.accessKeyId, secretAccessKey: swift.secretAccessKey }, dbs[0].url);
-    const med = (name: string, db: string) => median(runs.filter((r) => r.name === name && r.db === db).map((r) => r.wall_s));
+
+    const pick = (name: string, db: string, k: "wall_s" | "cpu_s" = "wall_s") => median(runs.filter((r) => r.name === name && r.db === db).map((r) => r[k]));
     const ref = dbs.some((d) => d.size === "large_db") ? "large_db" : "small_db";
+    const gb = runs.find((r) => r.db === ref)!.bytes / 1e9;
     const ratios = {
-      zstd_vs_raw: med("pgseal_zstd_discard", ref) / med("raw_pg_dump", ref),
-      gzip_vs_raw: med("pgseal_gzip_discard", ref) / med("raw_pg_dump", ref),
-      peer_vs_zstd: med("peer_pgdump_gzip_awscli_discard", ref) / med("pgseal_zstd_discard", ref),
-      peer_vs_gzip: med("peer_pgdump_gzip_awscli_discard", ref) / med("pgseal_gzip_discard", ref),
+      zstd_vs_raw: pick("pgseal_zstd_discard", ref) / pick("raw_pg_dump", ref),
+      gzip_vs_raw: pick("pgseal_gzip_discard", ref) / pick("raw_pg_dump", ref),
+      shell_zstd_vs_raw: pick("shell_zstd", ref) / pick("raw_pg_dump", ref),
+      ...(hasPigz ? { shell_pigz_vs_raw: pick("shell_pigz", ref) / pick("raw_pg_dump", ref) } : {}),
+      peer_vs_zstd: pick("peer_pgdump_gzip_awscli_discard", ref) / pick("pgseal_zstd_discard", ref),
+      peer_vs_gzip: pick("peer_pgdump_gzip_awscli_discard", ref) / pick("pgseal_gzip_discard", ref),
+      restore_vs_pg_restore: pick("pgseal_restore", ref) / pick("pg_restore_file", ref),
+      drill_vs_manual: pick("pgseal_drill", ref) / pick("manual_initdb_pg_restore_j2_count", ref),
+      cpu_zstd_vs_shell_zstd: pick("pgseal_zstd_discard", ref, "cpu_s") / pick("shell_zstd", ref, "cpu_s"),
     };
-    const peakFor = (db: string) => Math.max(0, ...runs.filter((r) => r.db === db && r.name.startsWith("pgseal_")).map((r) => r.peak_rss_mib));
+    const cpuPerGb = {
+      pgseal_zstd: pick("pgseal_zstd_discard", ref, "cpu_s") / gb,
+      pgseal_gzip: pick("pgseal_gzip_discard", ref, "cpu_s") / gb,
+      shell_zstd: pick("shell_zstd", ref, "cpu_s") / gb,
+      ...(hasPigz ? { shell_pigz: pick("shell_pigz", ref, "cpu_s") / gb } : {}),
+      peer: pick("peer_pgdump_gzip_awscli_discard", ref, "cpu_s") / gb,
+    };
+    const peakFor = (db: string) => Math.max(0, ...runs.filter((r) => r.db === db && /^pgseal_(zstd|gzip)_/.test(r.name)).map((r) => r.peak_rss_mib));
+    const round3 = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
     const result = {
       date: new Date().toISOString(),
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version, pg_dump: pg.tools.version },
       rounds: ROUNDS,
       ratios_measured_on: ref,
+      note: "wall and CPU ratios are medians of the same run; CPU is the whole process tree (pg_dump included, the PostgreSQL server not)",
       runs,
       medians: Object.fromEntries(
         [...new Set(runs.map((r) => `${r.db}/${r.name}`))].map((k) => {
           const [db, name] = k.split("/");
-          return [k, { wall_s: med(name, db) }];
+          return [k, { wall_s: pick(name, db), cpu_s: pick(name, db, "cpu_s") }];
         }),
       ),
-      ratios: Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
+      ratios: round3(ratios),
+      cpu_s_per_gb: round3(cpuPerGb),
       drill_content_digest: drillDigest,
       peak_rss_mib: { small_db: Math.round(peakFor("small_db")), large_db: Math.round(peakFor("large_db")) },
-      targets: { zstd_vs_raw_max: 1.15, gzip_vs_raw_max: 1.6, peer_vs_pgseal_min: 2, peak_rss_mib_max: 200 },
+      targets: { zstd_vs_raw_max: 1.25, gzip_vs_raw_max: 1.7, peer_vs_zstd_min: 1.6, cpu_zstd_vs_shell_zstd_max: 1.5, restore_vs_pg_restore_max: 1.15, drill_vs_manual_max: 1.3, peak_rss_mib_max: 160 },
     };
     writeFileSync(RESULTS, JSON.stringify(result, null, 2) + "\n");
-    console.log(`\nratios (${ref}, medians of wall time): ${JSON.stringify(result.ratios)}`);
-    console.log(`peak RSS of pgseal (MiB): ${JSON.stringify(result.peak_rss_mib)}`);
+    console.log(`\nratios (${ref}, medians): ${JSON.stringify(result.ratios)}`);
+    console.log(`CPU-s per GB of logical dump: ${JSON.stringify(result.cpu_s_per_gb)}`);
+    console.log(`peak RSS of pgseal backups (MiB): ${JSON.stringify(result.peak_rss_mib)}`);
     console.log(`wrote ${RESULTS}`);
   } finally {
     await Promise.allSettled([pg.stop(), swift.stop(), discard.stop()]);

@@ -1,5 +1,5 @@
 // `npm test|demo|bench` run this first (after scripts/require-node.mjs): PostgreSQL, Swift, Chromium for the browser tests
-// (not with --no-browser), awscli for --bench; installs what is missing when root. --pg-matrix (npm test) also provides
+// (not with --no-browser), awscli, zstd and pigz for --bench; installs what is missing when root. --pg-matrix (npm test) also provides
 // the test matrix's other PostgreSQL majors in .cache/pg/ (scripts/pg-majors.ts; no root needed, the system untouched).
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
@@ -59,6 +59,8 @@ if (browser) {
 }
 if (bench) {
   needs.push({ what: "AWS CLI (aws)", packages: ["awscli"], present: async () => (onPath("aws") ? "aws" : undefined) });
+  // The shell pipelines pgseal is measured against: pg_dump | zstd, and pg_dump | pigz (parallel gzip).
+  needs.push({ what: "zstd and pigz", packages: ["zstd", "pigz"], present: async () => (onPath("zstd") && onPath("pigz") ? "zstd, pigz" : undefined) });
 }
 
 async function missing(): Promise<Need[]> {

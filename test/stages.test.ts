@@ -1,8 +1,10 @@
 // The Node pipeline stages on their own: pg_dump source, compression, pg_restore sink, against a real cluster.
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findPgTools } from "../container/src/pg-tools.ts";
 import { countUserObjects, inspectSource } from "../container/src/preflight.ts";
+import { coalescedSource, openFifo } from "../container/src/stages/coalesce.ts";
 import { compressStage, decompressStage } from "../container/src/stages/compress.ts";
 import { pgDumpSource } from "../container/src/stages/pg-dump.ts";
 import { pgRestoreSink } from "../container/src/stages/pg-restore.ts";
@@ -99,6 +101,55 @@ describe("preflight", () => {
   });
 });
 
+describe("glued child output", () => {
+  const input = randomBytes(3 * 1024 * 1024 + 12_345);
+  const runCat = (stdout: number | "pipe") => {
+    const child = spawn("cat", [], { stdio: ["pipe", stdout, "ignore"] });
+    const exited = new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`cat exited ${code}`)))));
+    child.stdin!.end(input);
+    return { child, exited };
+  };
+
+  it("hands a pipe's small reads on as full chunks, byte for byte, and closes once the process succeeded", async () => {
+    const { child, exited } = runCat("pipe");
+    const chunks: Uint8Array[] = [];
+    for await (const c of coalescedSource(child.stdout!, exited, 1024 * 1024)) chunks.push(c);
+    expect(chunks.slice(0, -1).every((c) => c.length === 1024 * 1024)).toBe(true);
+    expect(equalBytes(concatBytes(chunks), input)).toBe(true);
+  });
+
+  it("reads a FIFO into the same chunks, and errors instead of closing when the process failed", async () => {
+    const fifo = openFifo();
+    expect(fifo).not.toBeNull();
+    const { exited } = runCat(fifo!.writeFd);
+    fifo!.closeWriter();
+    const chunks: Uint8Array[] = [];
+    for await (const c of fifo!.readable(exited, 1024 * 1024)) chunks.push(c);
+    expect(chunks.length).toBe(4);
+    expect(equalBytes(concatBytes(chunks), input)).toBe(true);
+
+    const failing = openFifo()!;
+    const child = spawn("sh", ["-c", "head -c 100000 /dev/zero; exit 3"], { stdio: ["ignore", failing.writeFd, "ignore"] });
+    failing.closeWriter();
+    const failed = new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new PgsealError("PG_DUMP_FAILED", `exit ${code}`)))));
+    const err = await collect(failing.readable(failed)).catch((e) => e);
+    expect(err).toBeInstanceOf(PgsealError);
+  });
+
+  it("fails the stream, and goes on quietly, when output is still in the FIFO after the process failed", async () => {
+    const fifo = openFifo()!;
+    // 60 KiB fits in the FIFO: the child can exit (failing) before a byte of it was read.
+    const child = spawn("sh", ["-c", "head -c 61440 /dev/zero; exit 3"], { stdio: ["ignore", fifo.writeFd, "ignore"] });
+    fifo.closeWriter();
+    const failed = new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new PgsealError("PG_DUMP_FAILED", `exit ${code}`)))));
+    await failed.catch(() => {});
+    // Reading starts only now, with 16 KiB chunks: three would be complete after the stream failed.
+    const err = await collect(fifo.readable(failed, 16 * 1024)).catch((e) => e);
+    expect(err).toBeInstanceOf(PgsealError);
+    await new Promise((r) => setTimeout(r, 100)); // an enqueue into the failed stream would throw here, uncaught
+  });
+});
+
 describe.each(["zstd", "gzip"] as const)("%s compression stage", (algorithm) => {
   it("round-trips bytes exactly and actually compresses", async () => {
     const input = concatBytes([randomBytes(300_000), new Uint8Array(2_000_000).fill(65)]);
@@ -106,6 +157,20 @@ describe.each(["zstd", "gzip"] as const)("%s compression stage", (algorithm) => 
     expect(packed.length).toBeLessThan(input.length / 2);
     const unpacked = await collect(streamOf(packed, 1013).pipeThrough(decompressStage(algorithm)));
     expect(equalBytes(unpacked, input)).toBe(true);
+  });
+
+  it("turns empty input into a stream that decompresses to nothing", async () => {
+    const packed = await collect(streamOf(new Uint8Array(0)).pipeThrough(compressStage(algorithm)));
+    expect(packed.length).toBeGreaterThan(0);
+    expect((await collect(streamOf(packed).pipeThrough(decompressStage(algorithm)))).length).toBe(0);
+  });
+
+  it("writes a standard stream that the command-line tool decompresses whole", async () => {
+    const input = concatBytes([randomBytes(1_500_000), new Uint8Array(3_000_000).fill(66), randomBytes(10)]);
+    const packed = await collect(streamOf(input, 65_536).pipeThrough(compressStage(algorithm)));
+    const out = spawnSync(algorithm, ["-d", "-c"], { input: packed, maxBuffer: 64 << 20 });
+    expect(out.status).toBe(0);
+    expect(equalBytes(new Uint8Array(out.stdout), input)).toBe(true);
   });
 });
 

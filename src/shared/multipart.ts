@@ -59,7 +59,9 @@ function cancelled(key: string, signal: AbortSignal): PgsealError {
 /**
  * Memory is bounded by partSize × (concurrency + 1): `concurrency` parts uploading plus one
  * filling (or full and waiting for a slot; the next buffer is allocated only once it has one).
- * fetch copies each in-flight body once more, which we cannot avoid.
+ * A part's buffer is reused once its upload succeeded, instead of being left to the garbage
+ * collector (which lets tens of MiB of dead buffers pile up). fetch copies each in-flight body
+ * once more, which we cannot avoid here.
  *
  * An object smaller than one part is a single PUT: same integrity (Content-MD5), two requests
  * fewer, and nothing left to abort if it fails. Empty input is an empty PUT.
@@ -79,6 +81,8 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new PgsealError("USAGE", `upload concurrency must be a positive integer, not ${concurrency}`);
 
   let buffer: Uint8Array | undefined;
+  /** Part buffers whose upload finished: reused, so a long upload allocates at most concurrency + 1 of them. */
+  const spare: Uint8Array[] = [];
   let filled = 0;
   let nextPart = 1;
   let total = 0;
@@ -143,6 +147,7 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
         (etag) => {
           parts.push({ partNumber, etag });
           uploaded += bytes.length;
+          if (!last) spare.push(bytes);
           opts.onProgress?.({ bytesUploaded: uploaded, partsDone: parts.length });
         },
         (e) => void fail(e),
@@ -162,7 +167,7 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
         mustContinue();
         let o = 0;
         while (o < chunk.length) {
-          buffer ??= new Uint8Array(partSize);
+          buffer ??= spare.pop() ?? new Uint8Array(partSize);
           const n = Math.min(partSize - filled, chunk.length - o);
           buffer.set(chunk.subarray(o, o + n), filled);
           filled += n;

@@ -1,9 +1,9 @@
 // Pipeline source: `pg_dump -Fc -Z0 --verbose` as a byte stream that only closes if pg_dump succeeded.
 import { spawn } from "node:child_process";
-import { Readable } from "node:stream";
 import { PgsealError } from "../../../src/shared/errors.ts";
 import type { PgConnection } from "../../../src/shared/pg-url.ts";
 import { pgEnv, pgFailure, StderrLog } from "../pg-process.ts";
+import { coalescedSource, openFifo } from "./coalesce.ts";
 import type { PgTools } from "../pg-tools.ts";
 
 /** Ten minutes: longer than any routine lock, far shorter than "forever" (docs/JOBS.md). */
@@ -28,12 +28,20 @@ export function pgDumpSource(opts: {
   // -Z0: the pipeline compresses once, faster and better than pg_dump's internal gzip.
   // --lock-wait-timeout: a table held ACCESS EXCLUSIVE by another session would otherwise keep the job waiting forever.
   const args = ["--format=custom", "--compress=0", "--verbose", "--no-password", `--lock-wait-timeout=${lockWait}`, "--dbname", conn.urlWithoutPassword];
-  const child = spawn(tools.pg_dump, args, { env: pgEnv(conn), stdio: ["ignore", "pipe", "pipe"] });
+  const fifo = openFifo();
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(tools.pg_dump, args, { env: pgEnv(conn), stdio: ["ignore", fifo ? fifo.writeFd : "pipe", "pipe"] });
+  } catch (e) {
+    fifo?.abandon();
+    throw e;
+  }
+  fifo?.closeWriter(); // pg_dump holds its own copy: its exit is then the reader's end of input
   const log = new StderrLog([conn.password], (line) => {
     const m = TABLE_LINE_RE.exec(line);
     if (m) opts.onTable?.(m[1]);
   });
-  child.stderr.on("data", (d) => log.push(d));
+  child.stderr!.on("data", (d) => log.push(d));
 
   let killedWith: PgsealError | undefined;
   const exited = new Promise<void>((resolve, reject) => {
@@ -48,15 +56,10 @@ export function pgDumpSource(opts: {
 
   // A closed stdout is not success: the stream ends only once pg_dump exited 0, so an upload
   // downstream can never complete on a dump that failed halfway.
-  const gate = new TransformStream<Uint8Array, Uint8Array>({
-    transform: (chunk, controller) => controller.enqueue(chunk),
-    flush: () => exited,
-  });
-  const stdout = Readable.toWeb(child.stdout) as ReadableStream<Uint8Array>;
-  stdout.pipeTo(gate.writable).catch(() => {});
+  const readable = fifo ? fifo.readable(exited) : coalescedSource(child.stdout!, exited);
 
   return {
-    readable: gate.readable,
+    readable,
     kill(reason) {
       killedWith ??= reason;
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
