@@ -1,8 +1,9 @@
 // GET /metrics: pgseal's figures per database in the OpenMetrics text format (families, units, escaping, # EOF).
+import { ACTIVE_JOB_STATES } from "./contract/job-states.ts";
 
 export const OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /** The states of the active-job state set: idle means no job runs. */
-export const PHASES = ["idle", "queued", "starting", "dumping", "uploading", "drilling"] as const;
+export const PHASES = ["idle", ...ACTIVE_JOB_STATES] as const;
 
 export interface DatabaseMetrics {
   db: string;

@@ -5,9 +5,10 @@ import { checkStoredArtifact } from "./restore.ts";
 import type { Keyring } from "../../src/shared/keyring.ts";
 import type { DecryptKeys } from "../../src/shared/format.ts";
 import type { RecipientPublicKey } from "../../src/shared/recipient.ts";
-import { serializeManifest, type DrillSummary, type Manifest, type ManifestStatus } from "../../src/shared/manifest.ts";
+import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
 import { openJson, sealJson } from "../../src/shared/sealed-json.ts";
+import { STATUS_OF_VERDICT } from "../../src/contract/verdict.ts";
 import { isDrillNotRun, runDrill, type DrillProgress, type DrillRecord, type DrillSpec } from "./drill.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
 
@@ -57,7 +58,6 @@ function sealingKeyOf(manifest: Manifest, keys: Keyring | DecryptKeys): Keyring 
   throw new PgsealError("KEY_UNKNOWN_ID", `no key to seal the drill record of ${manifest.artifact.key} with`);
 }
 
-const STATUS: Record<DrillSummary["verdict"], ManifestStatus> = { pass: "sealed", fail: "drill-failed", skipped: "drill-skipped" };
 
 
 function notRunRecord(scratchUrl: string | undefined): DrillRecord {
@@ -128,7 +128,7 @@ export async function recordVerdict(args: {
   const drill = args.drill;
   const manifest: Manifest = {
     ...args.manifest,
-    status: STATUS[drill.verdict],
+    status: STATUS_OF_VERDICT[drill.verdict],
     drill: drillSummary(drill)!,
     sealed: { ...args.manifest.sealed, drill: await sealJson(args.sealWith, { warnings: drill.warnings, comparison: drill.comparison }) },
   };

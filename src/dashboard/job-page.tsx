@@ -4,15 +4,15 @@ import { raw } from "hono/html";
 import type { JobView } from "../do/rpc-types.ts";
 import { describeProof } from "../shared/drill-record.ts";
 import { formatBytes, Layout, StateBadge, when } from "./layout.tsx";
+import { isActiveJobState } from "../contract/job-states.ts";
 
-const ACTIVE = ["queued", "starting", "dumping", "uploading", "drilling"];
 export const LIVE_POLL_MS = 1500;
 
 /** What the progress bar shows: a fraction when the source size is known, and an ETA from the rate so far. */
 export function progressFacts(job: Pick<JobView, "state" | "progress">): { label: string; value: number | null; eta: string | null } {
   const p = job.progress;
   if (!p) return { label: job.state, value: null, eta: null };
-  if (!ACTIVE.includes(job.state)) {
+  if (!isActiveJobState(job.state)) {
     return { label: `${job.state}: dumped ${formatBytes(p.bytesDumped)}, stored ${formatBytes(p.bytesUploaded)} in ${(p.elapsedMs / 1000).toFixed(1)} s`, value: 1, eta: null };
   }
   if (job.state === "drilling" && p.drill) {
@@ -47,7 +47,7 @@ const LIVE_SCRIPT = (liveUrl: string) => `
 export function JobPage(props: { db: string; job: JobView; csrf: string }) {
   const j = props.job;
   const base = `/db/${encodeURIComponent(props.db)}/jobs/${j.id}`;
-  const active = ACTIVE.includes(j.state);
+  const active = isActiveJobState(j.state);
   const facts = progressFacts(j);
   const table = j.drillRecord?.comparison?.tables ?? [];
   const mismatched = j.drillRecord?.comparison?.content?.mismatched ?? [];

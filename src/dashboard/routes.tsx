@@ -15,6 +15,7 @@ import { JobPage, progressFacts } from "./job-page.tsx";
 import { Layout, STATE_CLASS } from "./layout.tsx";
 import { DatabasePage, LoginPage, OverviewPage } from "./pages.tsx";
 import { mintSession, readSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from "./session.ts";
+import { isActiveJobState } from "../contract/job-states.ts";
 
 type DashEnv = { Bindings: Env; Variables: { session: Session } };
 const RECENT_JOBS = 10;
@@ -183,7 +184,7 @@ dashboard.get("/db/:db/jobs/:id/live", async (c) => {
   const found = await jobOf(c);
   if (!found) return c.json({ error: "no such job" }, 404);
   const j = found.job;
-  const active = ["queued", "starting", "dumping", "uploading", "drilling"].includes(j.state);
+  const active = isActiveJobState(j.state);
   return c.json({ state: j.state, stateClass: STATE_CLASS[j.state] ?? "run", active, ...progressFacts(j) });
 });
 

@@ -8,7 +8,7 @@ import { nextFireAt } from "../schedule/fire-time.ts";
 import { drillSummary } from "../shared/drill-record.ts";
 import { PgsealError } from "../shared/errors.ts";
 import { applyStatus, driveJob, endAttempt, isRunning, MAX_ATTEMPTS, META_CANCEL_REQUESTED, POLL_INTERVAL_MS, releaseSlot, type DriverContext } from "./job-driver.ts";
-import { isTerminal, type JobState } from "./job-states.ts";
+import { isTerminal, type JobState } from "../contract/job-states.ts";
 import { JobStore, type JobRecord } from "./job-store.ts";
 import { awaitStreamerEnd, cancelJob } from "./streamer-client.ts";
 import { jobSummary, jobView, type ArmReport, type ContainerEvent, type DatabaseStatus, type JobPage, type JobView, type RpcResult } from "./rpc-types.ts";

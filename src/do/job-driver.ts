@@ -3,7 +3,7 @@ import { readJobSecrets, type DatabaseEntry, type PgsealConfig } from "../config
 import { PgsealError } from "../shared/errors.ts";
 import { scrub } from "../shared/redact.ts";
 import { checkLimits } from "./job-limits.ts";
-import { forwardPath, type JobState } from "./job-states.ts";
+import { ACTIVE_JOB_STATES, endStateFor, forwardPath, type JobState } from "../contract/job-states.ts";
 import type { JobError, JobPatch, JobRecord, JobStore } from "./job-store.ts";
 import type { SlotGrant } from "./job-slots.ts";
 import { cancelJob, getJobStatus, postJob, type ContainerFetcher, type StreamerJobStatus } from "./streamer-client.ts";
@@ -44,7 +44,8 @@ export interface DriverContext {
   slots: Slots;
 }
 
-const RUNNING: readonly JobState[] = ["starting", "dumping", "uploading", "drilling"];
+/** Active and past the queue: a container holds this job. */
+const RUNNING: readonly JobState[] = ACTIVE_JOB_STATES.filter((s) => s !== "queued");
 
 export function isRunning(state: JobState): boolean {
   return RUNNING.includes(state);
@@ -194,11 +195,6 @@ function advance(ctx: DriverContext, job: JobRecord, to: JobState, now: number, 
   return current;
 }
 
-/** The job's end for a drill verdict: the same word the manifest's status uses. */
-export function endStateFor(drill: { verdict: "pass" | "fail" | "skipped" } | undefined): JobState {
-  if (!drill) return "uploaded";
-  return drill.verdict === "pass" ? "sealed" : drill.verdict === "skipped" ? "drill-skipped" : "drill-failed";
-}
 
 export async function applyStatus(ctx: DriverContext, job: JobRecord, status: StreamerJobStatus, now: number): Promise<void> {
   const early = (status.progress?.elapsedMs ?? 0) < EARLY_PHASE_MS;

@@ -1,6 +1,6 @@
 // What DatabaseBackups' RPC methods return, and the JSON shapes of jobs the admin API shows.
 import type { ErrorCode } from "../shared/errors.ts";
-import type { JobState, JobTrigger } from "./job-states.ts";
+import type { JobState, JobTrigger } from "../contract/job-states.ts";
 import { drillSummary, type DrillRecord } from "../shared/drill-record.ts";
 import type { DrillSummary, Manifest } from "../shared/manifest.ts";
 import type { JobError, JobEvent, JobRecord } from "./job-store.ts";

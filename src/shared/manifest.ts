@@ -2,11 +2,12 @@
 // It holds no secrets and no schema information (table names belong in encrypted sections).
 import type { Compression } from "./artifact-keys.ts";
 import { PgsealError } from "./errors.ts";
+import { statusOfVerdict, type DrillVerdict, type VerdictStatus } from "../contract/verdict.ts";
 
 export const MANIFEST_FORMAT = "pgseal-manifest";
 export const MANIFEST_VERSION = 1;
 
-export type ManifestStatus = "uploaded" | "sealed" | "drill-failed" | "drill-skipped";
+export type ManifestStatus = "uploaded" | VerdictStatus;
 
 /** Whether a drill compared content or row counts only, how much it hashed, and why not when it could not. */
 export interface ContentProof {
@@ -19,7 +20,7 @@ export interface ContentProof {
 /** What a drill proved, in the clear: numbers and codes only (names of tables live in `sealed.drill`). */
 export interface DrillSummary {
   at: string;
-  verdict: "pass" | "fail" | "skipped";
+  verdict: DrillVerdict;
   code?: string;
   reason?: string;
   target: "local-cluster" | "scratch-database";
@@ -139,8 +140,7 @@ export function validateManifest(value: unknown): string[] {
   // The status and the drill must tell the same story: nothing is sealed without a passing drill.
   const status = at(value, "status");
   const verdict = at(value, "drill.verdict");
-  const expected = { sealed: "pass", "drill-failed": "fail", "drill-skipped": "skipped", uploaded: undefined }[status as ManifestStatus];
-  if (typeof status === "string" && verdict !== expected && !bad.includes("status")) bad.push("status (does not match drill.verdict)");
+  if (typeof status === "string" && statusOfVerdict(verdict as DrillVerdict | undefined) !== status && !bad.includes("status")) bad.push("status (does not match drill.verdict)");
   return bad;
 }
 

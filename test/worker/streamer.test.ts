@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DatabaseBackups } from "../../src/do/database-backups.ts";
 import { META_CANCEL_REQUESTED, QUEUE_RETRY_MS, RETRY_BASE_DELAY_MS } from "../../src/do/job-driver.ts";
-import { isTerminal } from "../../src/do/job-states.ts";
+import { isTerminal } from "../../src/contract/job-states.ts";
 import type { JobView } from "../../src/do/rpc-types.ts";
 import { concatBytes, toHex } from "../../src/shared/bytes.ts";
 import { S3Client } from "../../src/shared/s3.ts";

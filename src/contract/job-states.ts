@@ -1,5 +1,6 @@
 // The job life cycle (docs/JOBS.md, docs/ARCHITECTURE.md): every state, and the one table of legal transitions.
 import { PgsealError } from "../shared/errors.ts";
+import { statusOfVerdict, type DrillVerdict } from "./verdict.ts";
 
 export const JOB_STATES = [
   "queued",
@@ -17,6 +18,18 @@ export const JOB_STATES = [
 ] as const;
 
 export type JobState = (typeof JOB_STATES)[number];
+/** The states of a job that has not ended, in order: the dashboard, the metrics and the watchdog use this one list. */
+export const ACTIVE_JOB_STATES = ["queued", "starting", "dumping", "uploading", "drilling"] as const satisfies readonly JobState[];
+export type ActiveJobState = (typeof ACTIVE_JOB_STATES)[number];
+
+export function isActiveJobState(s: string): s is ActiveJobState {
+  return (ACTIVE_JOB_STATES as readonly string[]).includes(s);
+}
+
+/** The job's end for a drill verdict: the same word the manifest's status uses (src/contract/verdict.ts). */
+export function endStateFor(drill: { verdict: DrillVerdict } | undefined): JobState {
+  return statusOfVerdict(drill?.verdict);
+}
 export type JobTrigger = "manual" | "schedule";
 
 /**
