@@ -8,7 +8,8 @@ import type { DrillSummary, Manifest } from "../../src/shared/manifest.ts";
 import type { PgConnection } from "../../src/shared/pg-url.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
 import { createScratchDatabase, freeDiskBytes, startDrillCluster, type DrillTarget } from "./drill-cluster.ts";
-import { compareInventory } from "./drill-compare.ts";
+import { drillOutcome } from "./drill-outcome.ts";
+export { DRILL_RESTORE_FLAGS, judgeRestoreErrors } from "./drill-outcome.ts";
 import { findPgTools } from "./pg-tools.ts";
 import { openDump, type ReadProgress } from "./restore.ts";
 import { runPipeline } from "../../src/shared/pipeline.ts";
@@ -18,9 +19,6 @@ import { pgRestoreSink, type RestoreError } from "./stages/pg-restore.ts";
 /** Restored size relative to the source is about 1 (same data, rebuilt indexes); WAL and slack on top. */
 const DISK_FACTOR = 1.3;
 const DISK_SLACK_BYTES = 256 * 1024 * 1024;
-/** How restores are run, recorded in every drill: roles and grants of the source do not exist in a throwaway cluster. */
-export const DRILL_RESTORE_FLAGS = ["--no-owner", "--no-acl"] as const;
-const MAX_WARNINGS = 200;
 
 export interface DrillSpec {
   client: S3Client;
@@ -53,26 +51,6 @@ export function localDrillNeeds(sourceBytes: number, freeBytes: number): string 
   if (freeBytes >= need) return null;
   const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
   return `not enough disk for a local drill: the source database is ${gib(sourceBytes)}, ~${gib(need)} needed, ${gib(freeBytes)} free; the backup is stored but not sealed (use a larger instance type or a drill scratch server)`;
-}
-
-/** Judges pg_restore's ignored errors: which are expected in a throwaway cluster, which mean the drill fails. */
-export function judgeRestoreErrors(errors: RestoreError[]): { fatal: { code: ErrorCode; message: string } | null; tolerated: RestoreError[] } {
-  const tolerated: RestoreError[] = [];
-  for (const e of errors) {
-    const ext = /^CREATE EXTENSION (?:IF NOT EXISTS )?("?[^\s";]+"?)/i.exec(e.command ?? "");
-    if (ext && /not available|could not open extension control file|is not available/i.test(e.message)) {
-      const name = ext[1].replace(/"/g, "");
-      return { fatal: { code: "DRILL_EXTENSION_MISSING", message: `the drill image lacks the extension '${name}' the dump needs: add it to the image, or drill against a scratch server that has it` }, tolerated };
-    }
-    // Roles are cluster-wide, not in a database dump: a throwaway cluster never has the source's roles
-    // (Neon's cloud_admin included). Ownership and grants are skipped with --no-owner/--no-acl; what is left is harmless.
-    if (/role "[^"]*" does not exist/i.test(e.message) || /FOR ROLE cloud_admin/i.test(e.command ?? "")) {
-      tolerated.push(e);
-      continue;
-    }
-    return { fatal: { code: "DRILL_RESTORE_ERRORS", message: `pg_restore reported an error the drill cannot excuse: ${e.message.slice(0, 300)}` }, tolerated };
-  }
-  return { fatal: null, tolerated };
 }
 
 /** Codes of a drill that could not run: they say nothing about the backup, so no verdict is recorded from them. */
@@ -115,11 +93,7 @@ async function drillTools(needServer: boolean, pgDumpVersion: string): Promise<A
 }
 
 export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
-  const started = performance.now();
-  const at = new Date().toISOString();
-  const kind: DrillSummary["target"] = spec.scratchUrl ? "scratch-database" : "local-cluster";
-  const base = { at, target: kind, restoreFlags: [...DRILL_RESTORE_FLAGS], restoreSeconds: 0, countSeconds: 0, tables: 0, rows: 0, warnings: [] as string[], comparison: null };
-  const seconds = () => Math.round(performance.now() - started) / 1000;
+  const outcome = drillOutcome(spec.scratchUrl ? "scratch-database" : "local-cluster");
   const progress: DrillProgress = { step: "preparing", bytesRead: 0, bytesTotal: spec.manifest.artifact.bytes };
   spec.onProgress?.(progress);
 
@@ -138,7 +112,7 @@ export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
     }
     if (spec.signal?.aborted) throw new PgsealError("CANCELLED", "the drill was cancelled");
     progress.step = "restoring";
-    const restoreStarted = performance.now();
+    outcome.restoring();
     const chain = await openDump(spec.client, spec.manifest, spec.keyring, (p: ReadProgress) => {
       progress.bytesRead = p.bytesRead;
       spec.onProgress?.(progress);
@@ -146,32 +120,22 @@ export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
     const sink = pgRestoreSink(tools, target.conn, { noOwner: true, noAcl: true, keepGoing: true });
     const cancelled = () => new PgsealError("CANCELLED", "the drill was cancelled");
     await runPipeline({ ...chain, sink: { name: "pg_restore", writable: sink.writable, done: sink.done, stop: sink.stop }, signal: spec.signal, cancelReason: cancelled });
-    const restored = await sink.done;
-    const restoreSeconds = Math.round(performance.now() - restoreStarted) / 1000;
-    const warnings = restored.warnings.slice(0, MAX_WARNINGS);
-    const judged = judgeRestoreErrors(restored.errors);
-    if (judged.fatal) {
-      return { ...base, verdict: "fail", code: judged.fatal.code, reason: judged.fatal.message, restoreSeconds, totalSeconds: seconds(), warnings };
-    }
-
-    progress.step = "counting";
-    spec.onProgress?.(progress);
-    const countStarted = performance.now();
-    await spec.afterRestore?.(target.conn);
-    const comparison = await compareInventory(tools, target.conn, spec.expected, { amcheck: spec.amcheck });
-    const countSeconds = Math.round(performance.now() - countStarted) / 1000;
-    const counted = { restoreSeconds, countSeconds, tables: comparison.tables.length, rows: comparison.rowsActual, warnings, comparison };
-    if (comparison.failure) {
-      return { ...base, ...counted, verdict: "fail", code: comparison.failure.code, reason: comparison.failure.summary, totalSeconds: seconds() };
-    }
-    return { ...base, ...counted, verdict: "pass", totalSeconds: seconds() };
+    return await outcome.judge({
+      restored: await sink.done,
+      tools,
+      conn: target.conn,
+      inventory: spec.expected,
+      amcheck: spec.amcheck,
+      afterRestore: spec.afterRestore,
+      onCounting: () => ((progress.step = "counting"), spec.onProgress?.(progress)),
+    });
   } catch (e) {
     // Cancelled, or the drill could not run: no verdict on the backup either way.
     if (e instanceof PgsealError && (e.code === "CANCELLED" || isDrillNotRun(e))) throw e;
-    const err = e instanceof PgsealError ? e : new PgsealError("DRILL_FAILED", `the drill broke: ${e instanceof Error ? e.message : String(e)}`);
     // An artifact that fails its checksum or decryption is the worst drill result, not a crash.
-    return { ...base, verdict: "fail", code: err.code, reason: err.message, totalSeconds: seconds() };
+    return outcome.failed(e);
   } finally {
-    await target?.dispose().catch(() => {});
+    // A throwaway target that cannot be removed must not turn a verdict into an error; its directory is under TMPDIR.
+    await target?.dispose().catch(() => undefined);
   }
 }
