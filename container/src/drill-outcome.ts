@@ -1,7 +1,7 @@
 // The one builder of a drill's record, for both drill paths (read back from the bucket, or streamed as it was dumped): timing, judging pg_restore, comparing, the verdict.
 import type { DrillRecord } from "../../src/shared/drill-record.ts";
 import type { DrillSummary } from "../../src/shared/manifest.ts";
-import { PgsealError } from "../../src/shared/errors.ts";
+import { PgsealError, type ErrorCode } from "../../src/shared/errors.ts";
 import type { PgConnection } from "../../src/shared/pg-url.ts";
 import { compareInventory } from "./drill-compare.ts";
 import type { PgTools } from "./pg-tools.ts";
@@ -44,8 +44,8 @@ export function judgeRestoreErrors(errors: RestoreError[]): { fatal: { code: "DR
 export interface DrillOutcome {
   /** Marks the start of the restore (its seconds are measured from here). */
   restoring(): void;
-  /** The drill could not run for lack of room (a new backup records it as drill-skipped with the reason). */
-  skipped(reason: string): DrillRecord;
+  /** The drill could not run (no room, no target, no tools): a new backup records it as drill-skipped with the reason. */
+  skipped(reason: string, code?: ErrorCode): DrillRecord;
   /** The drill ran and failed for a reason of the artifact or the restore (never "could not run": that is thrown, not recorded). */
   failed(e: unknown, extra?: Partial<DrillRecord>): DrillRecord;
   /** After pg_restore ended: judges its errors, compares the restored database with the dump's inventory, and gives the verdict. */
@@ -64,7 +64,7 @@ export function drillOutcome(target: DrillSummary["target"]): DrillOutcome {
   };
   return {
     restoring: () => void (restoreStarted = performance.now()),
-    skipped: (reason) => ({ ...base, verdict: "skipped", code: "DRILL_SKIPPED", reason, totalSeconds: since(started) }),
+    skipped: (reason, code = "DRILL_SKIPPED") => ({ ...base, verdict: "skipped", code, reason, totalSeconds: since(started) }),
     failed,
     async judge({ restored, tools, conn, inventory, amcheck, afterRestore, onCounting }) {
       const restoreSeconds = since(restoreStarted);

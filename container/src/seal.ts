@@ -9,6 +9,7 @@ import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
 import { openJson, sealJson } from "../../src/shared/sealed-json.ts";
 import { STATUS_OF_VERDICT } from "../../src/contract/verdict.ts";
+import { drillOutcome } from "./drill-outcome.ts";
 import { isDrillNotRun, runDrill, type DrillProgress, type DrillRecord, type DrillSpec } from "./drill.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
 
@@ -60,52 +61,22 @@ function sealingKeyOf(manifest: Manifest, keys: Keyring | DecryptKeys): Keyring 
 
 
 
-function notRunRecord(scratchUrl: string | undefined): DrillRecord {
-  return {
-    at: new Date().toISOString(),
-    verdict: "skipped",
-    target: scratchUrl ? "scratch-database" : "local-cluster",
-    restoreFlags: [],
-    restoreSeconds: 0,
-    countSeconds: 0,
-    totalSeconds: 0,
-    tables: 0,
-    rows: 0,
-    warnings: [],
-    comparison: null,
-  };
-}
-
 export async function sealBackup(args: SealArgs): Promise<{ manifest: Manifest; drill: DrillRecord; copies: CopyCheck[] }> {
   let inventory = args.inventory ?? null;
   if (!inventory && args.manifest.sealed?.inventory) {
     inventory = await openJson<DumpInventory>(args.keyring, args.manifest.sealed.inventory, `the inventory in ${args.manifestKey}`);
   }
   let drill: DrillRecord;
+  const outcome = drillOutcome(args.scratchUrl ? "scratch-database" : "local-cluster");
   if (!inventory) {
-    const at = new Date().toISOString();
-    drill = {
-      at,
-      verdict: "fail",
-      code: "DRILL_FAILED",
-      reason: "the backup has no table inventory to compare a restore with (made by an older pgseal, or the dump could not be parsed)",
-      target: args.scratchUrl ? "scratch-database" : "local-cluster",
-      restoreFlags: [],
-      restoreSeconds: 0,
-      countSeconds: 0,
-      totalSeconds: 0,
-      tables: 0,
-      rows: 0,
-      warnings: [],
-      comparison: null,
-    };
+    drill = outcome.failed(new PgsealError("DRILL_FAILED", "the backup has no table inventory to compare a restore with (made by an older pgseal, or the dump could not be parsed)"));
   } else {
     try {
       drill = await runDrill({ ...args, expected: inventory });
     } catch (e) {
       // A drill that could not run is no verdict: an existing backup keeps its status; a new one says why it is undrilled.
       if (!args.firstDrill || !isDrillNotRun(e)) throw e;
-      drill = { ...notRunRecord(args.scratchUrl), code: e.code, reason: e.message };
+      drill = outcome.skipped(e.message, e.code);
     }
   }
   if (args.signal?.aborted) throw new PgsealError("CANCELLED", "the drill was cancelled");
