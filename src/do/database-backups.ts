@@ -1,9 +1,10 @@
 // DatabaseBackups: one SQLite Durable Object per database; its jobs, their history, the schedule, and the one alarm.
 import { DurableObject } from "cloudflare:workers";
-import { ALERT_WEBHOOK_SECRET, alertMessage, deliver, messagesFor, staleDue, type Outgoing } from "../alerts.ts";
+import { deliver, messagesFor, type Outgoing } from "../alerts.ts";
 import { loadConfig, type DatabaseEntry } from "../config.ts";
-import { destinationClient } from "../destination-client.ts";
-import { executePrune, planPrune, type PruneResult } from "../shared/prune.ts";
+import type { PruneResult } from "../shared/prune.ts";
+import { checkStale, META_LAST_PRUNE, META_LAST_STALE_ALERT, pruneDatabase, type MaintenanceContext } from "./maintenance.ts";
+export { META_LAST_STALE_ALERT };
 import { nextFireAt } from "../schedule/fire-time.ts";
 import { drillSummary } from "../shared/drill-record.ts";
 import { PgsealError } from "../shared/errors.ts";
@@ -25,8 +26,6 @@ const META_LAST_POLL_OK = "last_poll_ok_ms";
 const META_LAST_CONTAINER_EVENT = "last_container_event";
 /** How long DELETE waits for the streamer to finish stopping (pg_dump and pg_restore stop at once; a drill cluster takes a few seconds). */
 const CANCEL_WAIT_MS = 20_000;
-export const META_LAST_STALE_ALERT = "last_stale_alert_ms";
-const META_LAST_PRUNE = "last_prune";
 
 function parseMeta<T>(raw: string | null): T | null {
   if (raw === null) return null;
@@ -81,42 +80,11 @@ export class DatabaseBackups extends DurableObject<Env> {
    * multipart uploads. Runs after each sealed backup; the outcome is kept for GET /databases.
    */
   async prune(now = Date.now()): Promise<PruneResult | null> {
-    const entry = this.#entry();
-    if (!entry) return null;
-    const result: PruneResult = { deleted: [], abortedUploads: 0, errors: [] };
-    // Every destination holds its own copies and manifests: each is pruned by the same policy.
-    for (const name of [entry.destination, ...entry.copies]) {
-      const dest = loadConfig(this.env).config.destinations[name];
-      if (!dest) continue;
-      try {
-        const client = destinationClient(this.env, dest);
-        const { plan, targets } = await planPrune(client, dest.prefix, this.db, entry.retention, new Date(now));
-        const r = await executePrune(client, plan, targets);
-        result.deleted.push(...r.deleted.map((k) => `${name}:${k}`));
-        result.abortedUploads += r.abortedUploads;
-        result.errors.push(...r.errors.map((e) => `${name}: ${e}`));
-      } catch (e) {
-        result.errors.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-    this.store.setMeta(META_LAST_PRUNE, JSON.stringify({ at: new Date(now).toISOString(), ...result }));
-    if (result.errors.length) console.warn(`pgseal: pruning ${this.db}: ${result.errors.join("; ")}`);
-    return result;
+    return pruneDatabase(this.#maintenance(), now);
   }
 
-  /** Stale check, from the watchdog's tick: an alert when no sealed backup is newer than the database's max age. */
-  async #checkStale(now: number): Promise<void> {
-    const entry = this.#entry();
-    const webhook = (this.env as unknown as Record<string, unknown>)[ALERT_WEBHOOK_SECRET];
-    if (!entry?.maxAgeHours || typeof webhook !== "string" || webhook === "") return;
-    const sealed = this.store.lastSealed();
-    const first = this.store.first();
-    const last = this.store.getMeta(META_LAST_STALE_ALERT);
-    const maxAgeMs = entry.maxAgeHours * 3_600_000;
-    if (!staleDue({ lastSealedMs: sealed?.updatedAt ?? null, firstJobMs: first?.createdAt ?? null, maxAgeMs, lastAlertMs: last === null ? null : Number(last), now })) return;
-    this.store.setMeta(META_LAST_STALE_ALERT, String(now));
-    const lastSealedAt = sealed ? new Date(sealed.updatedAt).toISOString() : null;
-    await deliver(webhook, alertMessage({ event: "stale", db: this.db, at: new Date(now).toISOString(), lastSealedAt, maxAgeHours: entry.maxAgeHours }), "stale alert");
+  #maintenance(): MaintenanceContext {
+    return { db: this.db, env: this.env, store: this.store, entry: this.#entry() };
   }
 
   /** The database this object serves: the name it was addressed by (idFromName / getByName). */
@@ -302,7 +270,7 @@ export class DatabaseBackups extends DurableObject<Env> {
    * already due gets an alarm now, and the alarm runs it once.
    */
   async ensureArmed(now = Date.now()): Promise<ArmReport> {
-    await this.#checkStale(now);
+    await checkStale(this.#maintenance(), now);
     const scheduleChanged = this.#syncSchedule(now);
     const desired = this.#wakeAt();
     const current = await this.ctx.storage.getAlarm();
