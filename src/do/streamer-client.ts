@@ -2,6 +2,7 @@
 import type { StreamerJobRequest, StreamerJobStatus } from "../contract/streamer-job.ts";
 import { STREAMER_PHASES } from "../contract/streamer-job.ts";
 import type { CopyOutcome } from "../shared/fanout.ts";
+import { isErrorCode, type ErrorCode } from "../shared/errors.ts";
 export type { CopyOutcome, StreamerJobRequest, StreamerJobStatus };
 export type { StreamerJobResult, StreamerProgress } from "../contract/streamer-job.ts";
 
@@ -10,7 +11,7 @@ export type PostOutcome =
   | { kind: "accepted" }
   | { kind: "status"; status: StreamerJobStatus }
   | { kind: "busy"; activeJobId: string | null }
-  | { kind: "rejected"; code: string; message: string }
+  | { kind: "rejected"; code: ErrorCode; message: string }
   | { kind: "unreachable"; reason: string };
 
 export type PollOutcome = { kind: "status"; status: StreamerJobStatus } | { kind: "not-found" } | { kind: "unreachable"; reason: string };
@@ -69,10 +70,11 @@ async function call(container: ContainerFetcher, path: string, init: RequestInit
   }
 }
 
-function errorOf(body: unknown): { code: string; message: string; activeJobId?: string } {
+function errorOf(body: unknown): { code: ErrorCode; message: string; activeJobId?: string } {
   const err = (body as { error?: { code?: unknown; message?: unknown; activeJobId?: unknown } } | null)?.error;
   return {
-    code: typeof err?.code === "string" ? err.code : "UNKNOWN",
+    // Only catalogued codes travel on (docs/ERRORS.md); anything else the streamer said is an internal error.
+    code: isErrorCode(err?.code) ? err.code : "INTERNAL",
     message: typeof err?.message === "string" ? err.message.slice(0, MAX_REASON_CHARS) : "",
     ...(typeof err?.activeJobId === "string" ? { activeJobId: err.activeJobId } : {}),
   };
@@ -85,7 +87,8 @@ export async function postJob(container: ContainerFetcher, job: StreamerJobReque
   if (res.status === 202) return { kind: "accepted" };
   if (res.status === 200 && isStatus(body)) return { kind: "status", status: body };
   if (res.status === 409) return { kind: "busy", activeJobId: errorOf(body).activeJobId ?? null };
-  if (res.status >= 400 && res.status < 500) {
+  // 429: the container library is rate-limiting starts; like a 5xx, it is no answer yet, and the job is retried.
+  if (res.status >= 400 && res.status < 500 && res.status !== 429) {
     const e = errorOf(body);
     return { kind: "rejected", code: e.code, message: e.message || `HTTP ${res.status}` };
   }

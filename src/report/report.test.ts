@@ -345,7 +345,7 @@ describe("renderReportHtml", () => {
   });
 
   it("lists failures with their codes, and claims every backup sealed only when that is true", () => {
-    expect(doc).toContain("<code>UNKNOWN</code>");
+    expect(doc).toContain("<code>INTERNAL</code>");
     expect(doc).toContain("<code>DRILL_FAILED</code>");
     expect(doc).toContain("None: every backup that ran this month was sealed.");
     const empty = renderReportHtml(buildReport(input([job("uploaded", "2026-11-02T00:00:00Z")])));

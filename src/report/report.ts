@@ -291,7 +291,7 @@ function failureOf(t: TimedJob): ReportFailure | null {
   const { job } = t;
   if (job.state !== "failed" && job.state !== "drill-failed" && job.state !== "drill-skipped") return null;
   // A job record without an error still has to say something; the drill's own reason is the next best source.
-  const fallbackCode = job.state === "failed" ? "UNKNOWN" : job.state === "drill-failed" ? "DRILL_FAILED" : "DRILL_SKIPPED";
+  const fallbackCode = job.state === "failed" ? "INTERNAL" : job.state === "drill-failed" ? "DRILL_FAILED" : "DRILL_SKIPPED";
   return {
     jobId: job.id,
     state: job.state,

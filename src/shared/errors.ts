@@ -75,6 +75,10 @@ export const ERROR_CODES = {
   JOB_ACTIVE: false,
   JOB_NOT_ACTIVE: false,
   CONTAINER_LOST: true,
+  /** The streamer runs another job (one at a time); the Worker waits and sends it again. */
+  STREAMER_BUSY: true,
+  /** The streamer is shutting down; the job is sent again once it is back. */
+  STREAMER_STOPPING: true,
   // a running job the DO ended itself: no progress for stallTimeoutMinutes, or longer than maxRunHours
   JOB_STALLED: false,
   JOB_TIMEOUT: false,
