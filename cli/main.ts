@@ -21,6 +21,7 @@ export const COMMANDS: Record<string, Command> = { init, keygen, backup, list, r
 
 /** Control characters (a newline in a --name, say) shown as JSON escapes: an error stays one line. */
 export function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this escapes
   return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 

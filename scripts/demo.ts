@@ -86,7 +86,11 @@ async function listenOn(p: number): Promise<{ forwardTo(url: string): void; clos
   });
   return {
     forwardTo: (url) => void (target = new URL(url)),
-    close: () => new Promise<void>((resolve) => (sockets.forEach((s) => s.destroy()), server.close(() => resolve()))),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

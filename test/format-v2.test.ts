@@ -1,5 +1,5 @@
 // Format v2 (recipient / public-key mode): round trips, a golden vector checked by a second decoder written from docs/FORMAT.md, and every refusal.
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, hkdfSync } from "node:crypto";
+import { createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, hkdfSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { concatBytes, fromHex, toHex } from "../src/shared/bytes.ts";

@@ -24,7 +24,7 @@ export async function runBackupJob(
     ? async (sourceBytes: number) => (streaming = await openStreamingDrill({ sourceBytes, scratchUrl: drill.scratchUrl, onNotice: ctx.onNotice })).writable
     : undefined;
   await abortLeftoverUploads([{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])], spec.prefix, spec.db, ctx.onNotice);
-  let r;
+  let r: Awaited<ReturnType<typeof runBackup>>;
   try {
     r = await runBackup(spec, { signal: ctx.signal, onProgress: track, onNotice: ctx.onNotice, ...(openPlainTee ? { openPlainTee } : {}) });
   } catch (e) {
@@ -40,7 +40,7 @@ export async function runBackupJob(
     const targets = [{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])];
     const others = r.copies.slice(1).filter((c) => c.ok).map((c) => ({ name: c.name, client: new S3Client(targets.find((t) => t.name === c.name)!.s3, nodeHashing, { signal: ctx.signal }) }));
     const drilling = (d: NonNullable<BackupProgress["drill"]>) => last && track({ ...last, phase: "drilling", drill: { ...d }, elapsedMs: Math.round(performance.now() - started) });
-    let sealed;
+    let sealed: Awaited<ReturnType<typeof recordVerdict>>;
     if (streaming) {
       drilling({ step: "counting", bytesRead: 0, bytesTotal: r.manifest.artifact.bytes });
       const record = await streaming.finish({ client, manifest: r.manifest, inventory: r.inventory });

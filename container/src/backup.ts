@@ -3,13 +3,13 @@
 import type { StreamerPhase, StreamerProgress } from "../../src/contract/streamer-job.ts";
 import { backupKeys, type Compression } from "../../src/shared/artifact-keys.ts";
 import { toHex } from "../../src/shared/bytes.ts";
-import { PgsealError, asPgsealError, isErrorCode } from "../../src/shared/errors.ts";
+import { PgsealError, asPgsealError } from "../../src/shared/errors.ts";
 import { fanOut, type CopyOutcome } from "../../src/shared/fanout.ts";
 export type { CopyOutcome };
 import { createEncryptStream, DEFAULT_SEGMENT_BYTES } from "../../src/shared/format.ts";
 import type { Keyring } from "../../src/shared/keyring.ts";
 import type { RecipientPublicKey } from "../../src/shared/recipient.ts";
-import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
+import type { Manifest } from "../../src/shared/manifest.ts";
 import { sealJson } from "../../src/shared/sealed-json.ts";
 import { choosePartSize, createUploadSink } from "../../src/shared/multipart.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
@@ -149,7 +149,9 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     }),
   );
   const fan = fanOut(sinks.map((s, i) => ({ name: targets[i].name, writable: s.writable })));
-  void fan.outcomes.then((os) => os.forEach((o, i) => (uploadedBy[i].live = o.ok)));
+  void fan.outcomes.then((os) => {
+    for (const [i, o] of os.entries()) uploadedBy[i].live = o.ok;
+  });
   const inventory = dumpInventory();
   inventory.result.catch(() => {}); // judged after the upload; a failed pipeline must not leave it unhandled
   const plainTee = (await hooks.openPlainTee?.(source.sizeBytes)) ?? null;

@@ -4,7 +4,7 @@ import { PgsealError, type ErrorCode } from "../../src/shared/errors.ts";
 export type { DrillRecord };
 import type { Keyring } from "../../src/shared/keyring.ts";
 import type { DecryptKeys } from "../../src/shared/format.ts";
-import type { DrillSummary, Manifest } from "../../src/shared/manifest.ts";
+import type { Manifest } from "../../src/shared/manifest.ts";
 import type { PgConnection } from "../../src/shared/pg-url.ts";
 import type { S3Client } from "../../src/shared/s3.ts";
 import { createScratchDatabase, freeDiskBytes, startDrillCluster, type DrillTarget } from "./drill-cluster.ts";
@@ -14,7 +14,7 @@ import { findPgTools } from "./pg-tools.ts";
 import { openDump, type ReadProgress } from "./restore.ts";
 import { runPipeline } from "../../src/shared/pipeline.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
-import { pgRestoreSink, type RestoreError } from "./stages/pg-restore.ts";
+import { pgRestoreSink } from "./stages/pg-restore.ts";
 
 /** Restored size relative to the source is about 1 (same data, rebuilt indexes); WAL and slack on top. */
 const DISK_FACTOR = 1.3;

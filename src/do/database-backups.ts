@@ -240,7 +240,7 @@ export class DatabaseBackups extends DurableObject<Env> {
   /** From JobSlots when a slot frees: a job queued for capacity asks again now rather than at its next retry. */
   async wakeQueued(now = Date.now()): Promise<boolean> {
     const job = this.store.active();
-    if (!job || job.state !== "queued" || job.notBefore <= now) return false;
+    if (job?.state !== "queued" || job.notBefore <= now) return false;
     this.store.update(job, now, { notBefore: now });
     await this.#arm(now);
     return true;

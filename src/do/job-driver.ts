@@ -69,7 +69,7 @@ export async function releaseSlot(ctx: DriverContext): Promise<void> {
 async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Promise<void> {
   const entry: DatabaseEntry | undefined = ctx.config.databases[job.db];
   if (!entry) return endAttempt(ctx, job, now, { code: "CONFIG_INVALID", message: `database '${job.db}' is not (or no longer) in PGSEAL_CONFIG`, retryable: false });
-  let secrets;
+  let secrets: ReturnType<typeof readJobSecrets>;
   try {
     secrets = readJobSecrets(ctx.env, entry);
   } catch (e) {
@@ -117,7 +117,7 @@ async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Pr
       : {}),
   });
   const fresh = ctx.store.get(job.id);
-  if (!fresh || fresh.state !== "starting" || fresh.attempt !== starting.attempt) {
+  if (fresh?.state !== "starting" || fresh.attempt !== starting.attempt) {
     // Cancelled (or failed by a container event) while the POST was in flight: do not leave an orphan running.
     if (outcome.kind === "accepted" || outcome.kind === "status") await cancelJob(ctx.container, streamerJobId);
     return;

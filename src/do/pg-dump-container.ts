@@ -23,7 +23,7 @@ export class PgDumpContainer extends Container<Env> {
   // pg_dump must reach the database and the upload the bucket: both are on the internet.
   enableInternet = true;
 
-  constructor(ctx: DurableObjectState<{}>, env: Env) {
+  constructor(ctx: DurableObjectState<Record<string, never>>, env: Env) {
     // Before super(): the library reads ctx.container in its constructor and throws without one.
     installLocalContainer(ctx, env as SeamEnv);
     super(ctx, env);

@@ -108,7 +108,7 @@ export function withAbortRule(existing: string | null, prefix: string): string |
   const rulePrefix = p ? `${p}/` : "";
   if (existing && abortRuleCovers(existing, rulePrefix).covered) return null;
   const rule = `<Rule><ID>${LIFECYCLE_RULE_ID}</ID><Filter><Prefix>${rulePrefix}</Prefix></Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>${ABORT_AFTER_DAYS}</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>`;
-  if (existing && existing.includes("</LifecycleConfiguration>")) {
+  if (existing?.includes("</LifecycleConfiguration>")) {
     if (existing.includes(`<ID>${LIFECYCLE_RULE_ID}</ID>`)) return null; // ours, perhaps edited by hand: leave it
     return existing.replace("</LifecycleConfiguration>", `${rule}</LifecycleConfiguration>`);
   }

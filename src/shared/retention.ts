@@ -241,7 +241,7 @@ export function planRetention(items: readonly RetentionItem[], policy: Retention
     if (list) list.push(reason);
     else policyReasons.set(e, [reason]);
   };
-  sealed.slice(0, policy.keepLast).forEach((e, i) => add(e, `keep-last ${i + 1}/${policy.keepLast}`));
+  for (const [i, e] of sealed.slice(0, policy.keepLast).entries()) add(e, `keep-last ${i + 1}/${policy.keepLast}`);
   for (const kind of PERIODS) {
     let left = policy[kind];
     let last: string | null = null;

@@ -144,7 +144,7 @@ export class S3Client {
 
   #url(key: string | undefined, query?: Query): string {
     const base = this.#endpoint;
-    if (key !== undefined && key.split("/").some((s) => s === "." || s === "..")) {
+    if (key?.split("/").some((s) => s === "." || s === "..")) {
       // URL parsing collapses dot segments (even %2E): such a key would address another object.
       throw new PgsealError("S3_BAD_REQUEST", `S3 key '${key}' has a '.' or '..' segment, which an HTTP URL cannot carry`);
     }

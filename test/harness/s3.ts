@@ -1,6 +1,5 @@
 // A real S3 server for tests and the demo: single-node OpenStack Swift + s3api in a temp dir.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -8,7 +7,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { AwsClient } from "aws4fetch";
 import { findOnPath, swiftConfigs, SWIFT_SERVERS } from "./swift-config.ts";
-import { createUniqueBucket, type S3Credentials } from "./buckets.ts";
+import type { S3Credentials } from "./buckets.ts";
 import { freePorts, logTail } from "./ports.ts";
 import { signalGroup, sleep, track, waitGone } from "./registry.ts";
 
