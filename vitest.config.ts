@@ -8,7 +8,17 @@ import { matrixMajors } from "./scripts/pg-majors.ts";
 import { createUniqueBucket } from "./test/harness/buckets.ts";
 
 /** Pure tests: no server, no process, no global setup. Kept out of every other project. */
-const UNIT_FILES = ["src/shared/**/*.test.ts", "src/schedule/**/*.test.ts", "src/report/**/*.test.ts", "src/config.test.ts", "src/alerts.test.ts", "src/metrics.test.ts", "test/binding.test.ts", "test/errors-doc.test.ts", "test/format-v2.test.ts"];
+const UNIT_FILES = [
+  "src/shared/**/*.test.ts",
+  "src/schedule/**/*.test.ts",
+  "src/report/**/*.test.ts",
+  "src/config.test.ts",
+  "src/alerts.test.ts",
+  "src/metrics.test.ts",
+  "test/binding.test.ts",
+  "test/errors-doc.test.ts",
+  "test/format-v2.test.ts",
+];
 /** What differs between PostgreSQL majors: dump and restore, the archive's inventory, drills, the Worker's jobs end to end. */
 const MATRIX_FILES = ["test/dump-inventory.test.ts", "test/e2e-cli.test.ts", "test/drill.test.ts", "test/e2e-worker.test.ts"];
 const NODE = {

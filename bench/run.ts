@@ -90,7 +90,9 @@ async function benchDrillContentDigest(pg: PgCluster, s3: S3Target, url: string)
       if (drill.verdict !== "pass") throw new Error(`bench drill did not pass: ${drill.code} ${drill.reason}`);
       const c = drill.comparison?.content;
       runs.push({ round, content_digest: withDigest, total_s: drill.totalSeconds, compare_s: drill.countSeconds, hash_s: c?.seconds ?? 0, hashed_bytes: c?.bytes ?? 0 });
-      console.log(`  round ${round} ${withDigest ? "content-exact" : "counts only  "} drill ${drill.totalSeconds.toFixed(2)} s, compare ${drill.countSeconds.toFixed(2)} s${c?.bytes ? `, ${(c.bytes / 1e6).toFixed(0)} MB hashed in ${c.seconds.toFixed(2)} s` : ""}`);
+      console.log(
+        `  round ${round} ${withDigest ? "content-exact" : "counts only  "} drill ${drill.totalSeconds.toFixed(2)} s, compare ${drill.countSeconds.toFixed(2)} s${c?.bytes ? `, ${(c.bytes / 1e6).toFixed(0)} MB hashed in ${c.seconds.toFixed(2)} s` : ""}`,
+      );
     }
   }
   const medOf = (w: boolean, k: "total_s" | "compare_s") => median(runs.filter((r) => r.content_digest === w).map((r) => r[k]));
@@ -112,9 +114,7 @@ async function main(): Promise<void> {
   const [pg, swift, discard] = await Promise.all([startPostgres(), startS3(), startDiscardS3()]);
   try {
     await swift.createBucket("bench");
-    const dbs: { name: string; url: string; size: "small_db" | "large_db" }[] = [
-      { name: "bench_small", url: await buildDatabase(pg, "bench_small", 50, 450_000), size: "small_db" },
-    ];
+    const dbs: { name: string; url: string; size: "small_db" | "large_db" }[] = [{ name: "bench_small", url: await buildDatabase(pg, "bench_small", 50, 450_000), size: "small_db" }];
     if (!SMALL_ONLY) dbs.push({ name: "bench_large", url: await buildDatabase(pg, "bench_large", 100, 900_000), size: "large_db" });
 
     const keyring = generateKey("bench").entry;
@@ -152,7 +152,10 @@ async function main(): Promise<void> {
       rmSync(rusage, { force: true });
       return { t, rssMiB: self.maxRssKiB / 1024 };
     };
-    const hasPigz = await sh("bash", ["-c", "command -v pigz"]).then(() => true, () => false);
+    const hasPigz = await sh("bash", ["-c", "command -v pigz"]).then(
+      () => true,
+      () => false,
+    );
     let scratch = 0;
     const freshDb = async () => {
       const name = `bench_restore_${++scratch}`;
@@ -268,7 +271,11 @@ async function main(): Promise<void> {
     }
     rmSync(work, { recursive: true, force: true });
 
-    const drillDigest = await benchDrillContentDigest(pg, { endpoint: swift.endpoint, bucket: "bench", region: swift.region, accessKeyId: swift.accessKeyId, secretAccessKey: swift.secretAccessKey }, dbs[0].url);
+    const drillDigest = await benchDrillContentDigest(
+      pg,
+      { endpoint: swift.endpoint, bucket: "bench", region: swift.region, accessKeyId: swift.accessKeyId, secretAccessKey: swift.secretAccessKey },
+      dbs[0].url,
+    );
 
     const pick = (name: string, db: string, k: "wall_s" | "cpu_s" = "wall_s") => median(runs.filter((r) => r.name === name && r.db === db).map((r) => r[k]));
     const ref = dbs.some((d) => d.size === "large_db") ? "large_db" : "small_db";
@@ -310,7 +317,15 @@ async function main(): Promise<void> {
       cpu_s_per_gb: round3(cpuPerGb),
       drill_content_digest: drillDigest,
       peak_rss_mib: { small_db: Math.round(peakFor("small_db")), large_db: Math.round(peakFor("large_db")) },
-      targets: { zstd_vs_raw_max: 1.25, gzip_vs_raw_max: 1.7, peer_vs_zstd_min: 1.6, cpu_zstd_vs_shell_zstd_max: 1.5, restore_vs_pg_restore_max: 1.15, drill_vs_manual_max: 1.3, peak_rss_mib_max: 160 },
+      targets: {
+        zstd_vs_raw_max: 1.25,
+        gzip_vs_raw_max: 1.7,
+        peer_vs_zstd_min: 1.6,
+        cpu_zstd_vs_shell_zstd_max: 1.5,
+        restore_vs_pg_restore_max: 1.15,
+        drill_vs_manual_max: 1.3,
+        peak_rss_mib_max: 160,
+      },
     };
     writeFileSync(RESULTS, JSON.stringify(result, null, 2) + "\n");
     console.log(`\nratios (${ref}, medians): ${JSON.stringify(result.ratios)}`);

@@ -16,7 +16,9 @@ export function parseJsonc(text: string): unknown {
   if (first) {
     const { line, column } = lineColumn(text, first.offset);
     // "CommaExpected" → "comma expected": the library's own code names, in words.
-    const what = printParseErrorCode(first.error).replace(/(?<!^)([A-Z])/g, " $1").toLowerCase();
+    const what = printParseErrorCode(first.error)
+      .replace(/(?<!^)([A-Z])/g, " $1")
+      .toLowerCase();
     // Only the first: the parser's recovery makes later errors mostly echoes of it.
     throw new SyntaxError(`line ${line} column ${column}: ${what}`);
   }

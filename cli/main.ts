@@ -16,8 +16,20 @@ import { verify } from "./commands/verify.ts";
 import { EXIT_INTERNAL, EXIT_OUTPUT_CLOSED, EXIT_USAGE, exitStatusOf } from "./exit-status.ts";
 import { commandHelp, generalHelp, version } from "./help.ts";
 
-export const COMMANDS: Record<string, Command> = { init, keygen, backup, list, restore, decrypt, verify, drill, prune, "check-config": checkConfig, "check-bucket": checkBucketCommand, "setup-bucket": setupBucket };
-
+export const COMMANDS: Record<string, Command> = {
+  init,
+  keygen,
+  backup,
+  list,
+  restore,
+  decrypt,
+  verify,
+  drill,
+  prune,
+  "check-config": checkConfig,
+  "check-bucket": checkBucketCommand,
+  "setup-bucket": setupBucket,
+};
 
 /** Control characters (a newline in a --name, say) shown as JSON escapes: an error stays one line. */
 export function oneLine(text: string): string {

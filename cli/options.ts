@@ -111,7 +111,12 @@ export async function decryptKeysFrom(flags: Flags): Promise<DecryptKeys> {
       throw new PgsealError("KEY_INVALID", `cannot read private key file ${file}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
     }
   }
-  const privateKeys = await Promise.all(text.split(/\s+/).filter((l) => l !== "").map((l) => parsePrivateKey(l)));
+  const privateKeys = await Promise.all(
+    text
+      .split(/\s+/)
+      .filter((l) => l !== "")
+      .map((l) => parsePrivateKey(l)),
+  );
   const hasKeyring = Boolean(pick(flags, "keyring-file", ENV.keyringFile) || process.env[ENV.keyring]);
   if (!hasKeyring && privateKeys.length === 0) {
     throw new PgsealError("USAGE", `no key to decrypt with: set ${ENV.keyring} or pass --keyring-file (keyring backups), or pass --private-key-file / set ${ENV.privateKey} (key custody backups)`);

@@ -53,7 +53,9 @@ try {
     }
   }
   if (problems.length === 0) {
-    console.log(`check:deploy ok: Worker bundle ${(statSync(bundle).size / 1024).toFixed(0)} KiB; image build: context = repository root, Dockerfile = container/Dockerfile, every COPY source present`);
+    console.log(
+      `check:deploy ok: Worker bundle ${(statSync(bundle).size / 1024).toFixed(0)} KiB; image build: context = repository root, Dockerfile = container/Dockerfile, every COPY source present`,
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

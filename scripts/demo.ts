@@ -59,9 +59,7 @@ const cleanups: (() => Promise<void>)[] = [];
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) =>
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } }, (error, _stdout, stderr) =>
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr }),
-    ),
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } }, (error, _stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr })),
   );
 }
 
@@ -99,7 +97,10 @@ async function main(): Promise<void> {
   if (fixedPort) cleanups.push(() => fixedPort.close());
   step("starting a throwaway PostgreSQL and a local S3 server (OpenStack Swift)");
   const [pg, s3] = await Promise.all([startPostgres({ name: "demo" }), startS3()]);
-  cleanups.push(() => pg.stop(), () => s3.stop());
+  cleanups.push(
+    () => pg.stop(),
+    () => s3.stop(),
+  );
   const sourceUrl = await pg.createDatabase("demo");
   await pg.psql(
     `create table customers(id int primary key, name text, joined timestamptz);
@@ -142,7 +143,11 @@ async function main(): Promise<void> {
     if (r.status !== 200) throw new Error(`GET ${post.body.status_url} answered ${r.status}`);
     job = r.body;
     const p = job.progress;
-    const line = `  ${job.state.padEnd(9)}` + (p ? ` dumped ${formatBytes(p.bytesDumped).padStart(9)} · compressed ${formatBytes(p.bytesCompressed).padStart(9)} · uploaded ${formatBytes(p.bytesUploaded).padStart(9)} · ${(p.elapsedMs / 1000).toFixed(1)}s${p.drill ? ` · drilled ${formatBytes(p.drill.bytesRead)} of ${formatBytes(p.drill.bytesTotal)} (${p.drill.step})` : p.table ? ` · ${p.table}` : ""}` : "");
+    const line =
+      `  ${job.state.padEnd(9)}` +
+      (p
+        ? ` dumped ${formatBytes(p.bytesDumped).padStart(9)} · compressed ${formatBytes(p.bytesCompressed).padStart(9)} · uploaded ${formatBytes(p.bytesUploaded).padStart(9)} · ${(p.elapsedMs / 1000).toFixed(1)}s${p.drill ? ` · drilled ${formatBytes(p.drill.bytesRead)} of ${formatBytes(p.drill.bytesTotal)} (${p.drill.step})` : p.table ? ` · ${p.table}` : ""}`
+        : "");
     if (process.stdout.isTTY) process.stdout.write(`\r\x1b[K${line}`);
     else if (line !== lastLine) console.log(line);
     lastLine = line;
@@ -157,7 +162,9 @@ async function main(): Promise<void> {
   const m = job.manifest;
   console.log(`  phases    ${job.events.map((e) => e.to).join(" → ")}`);
   console.log(`  artifact  ${job.artifactKey}\n  manifest  ${job.manifestKey}`);
-  console.log(`  sizes     dump ${formatBytes(m.dump.bytes)} → ${m.compression.algorithm} ${formatBytes(m.compression.bytes)} → stored ${formatBytes(m.artifact.bytes)} (${m.artifact.parts} part${m.artifact.parts === 1 ? "" : "s"})`);
+  console.log(
+    `  sizes     dump ${formatBytes(m.dump.bytes)} → ${m.compression.algorithm} ${formatBytes(m.compression.bytes)} → stored ${formatBytes(m.artifact.bytes)} (${m.artifact.parts} part${m.artifact.parts === 1 ? "" : "s"})`,
+  );
   console.log(`  timings   dump ${m.timings.dumpSeconds}s, total ${m.timings.totalSeconds}s · sha256 ${m.artifact.sha256.slice(0, 16)}…`);
   const d = job.drillRecord;
   if (d) {

@@ -62,7 +62,10 @@ async function main(): Promise<void> {
   }
   console.log("▸ starting PostgreSQL (database 'demo' with sample rows) and Swift (bucket 'pgseal-dev')");
   const [pg, s3] = await Promise.all([startPostgres({ name: "dev" }), startS3()]);
-  cleanups.push(() => pg.stop(), () => s3.stop());
+  cleanups.push(
+    () => pg.stop(),
+    () => s3.stop(),
+  );
   const sourceUrl = await pg.createDatabase("demo");
   await pg.psql("create table items(id int primary key, name text); insert into items select g, 'item ' || g from generate_series(1, 10000) g;", "demo");
   await s3.createBucket(BUCKET);
@@ -107,17 +110,23 @@ async function main(): Promise<void> {
   writeFileSync(DEV_VARS, lines.join("\n") + "\n", { mode: 0o600 });
   cleanups.push(async () => rmSync(DEV_VARS, { force: true })); // its ports and token die with this run
 
-  console.log(`▸ wrangler dev on http://127.0.0.1:${WRANGLER_PORT} (${CONTAINERS ? `containers on: ${CONTAINERS_CONFIG}; the first start builds the image` : "containers off; the seam forwards to the streamer"})\n`);
+  console.log(
+    `▸ wrangler dev on http://127.0.0.1:${WRANGLER_PORT} (${CONTAINERS ? `containers on: ${CONTAINERS_CONFIG}; the first start builds the image` : "containers off; the seam forwards to the streamer"})\n`,
+  );
   console.log(`  TOKEN='${token}'`);
   console.log(`  curl -s -H "authorization: Bearer $TOKEN" http://127.0.0.1:${WRANGLER_PORT}/databases`);
   console.log(`  curl -s -X POST -H "authorization: Bearer $TOKEN" http://127.0.0.1:${WRANGLER_PORT}/backups/demo`);
   console.log(`  curl -s "http://127.0.0.1:${WRANGLER_PORT}/cdn-cgi/handler/scheduled?cron=*/5+*+*+*+*"   # the cron watchdog\n`);
   const config = CONTAINERS ? ["-c", CONTAINERS_CONFIG] : [];
-  const wrangler = spawn(process.execPath, [`${ROOT}node_modules/wrangler/bin/wrangler.js`, "dev", ...config, "--ip", "127.0.0.1", "--port", String(WRANGLER_PORT), "--show-interactive-dev-session=false"], {
-    cwd: ROOT,
-    env: { ...process.env, ...dockerEnv, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  const wrangler = spawn(
+    process.execPath,
+    [`${ROOT}node_modules/wrangler/bin/wrangler.js`, "dev", ...config, "--ip", "127.0.0.1", "--port", String(WRANGLER_PORT), "--show-interactive-dev-session=false"],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...dockerEnv, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
   cleanups.push(stopChild(wrangler));
   const ended = await new Promise<string>((resolve) => {
     // `on`, not `once`: npm passes a second signal along while we clean up, and that must not kill us half-way.

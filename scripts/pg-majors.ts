@@ -23,7 +23,8 @@ const SUITES: Record<number, { suite: string; release: string }> = {
 const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 const MIRROR = process.env.PGSEAL_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
 /** Library packages a client or server never loads (PAM modules, perl, SELinux tools, JIT's libLLVM, …). */
-const SKIP = /^(libpam-modules.*|lib.*-perl|libperl.*|libsemanage.*|libsepol.*|libdebconfclient0|libdebian-installer4|libnewt.*|libslang.*|libtextwrap1|libsystemd-shared|libproc2.*|libc-bin|libc-l10n|libc-gconv-modules-extra|libllvm.*|libz3-.*|libaudit-common)$/;
+const SKIP =
+  /^(libpam-modules.*|lib.*-perl|libperl.*|libsemanage.*|libsepol.*|libdebconfclient0|libdebian-installer4|libnewt.*|libslang.*|libtextwrap1|libsystemd-shared|libproc2.*|libc-bin|libc-l10n|libc-gconv-modules-extra|libllvm.*|libz3-.*|libaudit-common)$/;
 const TOOLS = ["pg_dump", "pg_restore", "psql", "postgres", "pg_ctl", "initdb", "pg_dumpall", "pg_isready", "pgbench", "pg_controldata"];
 /** Tools that start `postgres` or `pg_dump` from their own directory: they must find the wrapper, not the bare binary. */
 const FINDS_SIBLINGS = new Set(["pg_ctl", "initdb", "pg_dumpall"]);
@@ -38,7 +39,10 @@ export class PgMajorError extends Error {}
 export function matrixMajors(env: NodeJS.ProcessEnv = process.env): number[] {
   const raw = env.PGSEAL_TEST_MATRIX;
   if (raw === undefined) return [...MATRIX_MAJORS];
-  const majors = raw.split(/[\s,]+/).filter(Boolean).map(Number);
+  const majors = raw
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(Number);
   if (majors.some((m) => !Number.isInteger(m) || m < 10)) throw new PgMajorError(`PGSEAL_TEST_MATRIX=${raw}: expected PostgreSQL major versions such as "17 18", or "" for none`);
   return majors;
 }
@@ -63,9 +67,14 @@ export function providePgMajor(major: number, log: (line: string) => void): { bi
   const present = pgBinDirFor(major);
   if (present) return { binDir: present, version: versionOf(join(present, "pg_dump"))!.version, fetched: false };
   const source = SUITES[major];
-  if (!source) throw new PgMajorError(`PostgreSQL ${major} is not installed and there is no Debian suite known to provide it (known: ${Object.keys(SUITES).join(", ")}): install it into /usr/lib/postgresql/${major}/bin`);
+  if (!source)
+    throw new PgMajorError(
+      `PostgreSQL ${major} is not installed and there is no Debian suite known to provide it (known: ${Object.keys(SUITES).join(", ")}): install it into /usr/lib/postgresql/${major}/bin`,
+    );
   if (!which("apt-get") || !which("apt-cache") || !which("dpkg")) {
-    throw new PgMajorError(`PostgreSQL ${major} for the test matrix is fetched with apt-get and dpkg (Debian/Ubuntu), which are not here: install PostgreSQL ${major} into /usr/lib/postgresql/${major}/bin, or narrow the matrix with PGSEAL_TEST_MATRIX (e.g. PGSEAL_TEST_MATRIX="")`);
+    throw new PgMajorError(
+      `PostgreSQL ${major} for the test matrix is fetched with apt-get and dpkg (Debian/Ubuntu), which are not here: install PostgreSQL ${major} into /usr/lib/postgresql/${major}/bin, or narrow the matrix with PGSEAL_TEST_MATRIX (e.g. PGSEAL_TEST_MATRIX="")`,
+    );
   }
   if (!existsSync(KEYRING)) throw new PgMajorError(`${KEYRING} is missing (it verifies Debian's package lists): apt-get install -y debian-archive-keyring`);
   const arch = execFileSync("dpkg", ["--print-architecture"], { encoding: "utf8" }).trim();
@@ -108,7 +117,19 @@ export function providePgMajor(major: number, log: (line: string) => void): { bi
   const finalRoot = join(final, "root");
   for (const tool of TOOLS) {
     if (!existsSync(join(pgRoot, "bin", tool))) continue;
-    writeFileSync(join(bin, tool), wrapper(major, tool, join(finalRoot, layout.loader), join(finalRoot, layout.libDir), join(finalRoot, "usr/lib/postgresql", String(major), "bin", tool), join(final, "bin", tool), join(finalRoot, "usr/share/postgresql", String(major))), { mode: 0o755 });
+    writeFileSync(
+      join(bin, tool),
+      wrapper(
+        major,
+        tool,
+        join(finalRoot, layout.loader),
+        join(finalRoot, layout.libDir),
+        join(finalRoot, "usr/lib/postgresql", String(major), "bin", tool),
+        join(final, "bin", tool),
+        join(finalRoot, "usr/share/postgresql", String(major)),
+      ),
+      { mode: 0o755 },
+    );
   }
   rmSync(final, { recursive: true, force: true });
   renameSync(work, final);
@@ -147,7 +168,9 @@ function aptOptions(aptDir: string, release: string): string[] {
 function ensureAptState(aptDir: string, opts: string[], log: (line: string) => void): void {
   mkdirSync(join(aptDir, "lists", "partial"), { recursive: true });
   mkdirSync(join(aptDir, "cache", "archives", "partial"), { recursive: true });
-  const list = Object.values(SUITES).map((s) => `deb [signed-by=${KEYRING}] ${MIRROR} ${s.suite} main\n`).join("");
+  const list = Object.values(SUITES)
+    .map((s) => `deb [signed-by=${KEYRING}] ${MIRROR} ${s.suite} main\n`)
+    .join("");
   const listPath = join(aptDir, "sources.list");
   const changed = !existsSync(listPath) || readFileSync(listPath, "utf8") !== list;
   if (changed) writeFileSync(listPath, list);
@@ -157,7 +180,10 @@ function ensureAptState(aptDir: string, opts: string[], log: (line: string) => v
 function aptUpdate(opts: string[], log: (line: string) => void): void {
   log(`apt-get update (private package lists in ${join(PG_CACHE_DIR, "apt")}, ~20 MB)`);
   const r = spawnSync("apt-get", [...opts, "update"], { encoding: "utf8" });
-  if (r.status !== 0) throw new PgMajorError(`apt-get update of the private package lists failed (is ${MIRROR} reachable? PGSEAL_DEBIAN_MIRROR picks another mirror): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join("\n")}`);
+  if (r.status !== 0)
+    throw new PgMajorError(
+      `apt-get update of the private package lists failed (is ${MIRROR} reachable? PGSEAL_DEBIAN_MIRROR picks another mirror): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join("\n")}`,
+    );
 }
 
 /** The packages plus their shared-library closure: Depends/Pre-Depends (first alternative) through library packages only. */
@@ -225,7 +251,13 @@ function versionOf(pgDump: string): { major: number; version: string } | undefin
 
 function run(file: string, args: string[]): string {
   const r = spawnSync(file, args, { encoding: "utf8", maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new PgMajorError(`${file} ${args.filter((a) => !a.startsWith("-")).slice(0, 3).join(" ")} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join("\n")}`);
+  if (r.status !== 0)
+    throw new PgMajorError(
+      `${file} ${args
+        .filter((a) => !a.startsWith("-"))
+        .slice(0, 3)
+        .join(" ")} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join("\n")}`,
+    );
   return r.stdout;
 }
 

@@ -54,11 +54,37 @@ describe("staleDue", () => {
 
 describe("messagesFor", () => {
   const job = (state: string, extra: object = {}) =>
-    ({ id: "j1", db: "shop", trigger: "manual", state, attempt: 1, createdAt: 0, updatedAt: Date.parse("2026-11-22T03:00:00Z"), notBefore: 0, streamerJobId: null, missedPolls: 0, lastPollOkAt: null, progress: null, result: null, error: null, ...extra }) as never;
+    ({
+      id: "j1",
+      db: "shop",
+      trigger: "manual",
+      state,
+      attempt: 1,
+      createdAt: 0,
+      updatedAt: Date.parse("2026-11-22T03:00:00Z"),
+      notBefore: 0,
+      streamerJobId: null,
+      missedPolls: 0,
+      lastPollOkAt: null,
+      progress: null,
+      result: null,
+      error: null,
+      ...extra,
+    }) as never;
   const env = { ALERT_WEBHOOK_URL: "https://hooks.example/x", PING_URL_SHOP: "https://hc-ping.com/u" };
 
   it("sends the ping and one alert per failed copy even when the job sealed, and the sealed alert only when asked", () => {
-    const sealed = job("sealed", { result: { artifactKey: "k", manifestKey: "m", manifest: null, copies: [{ name: "r2", bucket: "b", ok: true }, { name: "b2", bucket: "c", ok: false, error: { code: "S3_FORBIDDEN", message: "no" } }] } });
+    const sealed = job("sealed", {
+      result: {
+        artifactKey: "k",
+        manifestKey: "m",
+        manifest: null,
+        copies: [
+          { name: "r2", bucket: "b", ok: true },
+          { name: "b2", bucket: "c", ok: false, error: { code: "S3_FORBIDDEN", message: "no" } },
+        ],
+      },
+    });
     const quiet = messagesFor(sealed, "shop", env, false);
     expect(quiet.map((m) => [m.what, m.url, (m.body?.pgseal as { event?: string } | undefined)?.event ?? null])).toEqual([
       ["ping success", "https://hc-ping.com/u", null],

@@ -124,7 +124,11 @@ export function messagesFor(job: AlertJob, db: string, env: object, onSuccess: b
   const at = new Date(job.updatedAt).toISOString();
   if (isTerminal(job.state)) {
     for (const c of job.result?.copies?.filter((x) => !x.ok) ?? []) {
-      out.push({ url: webhook, what: "alert", body: alertMessage({ event: "copy-failed", db, at, jobId: job.id, state: job.state, destination: c.name, ...(c.error ? { code: c.error.code, message: c.error.message } : {}) }) });
+      out.push({
+        url: webhook,
+        what: "alert",
+        body: alertMessage({ event: "copy-failed", db, at, jobId: job.id, state: job.state, destination: c.name, ...(c.error ? { code: c.error.code, message: c.error.message } : {}) }),
+      });
     }
   }
   const event = alertFor(job.state, onSuccess);

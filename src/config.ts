@@ -47,7 +47,6 @@ export interface DatabaseEntry {
   maxRunHours: number;
 }
 
-
 export { DRILL_MODES, type DrillMode };
 
 export interface PgsealConfig {
@@ -223,7 +222,8 @@ function readDestinations(p: Problems, raw: unknown, env: object): Record<string
       if (secretValue(env, secret) === undefined) p.add(`secrets.${secret}`, `missing secret for destination '${name}': wrangler secret put ${secret}`);
     }
     const fieldProblems = p.list.slice(before).filter((x) => !x.path.startsWith("secrets."));
-    if (fieldProblems.length === 0 && endpoint && bucket) out[name] = { name, endpoint, bucket, region, prefix, ...(pathStyle === undefined ? {} : { pathStyle }), ...(objectLock ? { objectLock } : {}) };
+    if (fieldProblems.length === 0 && endpoint && bucket)
+      out[name] = { name, endpoint, bucket, region, prefix, ...(pathStyle === undefined ? {} : { pathStyle }), ...(objectLock ? { objectLock } : {}) };
   }
   return out;
 }
@@ -274,7 +274,8 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     let names: string[] = [];
     if (v.destinations !== undefined) {
       if (v.destination !== undefined) p.add(`${path}.destinations`, "use either 'destination' or 'destinations', not both");
-      if (!Array.isArray(v.destinations) || v.destinations.length === 0 || !v.destinations.every((d) => typeof d === "string")) p.add(`${path}.destinations`, "must be a non-empty list of destination names");
+      if (!Array.isArray(v.destinations) || v.destinations.length === 0 || !v.destinations.every((d) => typeof d === "string"))
+        p.add(`${path}.destinations`, "must be a non-empty list of destination names");
       else if (new Set(v.destinations).size !== v.destinations.length) p.add(`${path}.destinations`, "names a destination twice");
       else names = v.destinations as string[];
     } else {
@@ -285,7 +286,7 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     for (const d of names) if (!Object.hasOwn(destinations, d)) p.add(`${path}.${field}`, `no destination named '${d}' (known: ${Object.keys(destinations).join(", ") || "none"})`);
     const destination = names[0];
     const compression = v.compression ?? "zstd";
-    if (compression !== "zstd" && compression !== "gzip") p.add(`${path}.compression`, "must be \"zstd\" or \"gzip\"");
+    if (compression !== "zstd" && compression !== "gzip") p.add(`${path}.compression`, 'must be "zstd" or "gzip"');
     const enabled = optionalBoolean(p, `${path}.enabled`, v.enabled) ?? true;
     const maxAgeHours = optionalHours(p, `${path}.maxAgeHours`, v.maxAgeHours) ?? defaultMaxAge ?? null;
     const lockWaitTimeoutSeconds = jobLimit(p, path, v, "lockWaitTimeoutSeconds");
@@ -305,7 +306,21 @@ function readDatabases(p: Problems, raw: unknown, destinations: Bag, env: object
     // Missing secrets are reported above but do not drop the database: its jobs fail with CONFIG_INVALID, visibly.
     const fieldProblems = p.list.slice(before).filter((x) => !x.path.startsWith("secrets."));
     if (fieldProblems.length === 0 && schedule && cron && destination) {
-      out[name] = { name, schedule, cron, destination, compression: compression as Compression, enabled, drill: drill as DrillMode, maxAgeHours, retention, copies: names.slice(1), lockWaitTimeoutSeconds, stallTimeoutMinutes, maxRunHours };
+      out[name] = {
+        name,
+        schedule,
+        cron,
+        destination,
+        compression: compression as Compression,
+        enabled,
+        drill: drill as DrillMode,
+        maxAgeHours,
+        retention,
+        copies: names.slice(1),
+        lockWaitTimeoutSeconds,
+        stallTimeoutMinutes,
+        maxRunHours,
+      };
     }
   }
   return out;
@@ -340,7 +355,7 @@ export function validateConfig(env: object): ValidatedConfig {
     }
     let defaultMaxAge: number | undefined;
     if (raw.alerts !== undefined) {
-      if (!isObject(raw.alerts)) p.add("alerts", "must be an object like {\"onSuccess\": false, \"maxAgeHours\": 36}");
+      if (!isObject(raw.alerts)) p.add("alerts", 'must be an object like {"onSuccess": false, "maxAgeHours": 36}');
       else {
         p.unknownKeys("alerts", raw.alerts, ["onSuccess", "maxAgeHours"]);
         config.alerts.onSuccess = optionalBoolean(p, "alerts.onSuccess", raw.alerts.onSuccess) ?? false;
@@ -370,7 +385,11 @@ export function validateConfig(env: object): ValidatedConfig {
     } catch (e) {
       p.add(`secrets.${RECIPIENT_SECRET}`, e instanceof PgsealError ? e.message : "not a valid recipient public key");
     }
-  } else if (keyring === undefined) p.add("secrets.PGSEAL_KEYRING", `missing: create one with 'npx pgseal keygen', then wrangler secret put PGSEAL_KEYRING (or, for key custody, ${RECIPIENT_SECRET} from 'npx pgseal keygen --public')`);
+  } else if (keyring === undefined)
+    p.add(
+      "secrets.PGSEAL_KEYRING",
+      `missing: create one with 'npx pgseal keygen', then wrangler secret put PGSEAL_KEYRING (or, for key custody, ${RECIPIENT_SECRET} from 'npx pgseal keygen --public')`,
+    );
   else {
     try {
       parseKeyring(keyring);
@@ -421,7 +440,9 @@ export function readJobSecrets(env: object, db: DatabaseEntry): JobSecrets {
     ...(secretValue(env, RECIPIENT_SECRET) !== undefined ? { recipient: RECIPIENT_SECRET } : { keyring: "PGSEAL_KEYRING" }),
   };
   const values = Object.fromEntries(Object.entries(names).map(([k, n]) => [k, secretValue(env, n)]));
-  const missing = Object.entries(names).filter(([k]) => values[k] === undefined).map(([, n]) => n);
+  const missing = Object.entries(names)
+    .filter(([k]) => values[k] === undefined)
+    .map(([, n]) => n);
   if (db.drill === "scratch" && secretValue(env, drillScratchSecret(db.name)) === undefined) missing.push(drillScratchSecret(db.name));
   for (const d of db.copies) for (const n of [accessKeySecret(d), secretKeySecret(d)]) if (secretValue(env, n) === undefined) missing.push(n);
   if (missing.length > 0) throw new PgsealError("CONFIG_INVALID", `missing secrets: ${missing.join(", ")} (wrangler secret put <NAME>)`);

@@ -12,7 +12,8 @@ const sealedDb: DatabaseMetrics = {
   drillFailures: 1,
   activePhase: "dumping",
 };
-const value = (fams: ReturnType<typeof parseOpenMetrics>, family: string, labels: Record<string, string>) => fams.get(family)?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+const value = (fams: ReturnType<typeof parseOpenMetrics>, family: string, labels: Record<string, string>) =>
+  fams.get(family)?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 
 describe("renderMetrics", () => {
   it("writes a valid exposition whose values are the input's", () => {

@@ -7,7 +7,15 @@ export const PHASES = ["idle", ...ACTIVE_JOB_STATES] as const;
 
 export interface DatabaseMetrics {
   db: string;
-  lastSealed: null | { finishedAtMs: number; durationSeconds: number | null; dumpBytes: number | null; storedBytes: number | null; restoreSeconds: number | null; tables: number | null; rows: number | null };
+  lastSealed: null | {
+    finishedAtMs: number;
+    durationSeconds: number | null;
+    dumpBytes: number | null;
+    storedBytes: number | null;
+    restoreSeconds: number | null;
+    tables: number | null;
+    rows: number | null;
+  };
   lastBackup: null | { finishedAtMs: number; durationSeconds: number | null; dumpBytes: number | null; storedBytes: number | null; state: string };
   /** Ended jobs by end state over the database's history. */
   jobsByState: Record<string, number>;
@@ -35,7 +43,12 @@ export function escapeLabel(v: string): string {
 }
 
 const num = (v: number) => (Number.isInteger(v) ? String(v) : String(Number(v.toFixed(6))));
-const labelText = (l: Labels) => (Object.keys(l).length === 0 ? "" : `{${Object.entries(l).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`);
+const labelText = (l: Labels) =>
+  Object.keys(l).length === 0
+    ? ""
+    : `{${Object.entries(l)
+        .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+        .join(",")}}`;
 
 function render(families: Family[]): string {
   const lines: string[] = [];
@@ -68,7 +81,12 @@ export function renderMetrics(input: MetricsInput): string {
   const states = [...new Set(dbs.flatMap((d) => Object.keys(d.jobsByState)))].sort();
   return render([
     { name: "pgseal_databases", type: "gauge", help: "Databases configured in PGSEAL_CONFIG.", samples: [{ labels: {}, value: dbs.length }] },
-    gauge("pgseal_last_sealed_backup_timestamp_seconds", "When the newest sealed (restore-drilled) backup finished, as a Unix time.", "seconds", (d) => d.lastSealed && d.lastSealed.finishedAtMs / 1000),
+    gauge(
+      "pgseal_last_sealed_backup_timestamp_seconds",
+      "When the newest sealed (restore-drilled) backup finished, as a Unix time.",
+      "seconds",
+      (d) => d.lastSealed && d.lastSealed.finishedAtMs / 1000,
+    ),
     gauge("pgseal_last_sealed_backup_age_seconds", "Age of the newest sealed backup.", "seconds", (d) => d.lastSealed && Math.max(0, (input.now - d.lastSealed.finishedAtMs) / 1000)),
     gauge("pgseal_last_backup_duration_seconds", "Duration of the newest finished backup, dump to manifest.", "seconds", (d) => d.lastBackup?.durationSeconds),
     gauge("pgseal_last_backup_dump_bytes", "Size of the newest finished backup's pg_dump archive.", "bytes", (d) => d.lastBackup?.dumpBytes),

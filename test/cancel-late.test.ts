@@ -37,7 +37,17 @@ afterAll(async () => {
 
 describe("a cancel too late to remove the backup", () => {
   it("ends succeeded with the stored, undrilled backup and a note saying why it stays; the manifest says uploaded", async () => {
-    const body = { jobId: "late-1", kind: "backup", db: "app", databaseUrl: url, destination: { ...target, endpoint: proxy.url, pathStyle: true }, prefix: "late", keyring: generateKey("late").entry, compression: "zstd", drill: { mode: "local" } };
+    const body = {
+      jobId: "late-1",
+      kind: "backup",
+      db: "app",
+      databaseUrl: url,
+      destination: { ...target, endpoint: proxy.url, pathStyle: true },
+      prefix: "late",
+      keyring: generateKey("late").entry,
+      compression: "zstd",
+      drill: { mode: "local" },
+    };
     expect((await fetch(`${streamer.url}/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).status).toBe(202);
     for (let i = 0; (await status("late-1")).phase !== "drilling"; i++) {
       if (i > 1200) throw new Error("the drill never started");

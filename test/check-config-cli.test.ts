@@ -38,7 +38,14 @@ describe("parseJsonc", () => {
 
 describe("env files as check-config reads them (node:util parseEnv)", () => {
   it("reads quoted, bare, exported and multi-line values, skipping comments", () => {
-    expect(parseEnv(`# c\nA='{"x": "y"}'\nB="two\\nlines"\nC=bare # trailing\n\nexport D=d\nE="multi\nline"\r\nF=crlf\r\n`)).toEqual({ A: '{"x": "y"}', B: "two\nlines", C: "bare", D: "d", E: "multi\nline", F: "crlf" });
+    expect(parseEnv(`# c\nA='{"x": "y"}'\nB="two\\nlines"\nC=bare # trailing\n\nexport D=d\nE="multi\nline"\r\nF=crlf\r\n`)).toEqual({
+      A: '{"x": "y"}',
+      B: "two\nlines",
+      C: "bare",
+      D: "d",
+      E: "multi\nline",
+      F: "crlf",
+    });
   });
 });
 
@@ -79,14 +86,7 @@ describe("pgseal check-config", () => {
     expect(r.code).toBe(1);
     const paths = (JSON.parse(r.stdout) as { problems: { path: string }[] }).problems.map((p) => p.path);
     expect(paths).toEqual(
-      expect.arrayContaining([
-        "destinations.r2.endpoint",
-        "destinations.r2.bucket",
-        "databases.shop.schedule",
-        "databases.shop.destination",
-        "databases.shop.compresion",
-        "maxConcurrentJobs",
-      ]),
+      expect.arrayContaining(["destinations.r2.endpoint", "destinations.r2.bucket", "databases.shop.schedule", "databases.shop.destination", "databases.shop.compresion", "maxConcurrentJobs"]),
     );
     expect(paths.some((p) => p.startsWith("secrets."))).toBe(false);
     expect(r.stderr).toMatch(/error CONFIG_INVALID: \d+ problem\(s\) in /);

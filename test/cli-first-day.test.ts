@@ -83,7 +83,8 @@ describe("the CLI explains itself", () => {
 
   it("names the variables each bucket command reads, e.g. restore", async () => {
     const r = await pgseal(["help", "restore"], {});
-    for (const v of ["PGSEAL_TARGET_URL", "PGSEAL_S3_ENDPOINT", "PGSEAL_S3_SECRET_ACCESS_KEY", "PGSEAL_PREFIX", "PGSEAL_KEYRING", "PGSEAL_PRIVATE_KEY_FILE", "PGSEAL_PG_BIN"]) expect(r.stdout).toContain(v);
+    for (const v of ["PGSEAL_TARGET_URL", "PGSEAL_S3_ENDPOINT", "PGSEAL_S3_SECRET_ACCESS_KEY", "PGSEAL_PREFIX", "PGSEAL_KEYRING", "PGSEAL_PRIVATE_KEY_FILE", "PGSEAL_PG_BIN"])
+      expect(r.stdout).toContain(v);
     expect(r.stdout).toContain("--prefix");
   });
 

@@ -37,12 +37,23 @@ describe("writing two destinations in one pass", () => {
   it("stores byte-identical copies in both buckets, drills one and checks the other by size and sha256", async () => {
     const [a, b] = [await freshBucket("copy-a"), await freshBucket("copy-b")];
     const r = await runBackup({ db: "big", databaseUrl: pg.urlFor("big"), s3: a, name: "a", copies: [{ name: "b", s3: b }], prefix: "c", keyring, compression: "zstd", partSize: PART_BYTES });
-    expect(r.copies.map((c) => [c.name, c.ok])).toEqual([["a", true], ["b", true]]);
+    expect(r.copies.map((c) => [c.name, c.ok])).toEqual([
+      ["a", true],
+      ["b", true],
+    ]);
     expect(r.manifest.artifact.parts).toBeGreaterThan(1);
     const [ka, kb] = [await objects(a, "c/"), await objects(b, "c/")];
     expect(ka).toEqual([r.manifest.artifact.key, r.manifestKey].sort());
     expect(kb).toEqual(ka);
-    const sealed = await sealBackup({ client: new S3Client(a, nodeHashing), manifest: r.manifest, manifestKey: r.manifestKey, keyring, inventory: r.inventory, scratchUrl: pg.url, copies: [{ name: "b", client: new S3Client(b, nodeHashing) }] });
+    const sealed = await sealBackup({
+      client: new S3Client(a, nodeHashing),
+      manifest: r.manifest,
+      manifestKey: r.manifestKey,
+      keyring,
+      inventory: r.inventory,
+      scratchUrl: pg.url,
+      copies: [{ name: "b", client: new S3Client(b, nodeHashing) }],
+    });
     expect(sealed.drill.verdict).toBe("pass");
     expect(sealed.copies).toEqual([{ name: "b", ok: true }]);
     for (const t of [a, b]) {
@@ -58,7 +69,17 @@ describe("writing two destinations in one pass", () => {
     const flaky = { ...flakyTarget, endpoint: proxy.url };
     // The store dies once the flaky copy's upload is well under way.
     void proxy.waitForBytesUp(PART_BYTES + 1024 * 1024).then(() => proxy!.down());
-    const r = await runBackup({ db: "big", databaseUrl: pg.urlFor("big"), s3: flaky, name: "flaky", copies: [{ name: "good", s3: good }], prefix: "c", keyring, compression: "zstd", partSize: PART_BYTES });
+    const r = await runBackup({
+      db: "big",
+      databaseUrl: pg.urlFor("big"),
+      s3: flaky,
+      name: "flaky",
+      copies: [{ name: "good", s3: good }],
+      prefix: "c",
+      keyring,
+      compression: "zstd",
+      partSize: PART_BYTES,
+    });
     // The healthy copy comes first: it is the one the drill reads.
     expect(r.copies[0]).toMatchObject({ name: "good", ok: true });
     expect(r.copies[1]).toMatchObject({ name: "flaky", ok: false, error: { code: expect.stringMatching(/^S3_/) } });

@@ -96,7 +96,12 @@ describe("the dashboard in a browser", () => {
     const badges: [string, string][] = [];
     const deadline = Date.now() + JOB_DEADLINE_MS;
     while (Date.now() < deadline) {
-      labels.add((await page.locator("#progress-label").textContent().catch(() => "")) ?? "");
+      labels.add(
+        (await page
+          .locator("#progress-label")
+          .textContent()
+          .catch(() => "")) ?? "",
+      );
       const both = await page.evaluate(() => [document.querySelector("h1 .badge")?.textContent ?? "", document.getElementById("state")?.textContent ?? ""] as [string, string]).catch(() => null);
       if (both) badges.push(both);
       if (both?.[0] === "sealed") break;
@@ -185,7 +190,12 @@ describe("dashboard refusals", () => {
     const session = cookie.split(";")[0];
     const noCsrf = await fetch(`${worker.url}/db/crm/backup`, { method: "POST", headers: { cookie: session }, body: new URLSearchParams({}), redirect: "manual" });
     expect(noCsrf.status).toBe(403);
-    const crossSite = await fetch(`${worker.url}/db/crm/backup`, { method: "POST", headers: { cookie: session, origin: "https://evil.example" }, body: new URLSearchParams({ csrf: "anything" }), redirect: "manual" });
+    const crossSite = await fetch(`${worker.url}/db/crm/backup`, {
+      method: "POST",
+      headers: { cookie: session, origin: "https://evil.example" },
+      body: new URLSearchParams({ csrf: "anything" }),
+      redirect: "manual",
+    });
     expect(crossSite.status).toBe(403);
     // Nothing was started by either.
     const jobs = await worker.api<{ jobs: unknown[] }>("/backups/crm");

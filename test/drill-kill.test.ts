@@ -59,7 +59,17 @@ afterAll(async () => {
 
 describe("a streamer killed mid-drill", () => {
   it("leaves no drill cluster running and no drill directory behind", async () => {
-    const body = { jobId: "kill-1", kind: "backup", db: "big", databaseUrl: url, destination: { ...target, pathStyle: true }, prefix: "kill", keyring: generateKey("kill").entry, compression: "zstd", drill: { mode: "local" } };
+    const body = {
+      jobId: "kill-1",
+      kind: "backup",
+      db: "big",
+      databaseUrl: url,
+      destination: { ...target, pathStyle: true },
+      prefix: "kill",
+      keyring: generateKey("kill").entry,
+      compression: "zstd",
+      drill: { mode: "local" },
+    };
     const res = await fetch(`${streamer.url}/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     expect(res.status).toBe(202);
     // Only this streamer's cluster: other test runs on the machine drill too.

@@ -25,7 +25,12 @@ const wrongPassword = () => pg.urlFor("postgres").replace(`:${encodeURIComponent
 /** One line on stderr, a stable code, no stack trace. */
 function expectOneLineError(r: { code: number; stderr: string }, code: string): void {
   expect(r.code, r.stderr).toBe(1);
-  expect(r.stderr.trim().split("\n").filter((l) => l.includes("error ") || /^\s+at /.test(l))).toEqual([expect.stringContaining(`error ${code}: `)]);
+  expect(
+    r.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l.includes("error ") || /^\s+at /.test(l)),
+  ).toEqual([expect.stringContaining(`error ${code}: `)]);
   expect(r.stderr).not.toMatch(/^\s+at /m);
 }
 

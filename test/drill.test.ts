@@ -110,7 +110,9 @@ describe("a drill of the seed database", () => {
 
   it("leaves an existing backup's manifest untouched when a later drill has no disk: DRILL_SKIPPED is thrown, not recorded", async () => {
     const before = await new Response((await client.get(seeded.manifestKey)).body).text();
-    await expect(sealBackup({ client, manifest: seeded.manifest, manifestKey: seeded.manifestKey, keyring, inventory: seeded.inventory, freeBytes: () => 1024 })).rejects.toMatchObject({ code: "DRILL_SKIPPED" });
+    await expect(sealBackup({ client, manifest: seeded.manifest, manifestKey: seeded.manifestKey, keyring, inventory: seeded.inventory, freeBytes: () => 1024 })).rejects.toMatchObject({
+      code: "DRILL_SKIPPED",
+    });
     expect(await new Response((await client.get(seeded.manifestKey)).body).text()).toBe(before);
   });
 
@@ -217,8 +219,8 @@ describe("a dump that needs an extension the drill's PostgreSQL lacks", () => {
 describe("judging pg_restore's errors", () => {
   // PostgreSQL 15's own words (captured from psql), in pg_restore's framing.
   const stderr = [
-    "pg_restore: error: could not execute query: ERROR:  extension \"vector\" is not available",
-    "DETAIL:  Could not open extension control file \"/usr/share/postgresql/15/extension/vector.control\": No such file or directory.",
+    'pg_restore: error: could not execute query: ERROR:  extension "vector" is not available',
+    'DETAIL:  Could not open extension control file "/usr/share/postgresql/15/extension/vector.control": No such file or directory.',
     "HINT:  The extension must first be installed on the system where PostgreSQL is running.",
     "Command was: CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public;",
     "pg_restore: warning: errors ignored on restore: 1",

@@ -65,7 +65,9 @@ describe("dumpInventory on the seed database", () => {
     const whole = await run(seedDump, () => 1 << 20);
     if (whole.inventory instanceof Error) throw whole.inventory;
     const customers = whole.inventory.tables.find((t) => t.name === "customers")!;
-    const copy = spawnSync(pg.tools.psql, ["-X", "-q", "-d", pg.urlFor("seeded"), "-c", `SET DateStyle = ISO; SET extra_float_digits = 3; COPY public.customers ${customers.columns} TO STDOUT`], { env: { PATH: process.env.PATH ?? "" } });
+    const copy = spawnSync(pg.tools.psql, ["-X", "-q", "-d", pg.urlFor("seeded"), "-c", `SET DateStyle = ISO; SET extra_float_digits = 3; COPY public.customers ${customers.columns} TO STDOUT`], {
+      env: { PATH: process.env.PATH ?? "" },
+    });
     expect(customers.columns).toBe("(id, name, email, mood, note, home, created_at)");
     expect(customers.bytes).toBe(copy.stdout.length);
     expect(customers.sha256).toBe(sha(new Uint8Array(copy.stdout)));
@@ -81,7 +83,10 @@ describe("dumpInventory on the seed database", () => {
     // One-byte chunks cost an await per byte: a few awkward tables and the large objects, not all of public (it ran past the timeout under load).
     const tiny = pgDump("seeded", "-Z0", "-b", "--table=public.customers", "--table=public.blobs", '--table=public."MixedCase"');
     const small = pgDump("seeded", "-Z0", "--table=public.*");
-    for (const [dump, sizes] of [[tiny, () => 1], [small, () => Math.floor(Math.random() * 5000)]] as const) {
+    for (const [dump, sizes] of [
+      [tiny, () => 1],
+      [small, () => Math.floor(Math.random() * 5000)],
+    ] as const) {
       const { out, inventory } = await run(dump, sizes);
       expect(sha(out)).toBe(sha(dump));
       expect(inventory).not.toBeInstanceOf(Error);

@@ -147,7 +147,9 @@ describe("the Worker, started from Node with containers off and STREAMER_URL bou
 
     // The month's report lists it with its restore time.
     const month = job.events[0].at.slice(0, 7);
-    const report = await worker.api<{ databases: { db: string; counts: { sealed: number }; restoreSeconds: { max: number | null } }[] }>(`/reports/${month}`, { headers: { accept: "application/json" } });
+    const report = await worker.api<{ databases: { db: string; counts: { sealed: number }; restoreSeconds: { max: number | null } }[] }>(`/reports/${month}`, {
+      headers: { accept: "application/json" },
+    });
     expect(report.status).toBe(200);
     const shop = report.body.databases.find((d) => d.db === "shop")!;
     expect(shop.counts.sealed).toBe(1);
@@ -218,7 +220,9 @@ describe("the Worker, started from Node with containers off and STREAMER_URL bou
     expect(alert.body).toMatchObject({ pgseal: { db: "twice", destination: "locked-out", code: "S3_FORBIDDEN" } });
     expect(JSON.stringify(alert.body)).not.toContain("not-the-secret");
     // The month's report counts each destination's copies.
-    const report = await worker.api<{ databases: { db: string; copies: { destination: string; stored: number; failed: number }[] }[] }>(`/reports/${job.events[0].at.slice(0, 7)}`, { headers: { accept: "application/json" } });
+    const report = await worker.api<{ databases: { db: string; copies: { destination: string; stored: number; failed: number }[] }[] }>(`/reports/${job.events[0].at.slice(0, 7)}`, {
+      headers: { accept: "application/json" },
+    });
     expect(report.body.databases.find((d) => d.db === "twice")?.copies).toEqual([
       { destination: "local", stored: 1, failed: 0 },
       { destination: "mirror", stored: 1, failed: 0 },

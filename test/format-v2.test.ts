@@ -114,7 +114,9 @@ describe("format v2: sealed to a recipient's public key", () => {
     for (const at of [8, 8 + h.keyId.length + 5, h.headerLength - 80 + 3, h.headerLength - 40, h.headerLength - 1]) {
       const bad = ct.slice();
       bad[at] ^= 0x01;
-      await expect(through(createDecryptStream({ privateKeys: [priv] }), bad), `byte ${at}`).rejects.toMatchObject({ code: expect.stringMatching(/^(FORMAT_AUTH_FAILED|KEY_MISMATCH|FORMAT_BAD_HEADER|KEY_UNKNOWN_ID)$/) });
+      await expect(through(createDecryptStream({ privateKeys: [priv] }), bad), `byte ${at}`).rejects.toMatchObject({
+        code: expect.stringMatching(/^(FORMAT_AUTH_FAILED|KEY_MISMATCH|FORMAT_BAD_HEADER|KEY_UNKNOWN_ID)$/),
+      });
     }
   });
 

@@ -19,7 +19,10 @@ const vectorKeyring = parseKeyring(VECTOR_KEYRING);
 const MiB = 1_048_576;
 
 /** Deterministic pseudo-random chunk sizes in 0..max (0 = an empty chunk, which must be harmless). */
-const seeded = (seed: number, max = 5000) => () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % (max + 1);
+const seeded =
+  (seed: number, max = 5000) =>
+  () =>
+    (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % (max + 1);
 
 function chunked(bytes: Uint8Array, sizes: () => number): ReadableStream<Uint8Array> {
   let o = 0;
@@ -55,7 +58,20 @@ async function failure(ct: Uint8Array, ring: Keyring = vectorKeyring, chunk = ()
 
 describe("format v1 round trip", () => {
   const ring = parseKeyring(generateKey("rt").entry);
-  const cases: [number, number | undefined][] = [[0, 64], [1, 64], [63, 64], [64, 64], [65, 64], [128, 64], [129, 64], [64 * 5 + 3, 64], [MiB - 1, undefined], [MiB, undefined], [MiB + 1, undefined], [3 * MiB + 5, undefined]];
+  const cases: [number, number | undefined][] = [
+    [0, 64],
+    [1, 64],
+    [63, 64],
+    [64, 64],
+    [65, 64],
+    [128, 64],
+    [129, 64],
+    [64 * 5 + 3, 64],
+    [MiB - 1, undefined],
+    [MiB, undefined],
+    [MiB + 1, undefined],
+    [3 * MiB + 5, undefined],
+  ];
   for (const [size, seg] of cases) {
     it(`decrypts ${size} bytes (segment size ${seg ?? "default"}) to exactly the input, whatever the chunking`, async () => {
       const pt = new Uint8Array(randomBytes(size));
@@ -283,10 +299,17 @@ describe("format v1 damage detection", () => {
     const swapped = concatBytes([head, rec(multi, 1), rec(multi, 0), rec(multi, 2), tail]);
     const dropped = concatBytes([head, rec(multi, 0), rec(multi, 2), tail]);
     const duplicated = concatBytes([head, rec(multi, 0), rec(multi, 1), rec(multi, 1), rec(multi, 2), tail]);
-    const other = await run(chunked(pt, () => 64), createEncryptStream(vectorKeyring, { segmentSize: 64 }));
+    const other = await run(
+      chunked(pt, () => 64),
+      createEncryptStream(vectorKeyring, { segmentSize: 64 }),
+    );
     const foreign = concatBytes([head, rec(multi, 0), rec(other, 1), rec(multi, 2), tail]);
     expect(await failure(swapped)).toMatchObject({ code: "FORMAT_AUTH_FAILED", message: expect.stringContaining("segment 0 ") });
-    for (const [bad, first] of [[dropped, 1], [duplicated, 2], [foreign, 1]] as const) {
+    for (const [bad, first] of [
+      [dropped, 1],
+      [duplicated, 2],
+      [foreign, 1],
+    ] as const) {
       expect(await failure(bad)).toMatchObject({ code: "FORMAT_AUTH_FAILED", message: expect.stringContaining(`segment ${first} `) });
     }
   });

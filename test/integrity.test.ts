@@ -114,7 +114,10 @@ describe.each(CORPUS)("$name artifacts", (c) => {
     const env = envFor(c, prefix);
     const key = good.artifact.key;
 
-    for (const args of [["verify", key], ["verify", key, "--without-key"]]) {
+    for (const args of [
+      ["verify", key],
+      ["verify", key, "--without-key"],
+    ]) {
       const r = await pgseal(args, env);
       expect(r.code, `${args.join(" ")}: ${r.stdout}${r.stderr}`).toBe(1);
       expect(r.stderr).toMatch(/error ARTIFACT_CORRUPT: .*sha256/);
@@ -152,7 +155,10 @@ describe.each(CORPUS)("$name artifacts", (c) => {
     const forged = { ...newer, artifact: { ...newer.artifact, bytes: older.artifact.bytes, sha256: older.artifact.sha256 } };
     await putManifest(forged);
     const env = envFor(c, prefix);
-    for (const args of [["verify", newer.artifact.key], ["verify", newer.artifact.key, "--without-key"]]) {
+    for (const args of [
+      ["verify", newer.artifact.key],
+      ["verify", newer.artifact.key, "--without-key"],
+    ]) {
       const r = await pgseal(args, env);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toMatch(/error ARTIFACT_MISMATCH: .*not the artifact its manifest describes/);

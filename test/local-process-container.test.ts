@@ -66,7 +66,10 @@ describe("LocalProcessContainer with the real streamer", () => {
     expect((await seam.getTcpPort(STREAMER_PORT).fetch("http://container/health")).status).toBe(200);
     expect(await own.stop()).toBe(0);
 
-    const refused = await seam.getTcpPort(STREAMER_PORT).fetch("http://container/health").catch((e: unknown) => e as Error);
+    const refused = await seam
+      .getTcpPort(STREAMER_PORT)
+      .fetch("http://container/health")
+      .catch((e: unknown) => e as Error);
     expect(refused).toBeInstanceOf(Error);
     expect((refused as Error).message).toContain(`${NOT_LISTENING_MESSAGE}: the local streamer at ${new URL(own.url).origin} did not answer`);
     expect(seam.running).toBe(true); // one refused request is not yet an exit

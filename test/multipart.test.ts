@@ -70,7 +70,12 @@ describe("multipart upload sink", () => {
     expect(r).toMatchObject({ bytes: body.length, parts: 5, partSize: PART });
     // Swift's multipart ETag is md5(md5(part 1) … md5(part n))-n: it proves the part boundaries.
     const md5s = [];
-    for (let o = 0; o < body.length; o += PART) md5s.push(createHash("md5").update(body.subarray(o, o + PART)).digest());
+    for (let o = 0; o < body.length; o += PART)
+      md5s.push(
+        createHash("md5")
+          .update(body.subarray(o, o + PART))
+          .digest(),
+      );
     expect(r.etag).toBe(`"${createHash("md5").update(Buffer.concat(md5s)).digest("hex")}-5"`);
     expect(equalBytes(await bytesOf((await client.get("mp/object")).body), body)).toBe(true);
     expect(progress.at(-1)).toEqual({ bytesUploaded: body.length, partsDone: 5 });
@@ -146,7 +151,9 @@ describe("multipart upload sink", () => {
   it("fails with S3_PART_SIZE naming the part size when the parts run out, aborting the upload", async () => {
     await withDiscard({}, async (c, discard) => {
       const sink = createUploadSink(c, "toomany/object", { partSize: PART, maxParts: 3 });
-      const err = await chunked(new Uint8Array(20 * MiB)).pipeTo(sink.writable).catch((e) => e);
+      const err = await chunked(new Uint8Array(20 * MiB))
+        .pipeTo(sink.writable)
+        .catch((e) => e);
       expect(err).toMatchObject({ code: "S3_PART_SIZE" });
       expect(err.message).toMatch(/more than 3 parts of 5242880 bytes \(5 MiB\)/);
       await expect(sink.result).rejects.toBe(err);

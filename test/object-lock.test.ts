@@ -35,7 +35,15 @@ describe("object lock", () => {
     proxy = await startRecordingProxy(target.endpoint);
     const now = new Date("2026-11-22T03:00:00Z");
     const r = await runBackup(
-      { db: "small", databaseUrl: pg.urlFor("small"), s3: { ...target, endpoint: proxy.url }, prefix: "l", keyring: parseKeyring(generateKey("l").entry), compression: "zstd", objectLock: { mode: "GOVERNANCE", days: 30 } },
+      {
+        db: "small",
+        databaseUrl: pg.urlFor("small"),
+        s3: { ...target, endpoint: proxy.url },
+        prefix: "l",
+        keyring: parseKeyring(generateKey("l").entry),
+        compression: "zstd",
+        objectLock: { mode: "GOVERNANCE", days: 30 },
+      },
       { now: () => now },
     );
     const retainUntil = "2026-12-22T03:00:00Z";

@@ -57,7 +57,7 @@ function rechunk(sizes: number[]): PipelineStage {
         all.set(pending);
         all.set(chunk, pending.length);
         let o = 0;
-        for (let n = next(); o + n <= all.length; n = next()) ((c.enqueue(all.slice(o, o + n)), (o += n)));
+        for (let n = next(); o + n <= all.length; n = next()) c.enqueue(all.slice(o, o + n)), (o += n);
         pending = all.slice(o);
       },
       flush(c) {

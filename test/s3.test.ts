@@ -198,7 +198,10 @@ describe("S3 client multipart calls", () => {
 
   it("treats a 200 CompleteMultipartUpload answer carrying <Error> as a failure, retried only when transient", async () => {
     const errorBody = (code: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>m</Message></Error>`;
-    const transient = await scriptedServer((_, n) => ({ status: 200, body: n === 1 ? errorBody("InternalError") : "<CompleteMultipartUploadResult><ETag>\"x-1\"</ETag></CompleteMultipartUploadResult>" }));
+    const transient = await scriptedServer((_, n) => ({
+      status: 200,
+      body: n === 1 ? errorBody("InternalError") : '<CompleteMultipartUploadResult><ETag>"x-1"</ETag></CompleteMultipartUploadResult>',
+    }));
     const permanent = await scriptedServer(() => ({ status: 200, body: errorBody("InvalidPart") }));
     try {
       const ok = new S3Client({ ...target, endpoint: transient.endpoint }, nodeHashing, { baseDelayMs: 5 });
@@ -308,7 +311,10 @@ describe("S3 client failures", () => {
       await c.delete("hdr/obj");
       expect(proxy.seen.length).toBe(11);
       for (const s of proxy.seen) {
-        expect(Object.keys(s.headers).filter((k) => k.startsWith("x-amz-checksum")), `${s.method} ${s.url}`).toEqual([]);
+        expect(
+          Object.keys(s.headers).filter((k) => k.startsWith("x-amz-checksum")),
+          `${s.method} ${s.url}`,
+        ).toEqual([]);
         if (s.method === "PUT" || (s.method === "POST" && s.url.includes("uploadId="))) expect(s.headers["content-md5"], `${s.method} ${s.url}`).toBeTruthy();
       }
     } finally {
@@ -322,7 +328,10 @@ describe("S3 client failures", () => {
     expect(swift).toMatchObject({ code: "S3_BAD_REQUEST", retryable: false });
     expect(swift.message).toContain("NotImplemented");
     expect(await client.head("cond/obj")).toBeNull();
-    const exists = await scriptedServer(() => ({ status: 412, body: "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>" }));
+    const exists = await scriptedServer(() => ({
+      status: 412,
+      body: "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>",
+    }));
     try {
       const c = new S3Client({ ...target, endpoint: exists.endpoint }, nodeHashing, { baseDelayMs: 5 });
       await expect(c.put("cond/obj", "x", { ifNoneMatch: true })).rejects.toMatchObject({ code: "S3_PRECONDITION_FAILED", retryable: false });

@@ -35,7 +35,10 @@ function streamOf(bytes: Uint8Array, chunk = 7919): ReadableStream<Uint8Array> {
 beforeAll(async () => {
   pg = await startPostgres();
   srcUrl = await pg.createDatabase("stages");
-  await pg.psql(`create table "Mixed Case"(id int primary key, t text); insert into "Mixed Case" select g, repeat('x', g % 50) from generate_series(1, 5000) g; create schema s2; create table s2.other(v int);`, "stages");
+  await pg.psql(
+    `create table "Mixed Case"(id int primary key, t text); insert into "Mixed Case" select g, repeat('x', g % 50) from generate_series(1, 5000) g; create schema s2; create table s2.other(v int);`,
+    "stages",
+  );
 });
 
 afterAll(async () => {

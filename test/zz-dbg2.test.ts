@@ -17,10 +17,30 @@ it("dbg", async () => {
     const dump = pgDumpSource({ tools, conn: parsePgUrl(url) });
     const inv = dumpInventory();
     let n = 0;
-    const sink = new WritableStream<Uint8Array>({ write(c) { n += c.length; if (n > 3_000_000) throw new PgsealError("S3_NO_SUCH_BUCKET", "x"); } });
+    const sink = new WritableStream<Uint8Array>({
+      write(c) {
+        n += c.length;
+        if (n > 3_000_000) throw new PgsealError("S3_NO_SUCH_BUCKET", "x");
+      },
+    });
     const t0 = Date.now();
     const r = await Promise.race([
-      runPipeline({ source: { name: "pg_dump", readable: dump.readable }, stages: [stage("progress", tap(() => {})), ...(variant === "inv" ? [stage("inventory", inv.stage)] : []), stage("d", new TransformStream()), stage("compress", compressStage("zstd", 3))], sink: { name: "s", writable: sink } }).then(() => "ok", (e) => "err " + e.code),
+      runPipeline({
+        source: { name: "pg_dump", readable: dump.readable },
+        stages: [
+          stage(
+            "progress",
+            tap(() => {}),
+          ),
+          ...(variant === "inv" ? [stage("inventory", inv.stage)] : []),
+          stage("d", new TransformStream()),
+          stage("compress", compressStage("zstd", 3)),
+        ],
+        sink: { name: "s", writable: sink },
+      }).then(
+        () => "ok",
+        (e) => "err " + e.code,
+      ),
       new Promise((r) => setTimeout(() => r("HANG"), 8000)),
     ]);
     console.log("RESULT", variant, r, Date.now() - t0);

@@ -66,7 +66,10 @@ export const backup: Command = {
     ).finally(() => line.done());
     const m = result.manifest;
     const drilled: DrillRecord | undefined = "drill" in result ? result.drill : undefined;
-    if (drilled) err(`drill ${drilled.verdict}: restored in ${drilled.restoreSeconds}s, ${drilled.tables} tables and ${drilled.rows} rows compared → ${m.status}${drilled.reason ? ` (${drilled.code}: ${drilled.reason})` : `; ${describeProof(contentProof(drilled.comparison))}`}`);
+    if (drilled)
+      err(
+        `drill ${drilled.verdict}: restored in ${drilled.restoreSeconds}s, ${drilled.tables} tables and ${drilled.rows} rows compared → ${m.status}${drilled.reason ? ` (${drilled.code}: ${drilled.reason})` : `; ${describeProof(contentProof(drilled.comparison))}`}`,
+      );
     if (flags.json) out(JSON.stringify({ manifestKey: result.manifestKey, manifest: m, ...(drilled ? { drill: drilled } : {}) }));
     else {
       out(m.artifact.key);
@@ -74,6 +77,7 @@ export const backup: Command = {
         `backed up ${m.db}: dump ${formatBytes(m.dump.bytes)} → ${m.compression.algorithm} ${formatBytes(m.compression.bytes)} → stored ${formatBytes(m.artifact.bytes)} in ${plural(m.artifact.parts, "part")}, ${m.timings.totalSeconds.toFixed(1)}s (key id ${m.encryption.keyId})`,
       );
     }
-    if (drilled && drilled.verdict !== "pass") throw new PgsealError(isErrorCode(drilled.code) ? drilled.code : "DRILL_FAILED", `the backup is stored but not sealed: ${drilled.reason ?? drilled.verdict}`);
+    if (drilled && drilled.verdict !== "pass")
+      throw new PgsealError(isErrorCode(drilled.code) ? drilled.code : "DRILL_FAILED", `the backup is stored but not sealed: ${drilled.reason ?? drilled.verdict}`);
   },
 };

@@ -35,7 +35,10 @@ export const setupBucket: Command = {
     const current = await client.bucketConfig("lifecycle");
     const state = lifecycleState(current);
     if (!state.supported) {
-      throw new PgsealError("S3_BAD_REQUEST", `${client.where()} does not offer lifecycle rules through its S3 API (HTTP ${current.status}); nothing changed. The Worker aborts stale uploads under the prefix itself after each sealed backup`);
+      throw new PgsealError(
+        "S3_BAD_REQUEST",
+        `${client.where()} does not offer lifecycle rules through its S3 API (HTTP ${current.status}); nothing changed. The Worker aborts stale uploads under the prefix itself after each sealed backup`,
+      );
     }
     const next = withAbortRule(state.existing, prefixFrom(flags));
     if (next === null) {

@@ -38,10 +38,7 @@ export const checkConfig: Command = {
   summary: "validate PGSEAL_CONFIG in wrangler.jsonc (and the secrets in an env file) like the Worker does",
   usage: "pgseal check-config [--config wrangler.jsonc] [--env-file .dev.vars] [--json]",
   flagHelp: { config: "the wrangler config holding vars.PGSEAL_CONFIG (default wrangler.jsonc)", "env-file": "also check the secrets in this dotenv file (values never printed)" },
-  description: [
-    "  Field problems always fail. Secrets are checked only with --env-file (e.g. .dev.vars): deployed",
-    "  secrets live in Cloudflare, where GET /health reports the same list.",
-  ],
+  description: ["  Field problems always fail. Secrets are checked only with --env-file (e.g. .dev.vars): deployed", "  secrets live in Cloudflare, where GET /health reports the same list."],
   options: { config: { type: "string" }, "env-file": { type: "string" }, json: { type: "boolean" } },
   async run({ flags, out, err }) {
     const configPath = typeof flags.config === "string" ? flags.config : "wrangler.jsonc";
@@ -72,7 +69,13 @@ export const checkConfig: Command = {
     const secretProblems = problems.filter((p) => p.path.startsWith("secrets."));
     const failing = envFile ? problems : fieldProblems;
     if (flags.json) {
-      out(JSON.stringify({ ok: failing.length === 0, databases: Object.keys(config.databases), destinations: Object.keys(config.destinations), problems: failing, warnings, secretsChecked: envFile !== undefined }, null, 2));
+      out(
+        JSON.stringify(
+          { ok: failing.length === 0, databases: Object.keys(config.databases), destinations: Object.keys(config.destinations), problems: failing, warnings, secretsChecked: envFile !== undefined },
+          null,
+          2,
+        ),
+      );
     } else {
       for (const p of fieldProblems) err(`✗ ${p.path}: ${p.message}`);
       for (const w of warnings) err(`⚠ ${w.path}: ${w.message}`);
@@ -81,7 +84,10 @@ export const checkConfig: Command = {
         err(`secrets this configuration needs (not checked without --env-file; set each with wrangler secret put):`);
         for (const p of secretProblems) err(`  ${p.path.slice("secrets.".length)}`);
       }
-      if (failing.length === 0) out(`ok: ${Object.keys(config.databases).length} database(s), ${Object.keys(config.destinations).length} destination(s) in ${configPath}${warnings.length ? `, but ${warnings.length} placeholder(s) to replace before deploying (above)` : ""}`);
+      if (failing.length === 0)
+        out(
+          `ok: ${Object.keys(config.databases).length} database(s), ${Object.keys(config.destinations).length} destination(s) in ${configPath}${warnings.length ? `, but ${warnings.length} placeholder(s) to replace before deploying (above)` : ""}`,
+        );
     }
     if (failing.length > 0) throw new PgsealError("CONFIG_INVALID", `${failing.length} problem(s) in ${configPath}${envFile ? ` and ${envFile}` : ""}`);
   },

@@ -28,7 +28,10 @@ export const decrypt: Command = {
     const keyring = await decryptKeysFrom(flags);
     const source = await backupSource(flags, positionals[0]);
     if (isBare(source)) {
-      throw new PgsealError("ARTIFACT_NOT_FOUND", `no manifest beside ${source.path}: expected ${source.expectedManifest} (download it with the artifact; 'pgseal verify ${source.path}' checks what it can without one)`);
+      throw new PgsealError(
+        "ARTIFACT_NOT_FOUND",
+        `no manifest beside ${source.path}: expected ${source.expectedManifest} (download it with the artifact; 'pgseal verify ${source.path}' checks what it can without one)`,
+      );
     }
     const { manifest } = source;
     // openDump reads the artifact with `get` only: a local file serves it as well as the bucket.

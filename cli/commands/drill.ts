@@ -12,7 +12,12 @@ import { formatBytes, PROGRESS_FLAG, PROGRESS_FLAG_HELP, progressLine } from "..
 export const drill: Command = {
   summary: "restore a backup from the bucket into a throwaway cluster, compare every table's rows with the dump, and seal it",
   usage: "pgseal drill [<key> | --name <db>] [--scratch-url URL] [--amcheck] [--json]",
-  flagHelp: { name: "the newest complete backup of this database", "scratch-url": "drill in a temporary database on this server (env PGSEAL_DRILL_SCRATCH_URL)", amcheck: "also check every restored B-tree index with amcheck (reported, not part of the verdict)", ...PROGRESS_FLAG_HELP },
+  flagHelp: {
+    name: "the newest complete backup of this database",
+    "scratch-url": "drill in a temporary database on this server (env PGSEAL_DRILL_SCRATCH_URL)",
+    amcheck: "also check every restored B-tree index with amcheck (reported, not part of the verdict)",
+    ...PROGRESS_FLAG_HELP,
+  },
   env: [...BUCKET_ENV, ...DECRYPT_ENV, "PGSEAL_DRILL_SCRATCH_URL", "PGSEAL_PG_BIN"],
   description: [
     "  Needs the PostgreSQL server binaries (initdb, postgres) of the dump's major version or newer,",
@@ -48,7 +53,8 @@ export const drill: Command = {
       if (d.verdict === "pass") err(`proven: ${describeProof(contentProof(d.comparison))}`);
       for (const m of d.comparison?.content?.mismatched ?? []) err(`  ${m.table}: same row count, other content (sha256 ${m.expected.slice(0, 12)}… in the dump, ${m.actual.slice(0, 12)}… restored)`);
       const am = d.comparison?.amcheck;
-      if (am) err(am.ran ? `amcheck: ${am.indexes} indexes checked in ${am.seconds}s, ${am.failed.length} corrupt${am.failed.map((f) => `\n  ${f.index}: ${f.error}`).join("")}` : `amcheck: ${am.reason}`);
+      if (am)
+        err(am.ran ? `amcheck: ${am.indexes} indexes checked in ${am.seconds}s, ${am.failed.length} corrupt${am.failed.map((f) => `\n  ${f.index}: ${f.error}`).join("")}` : `amcheck: ${am.reason}`);
       if (d.warnings.length) err(`pg_restore said:\n  ${d.warnings.join("\n  ")}`);
     }
     if (d.verdict !== "pass") throw new PgsealError(isErrorCode(d.code) ? d.code : "DRILL_FAILED", d.reason ?? "the drill did not pass");

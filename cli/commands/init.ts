@@ -22,7 +22,10 @@ interface SecretFile {
 function writeAll(dir: string, files: SecretFile[]): void {
   const existing = files.map((f) => join(dir, f.file)).filter((p) => existsSync(p));
   const refuse = (paths: string[]) =>
-    new PgsealError("FILE_EXISTS", `${paths.join(", ")} already exist${paths.length === 1 ? "s" : ""}: pgseal init never overwrites keys. Use another --dir, or move the old files away once nothing needs them`);
+    new PgsealError(
+      "FILE_EXISTS",
+      `${paths.join(", ")} already exist${paths.length === 1 ? "s" : ""}: pgseal init never overwrites keys. Use another --dir, or move the old files away once nothing needs them`,
+    );
   if (existing.length > 0) throw refuse(existing);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const written: string[] = [];
@@ -62,7 +65,12 @@ export const init: Command = {
     const token = randomBytes(ADMIN_TOKEN_BYTES).toString("base64url");
     const files: SecretFile[] = [];
     if (flags.keyring) {
-      files.push({ file: "keyring", secret: "PGSEAL_KEYRING", text: generateKey(id).entry, about: "the keyring: encrypts and decrypts every backup. BACK IT UP OFFLINE NOW: without it nothing restores" });
+      files.push({
+        file: "keyring",
+        secret: "PGSEAL_KEYRING",
+        text: generateKey(id).entry,
+        about: "the keyring: encrypts and decrypts every backup. BACK IT UP OFFLINE NOW: without it nothing restores",
+      });
     } else {
       const pair = await generateRecipient(id ?? `r${new Date().toISOString().slice(0, 10).replace(/-/g, "")}`);
       files.push({ file: "recipient.pub", secret: "PGSEAL_RECIPIENT", text: pair.publicEntry, about: "the public half: the deployment seals backups to it and cannot read them" });

@@ -44,6 +44,7 @@ export const list: Command = {
       if (hint) err(`found under: ${hint}`);
       return;
     }
-    for (const r of rows) out(`${r.createdAt}  ${r.db.padEnd(16)} ${r.status.padEnd(11)} ${r.status === "open-upload" ? "(abort: pgseal prune)".padStart(10) : formatBytes(r.bytes).padStart(10)}  ${r.key}`);
+    for (const r of rows)
+      out(`${r.createdAt}  ${r.db.padEnd(16)} ${r.status.padEnd(11)} ${r.status === "open-upload" ? "(abort: pgseal prune)".padStart(10) : formatBytes(r.bytes).padStart(10)}  ${r.key}`);
   },
 };

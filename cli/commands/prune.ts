@@ -35,7 +35,9 @@ export const prune: Command = {
   },
   env: BUCKET_ENV,
   description: [
-    `  Unset counts take the defaults (${Object.entries(DEFAULT_RETENTION).map(([k, v]) => `${k} ${v}`).join(", ")}).`,
+    `  Unset counts take the defaults (${Object.entries(DEFAULT_RETENTION)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}).`,
   ],
   options: { ...BUCKET_FLAGS, name: { type: "string" }, "dry-run": { type: "boolean" }, ...Object.fromEntries(Object.keys(POLICY_FLAGS).map((f) => [f, { type: "string" as const }])) },
   async run({ flags, out, err, signal }) {
@@ -59,7 +61,9 @@ export const prune: Command = {
         out(`${d.action === "keep" ? "keep  " : dry ? "would delete" : "delete"}  ${d.createdAt}  ${d.status.padEnd(13)} ${d.key}  (${d.reasons.join("; ")})`);
       }
       for (const u of plan.staleUploads) out(`${dry ? "would abort" : "abort"}  stale multipart upload ${u.key} (started ${u.initiated})`);
-      err(`${plan.keep.length} kept, ${plan.delete.length} ${dry ? "to delete (dry run: nothing changed)" : "deleted"}${plan.staleUploads.length ? `, ${plan.staleUploads.length} stale uploads` : ""}`);
+      err(
+        `${plan.keep.length} kept, ${plan.delete.length} ${dry ? "to delete (dry run: nothing changed)" : "deleted"}${plan.staleUploads.length ? `, ${plan.staleUploads.length} stale uploads` : ""}`,
+      );
     }
     if (result?.errors.length) throw new PgsealError("S3_UNAVAILABLE", `some deletions failed: ${result.errors.join("; ")}`, { retryable: true });
   },

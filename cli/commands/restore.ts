@@ -58,8 +58,19 @@ export const restore: Command = {
     for (const w of result.warnings) err(`pg_restore: ${w}`);
     if (flags.json) {
       const from = source.where === "the bucket" ? {} : { file: source.where };
-      out(JSON.stringify({ artifactKey: manifest.artifact.key, ...from, db: manifest.db, createdAt: manifest.createdAt, status: manifest.status, why, target: parsePgUrl(targetUrl).redacted, seconds: result.seconds, warnings: result.warnings }));
-    }
-    else out(`restored ${manifest.artifact.key} in ${result.seconds.toFixed(1)}s`);
+      out(
+        JSON.stringify({
+          artifactKey: manifest.artifact.key,
+          ...from,
+          db: manifest.db,
+          createdAt: manifest.createdAt,
+          status: manifest.status,
+          why,
+          target: parsePgUrl(targetUrl).redacted,
+          seconds: result.seconds,
+          warnings: result.warnings,
+        }),
+      );
+    } else out(`restored ${manifest.artifact.key} in ${result.seconds.toFixed(1)}s`);
   },
 };

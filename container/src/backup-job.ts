@@ -20,9 +20,7 @@ export async function runBackupJob(
   // Key custody: nothing here can decrypt what is stored, so the drill restores the dump as it streams.
   const streamed = drill.mode !== "off" && spec.recipient !== undefined;
   let streaming: StreamingDrill | undefined;
-  const openPlainTee = streamed
-    ? async (sourceBytes: number) => (streaming = await openStreamingDrill({ sourceBytes, scratchUrl: drill.scratchUrl, onNotice: ctx.onNotice })).writable
-    : undefined;
+  const openPlainTee = streamed ? async (sourceBytes: number) => (streaming = await openStreamingDrill({ sourceBytes, scratchUrl: drill.scratchUrl, onNotice: ctx.onNotice })).writable : undefined;
   await abortLeftoverUploads([{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])], spec.prefix, spec.db, ctx.onNotice);
   let r: Awaited<ReturnType<typeof runBackup>>;
   try {
@@ -38,7 +36,10 @@ export async function runBackupJob(
     // The drill reads the first healthy copy; every other healthy copy is checked by size and sha256.
     const client = new S3Client(r.primary, nodeHashing, { signal: ctx.signal });
     const targets = [{ name: spec.name ?? "primary", s3: spec.s3 }, ...(spec.copies ?? [])];
-    const others = r.copies.slice(1).filter((c) => c.ok).map((c) => ({ name: c.name, client: new S3Client(targets.find((t) => t.name === c.name)!.s3, nodeHashing, { signal: ctx.signal }) }));
+    const others = r.copies
+      .slice(1)
+      .filter((c) => c.ok)
+      .map((c) => ({ name: c.name, client: new S3Client(targets.find((t) => t.name === c.name)!.s3, nodeHashing, { signal: ctx.signal }) }));
     const drilling = (d: NonNullable<BackupProgress["drill"]>) => last && track({ ...last, phase: "drilling", drill: { ...d }, elapsedMs: Math.round(performance.now() - started) });
     let sealed: Awaited<ReturnType<typeof recordVerdict>>;
     if (streaming) {

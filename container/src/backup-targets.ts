@@ -27,7 +27,12 @@ const combined = (outcomes: CopyOutcome[], what: string): PgsealError => {
  * Keys are per second: never let a second run in the same second overwrite a finished backup. A
  * destination that cannot even answer is left out of this run (recorded), as long as one can.
  */
-export async function probeTargets(destinations: { name: string; s3: S3Target }[], keys: BackupKeys, signal: AbortSignal | undefined, cancelled: () => PgsealError): Promise<{ targets: Target[]; unreachable: CopyOutcome[] }> {
+export async function probeTargets(
+  destinations: { name: string; s3: S3Target }[],
+  keys: BackupKeys,
+  signal: AbortSignal | undefined,
+  cancelled: () => PgsealError,
+): Promise<{ targets: Target[]; unreachable: CopyOutcome[] }> {
   const unreachable: CopyOutcome[] = [];
   const targets: Target[] = [];
   for (const d of destinations) {
@@ -59,7 +64,12 @@ export async function collectCopies(
   const copies: CopyOutcome[] = [];
   let uploaded: UploadResult | undefined;
   for (const [i, t] of targets.entries()) {
-    const r = outcomes[i].ok ? await results[i].then((v) => ({ v }), (e: unknown) => ({ e })) : { e: outcomes[i].error };
+    const r = outcomes[i].ok
+      ? await results[i].then(
+          (v) => ({ v }),
+          (e: unknown) => ({ e }),
+        )
+      : { e: outcomes[i].error };
     if ("v" in r && r.v.bytes === bytesEncrypted) {
       copies.push({ name: t.name, bucket: t.s3.bucket, ok: true, manifestKey });
       uploaded ??= r.v;
@@ -74,7 +84,13 @@ export async function collectCopies(
 }
 
 /** Written last, in every bucket that holds the artifact: a backup without its manifest does not exist. Returns the copies with the healthy one first. */
-export async function writeManifests(targets: Target[], copies: CopyOutcome[], unreachable: CopyOutcome[], manifest: Manifest, manifestKey: string): Promise<{ copies: CopyOutcome[]; primary: S3Target }> {
+export async function writeManifests(
+  targets: Target[],
+  copies: CopyOutcome[],
+  unreachable: CopyOutcome[],
+  manifest: Manifest,
+  manifestKey: string,
+): Promise<{ copies: CopyOutcome[]; primary: S3Target }> {
   const after = [...copies];
   for (const [i, c] of copies.entries()) {
     if (!c.ok) continue;

@@ -54,7 +54,6 @@ export interface BackupSpec {
   lockWaitTimeoutMs?: number;
 }
 
-
 export type BackupPhase = StreamerPhase;
 /** What the engine reports as it goes: the wire's progress (src/contract/streamer-job.ts) plus the phase. */
 export type BackupProgress = StreamerProgress & { phase: BackupPhase };
@@ -166,7 +165,10 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     await runPipeline({
       source: { name: "pg_dump", readable: dump.readable, stop: (e) => dump.kill(asPgsealError(e, "PG_DUMP_FAILED", "stopped because the pipeline failed")) },
       stages: (hooks.stages ?? ((x) => x))([
-        stage("progress", tap((c) => ((progress.bytesDumped += c.length), report()))),
+        stage(
+          "progress",
+          tap((c) => ((progress.bytesDumped += c.length), report())),
+        ),
         stage("inventory", inventory.stage),
         ...(sideStage ? [stage("streaming-drill", sideStage.stage)] : []),
         stage(
@@ -182,10 +184,16 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
           }),
         ),
         stage("compress", compressStage(spec.compression, level)),
-        stage("compressed-bytes", tap((c) => (progress.bytesCompressed += c.length))),
+        stage(
+          "compressed-bytes",
+          tap((c) => (progress.bytesCompressed += c.length)),
+        ),
         stage("encrypt", createEncryptStream(sealTo, { segmentSize: spec.segmentSize })),
         stage("header-digest", header.stage),
-        stage("artifact-sha256", tap((c) => (sha256.update(c), (progress.bytesEncrypted += c.length)))),
+        stage(
+          "artifact-sha256",
+          tap((c) => (sha256.update(c), (progress.bytesEncrypted += c.length))),
+        ),
       ]),
       sink: { name: "upload", writable: fan.writable },
       signal,
@@ -220,7 +228,12 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     source: { host: conn.host, database: conn.database, serverVersion: source.serverVersion, serverMajor: source.serverMajor, sizeBytes: source.sizeBytes },
     dump: { format: "custom", pgDumpVersion: tools.version, bytes: progress.bytesDumped },
     compression: { algorithm: spec.compression, level, bytes: progress.bytesCompressed },
-    encryption: { format: spec.recipient ? "pgseal-v2" : "pgseal-v1", keyId: spec.recipient ? spec.recipient.id : spec.keyring!.active.id, segmentSize: spec.segmentSize ?? DEFAULT_SEGMENT_BYTES, bytes: progress.bytesEncrypted },
+    encryption: {
+      format: spec.recipient ? "pgseal-v2" : "pgseal-v1",
+      keyId: spec.recipient ? spec.recipient.id : spec.keyring!.active.id,
+      segmentSize: spec.segmentSize ?? DEFAULT_SEGMENT_BYTES,
+      bytes: progress.bytesEncrypted,
+    },
     artifact: {
       key: keys.artifact,
       bytes: uploaded.bytes,

@@ -40,11 +40,17 @@ SELECT index, coalesce(error, '') FROM pgseal_amcheck ORDER BY index;
 export async function amcheckIndexes(tools: PgTools, conn: PgConnection): Promise<AmcheckReport> {
   const started = performance.now();
   const seconds = () => Math.round(performance.now() - started) / 1000;
-  const r = await runCommand(tools.psql, ["-X", "-A", "-t", "-q", "-F", FIELD, "-v", "ON_ERROR_STOP=1", "--no-password", "-d", conn.urlWithoutPassword, "-f", "-"], { env: pgEnv(conn), input: SCRIPT });
+  const r = await runCommand(tools.psql, ["-X", "-A", "-t", "-q", "-F", FIELD, "-v", "ON_ERROR_STOP=1", "--no-password", "-d", conn.urlWithoutPassword, "-f", "-"], {
+    env: pgEnv(conn),
+    input: SCRIPT,
+  });
   if (r.code !== 0) {
     // Most often: the server lacks contrib's amcheck, or a scratch server's user may not create it.
     return { ran: false, reason: `amcheck could not run: ${r.stderr.trim().split("\n").slice(-2).join(" ").slice(0, 300)}`, indexes: 0, failed: [], seconds: seconds() };
   }
-  const rows = r.stdout.split("\n").filter((l) => l !== "").map((l) => l.split(FIELD));
+  const rows = r.stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => l.split(FIELD));
   return { ran: true, indexes: rows.length, failed: rows.filter(([, e]) => e).map(([index, error]) => ({ index, error })), seconds: seconds() };
 }

@@ -18,19 +18,39 @@ const NOT_EXTENSION = (classid: string, objid: string) => `NOT EXISTS (SELECT 1 
  * partial indexes); kinds whose TOC mapping is not one-to-one are left out rather than guessed.
  */
 const OBJECT_QUERIES: { kind: string; toc: string[]; sql: string }[] = [
-  { kind: "views", toc: ["VIEW"], sql: `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "c.oid")}` },
+  {
+    kind: "views",
+    toc: ["VIEW"],
+    sql: `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "c.oid")}`,
+  },
   { kind: "materialized views", toc: ["MATERIALIZED VIEW"], sql: `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm' AND ${USER_SCHEMAS}` },
-  { kind: "functions and procedures", toc: ["FUNCTION", "PROCEDURE"], sql: `SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind IN ('f', 'p') AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_proc", "p.oid")}` },
-  { kind: "foreign keys", toc: ["FK CONSTRAINT"], sql: `SELECT count(*) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE co.contype = 'f' AND co.conparentid = 0 AND ${USER_SCHEMAS}` },
+  {
+    kind: "functions and procedures",
+    toc: ["FUNCTION", "PROCEDURE"],
+    sql: `SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind IN ('f', 'p') AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_proc", "p.oid")}`,
+  },
+  {
+    kind: "foreign keys",
+    toc: ["FK CONSTRAINT"],
+    sql: `SELECT count(*) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE co.contype = 'f' AND co.conparentid = 0 AND ${USER_SCHEMAS}`,
+  },
   // Primary keys, unique and exclusion constraints (each a CONSTRAINT entry, partitions' own included); checks are inline in CREATE TABLE.
-  { kind: "primary key, unique and exclusion constraints", toc: ["CONSTRAINT"], sql: `SELECT count(*) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE co.contype IN ('p', 'u', 'x') AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "co.conrelid")}` },
+  {
+    kind: "primary key, unique and exclusion constraints",
+    toc: ["CONSTRAINT"],
+    sql: `SELECT count(*) FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace WHERE co.contype IN ('p', 'u', 'x') AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "co.conrelid")}`,
+  },
   // Indexes of their own (INDEX entries); those behind a constraint come with the constraint.
   {
     kind: "indexes",
     toc: ["INDEX"],
     sql: `SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "i.indrelid")} AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.contype IN ('p', 'u', 'x'))`,
   },
-  { kind: "triggers", toc: ["TRIGGER"], sql: `SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND ${USER_SCHEMAS}` },
+  {
+    kind: "triggers",
+    toc: ["TRIGGER"],
+    sql: `SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND ${USER_SCHEMAS}`,
+  },
 ];
 
 export const quoteIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
@@ -42,15 +62,22 @@ async function query(tools: PgTools, conn: PgConnection, sql: string): Promise<s
   // One field separator that cannot occur in identifiers we select, rows on separate lines.
   const r = await runCommand(tools.psql, ["-X", "-A", "-t", "-q", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", "--no-password", "-d", conn.urlWithoutPassword, "-f", "-"], { env: pgEnv(conn), input: sql });
   if (r.code !== 0) throw new PgsealError("DRILL_FAILED", `counting in the drill database failed: ${r.stderr.trim().slice(-300)}`);
-  return r.stdout.split("\n").filter((l) => l !== "").map((l) => l.split("\x1f"));
+  return r.stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => l.split("\x1f"));
 }
 
 /** `amcheck`: also check every restored B-tree index (reported in `amcheck`, apart from the verdict). */
 export async function compareInventory(tools: PgTools, conn: PgConnection, expected: DumpInventory, opts: { amcheck?: boolean } = {}): Promise<DrillComparison> {
   const present = new Set(
-    (await query(tools, conn, `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "c.oid")};`)).map(
-      ([s, n]) => display(s, n),
-    ),
+    (
+      await query(
+        tools,
+        conn,
+        `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION("pg_class", "c.oid")};`,
+      )
+    ).map(([s, n]) => display(s, n)),
   );
   const wanted = expected.tables.map((t) => ({ ...t, key: display(t.schema, t.name) }));
   const countable = wanted.filter((t) => present.has(t.key));
@@ -121,4 +148,3 @@ export async function compareInventory(tools: PgTools, conn: PgConnection, expec
     failure,
   };
 }
-

@@ -130,12 +130,18 @@ export async function hashLargeObjects(tools: PgTools, conn: PgConnection): Prom
   const sql = "SELECT oid, length(b), encode(sha256(b), 'hex') FROM (SELECT oid, lo_get(oid) AS b FROM pg_largeobject_metadata) lo;";
   const r = await runCommand(tools.psql, ["-X", "-A", "-t", "-q", "-F", " ", "-v", "ON_ERROR_STOP=1", "--no-password", "-d", conn.urlWithoutPassword, "-f", "-"], { env: pgEnv(conn), input: sql });
   if (r.code !== 0) {
-    throw new PgsealError("DRILL_FAILED", `reading the restored large objects back failed (lo_get reads an object whole, so one over 1 GB cannot be compared; see docs/DRILLS.md): ${r.stderr.trim().slice(-300)}`);
+    throw new PgsealError(
+      "DRILL_FAILED",
+      `reading the restored large objects back failed (lo_get reads an object whole, so one over 1 GB cannot be compared; see docs/DRILLS.md): ${r.stderr.trim().slice(-300)}`,
+    );
   }
-  const objects = r.stdout.split("\n").filter((l) => l !== "").map((l) => {
-    const [oid, bytes, sha256] = l.split(" ");
-    return { oid: Number(oid), bytes: Number(bytes), sha256 };
-  });
+  const objects = r.stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => {
+      const [oid, bytes, sha256] = l.split(" ");
+      return { oid: Number(oid), bytes: Number(bytes), sha256 };
+    });
   return combineLargeObjects(objects);
 }
 

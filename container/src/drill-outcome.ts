@@ -28,7 +28,10 @@ export function judgeRestoreErrors(errors: RestoreError[]): { fatal: { code: "DR
     const ext = /^CREATE EXTENSION (?:IF NOT EXISTS )?("?[^\s";]+"?)/i.exec(e.command ?? "");
     if (ext && /not available|could not open extension control file|is not available/i.test(e.message)) {
       const name = ext[1].replace(/"/g, "");
-      return { fatal: { code: "DRILL_EXTENSION_MISSING", message: `the drill image lacks the extension '${name}' the dump needs: add it to the image, or drill against a scratch server that has it` }, tolerated };
+      return {
+        fatal: { code: "DRILL_EXTENSION_MISSING", message: `the drill image lacks the extension '${name}' the dump needs: add it to the image, or drill against a scratch server that has it` },
+        tolerated,
+      };
     }
     // Roles are cluster-wide, not in a database dump: a throwaway cluster never has the source's roles
     // (Neon's cloud_admin included). Ownership and grants are skipped with --no-owner/--no-acl; what is left is harmless.

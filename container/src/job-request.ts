@@ -13,7 +13,22 @@ export type { DrillMode };
 /** The levels the CLI offers too: zstd above 19 needs far more memory than a container has to spare. */
 export const LEVEL_RANGE: Record<Compression, readonly [number, number]> = { zstd: [1, 19], gzip: [1, 9] };
 
-const TOP_FIELDS = ["jobId", "kind", "db", "databaseUrl", "destination", "copies", "prefix", "keyring", "recipient", "compression", "level", "partSizeBytes", "drill", "lockWaitTimeoutMs"] as const satisfies readonly (keyof StreamerJobRequest)[];
+const TOP_FIELDS = [
+  "jobId",
+  "kind",
+  "db",
+  "databaseUrl",
+  "destination",
+  "copies",
+  "prefix",
+  "keyring",
+  "recipient",
+  "compression",
+  "level",
+  "partSizeBytes",
+  "drill",
+  "lockWaitTimeoutMs",
+] as const satisfies readonly (keyof StreamerJobRequest)[];
 // Compile-time: every field of the contract is one this parser reads (and, above, none it does not know).
 const EVERY_FIELD_READ: [Exclude<keyof StreamerJobRequest, (typeof TOP_FIELDS)[number]>] extends [never] ? true : never = true;
 void EVERY_FIELD_READ;
@@ -101,7 +116,7 @@ export function parseJobRequest(body: unknown): ParseOutcome {
 
   const jobId = str(body.jobId, "jobId");
   if (jobId !== undefined && !STREAMER_JOB_ID_RE.test(jobId)) bad("jobId", "must be 1-64 letters, digits, '_' or '-'");
-  if (body.kind !== "backup") bad("kind", body.kind === undefined ? "is required" : "must be \"backup\"");
+  if (body.kind !== "backup") bad("kind", body.kind === undefined ? "is required" : 'must be "backup"');
 
   const db = str(body.db, "db");
   if (db !== undefined) {
@@ -142,7 +157,10 @@ export function parseJobRequest(body: unknown): ParseOutcome {
         bad(`${field}.objectLock`, `must be {"mode": "GOVERNANCE"|"COMPLIANCE", "days": 1-${MAX_LOCK_DAYS}}`);
       } else objectLock = { mode: lock.mode as "GOVERNANCE" | "COMPLIANCE", days: lock.days };
     }
-    const s3 = endpoint && bucket && region && accessKeyId && secretAccessKey ? { endpoint, bucket, region, accessKeyId, secretAccessKey, ...(typeof dest.pathStyle === "boolean" ? { pathStyle: dest.pathStyle } : {}) } : undefined;
+    const s3 =
+      endpoint && bucket && region && accessKeyId && secretAccessKey
+        ? { endpoint, bucket, region, accessKeyId, secretAccessKey, ...(typeof dest.pathStyle === "boolean" ? { pathStyle: dest.pathStyle } : {}) }
+        : undefined;
     return { name, s3, objectLock };
   };
   const primary = readDestination(body.destination, "destination");
@@ -193,7 +211,7 @@ export function parseJobRequest(body: unknown): ParseOutcome {
   }
 
   const compression = body.compression;
-  if (compression !== "zstd" && compression !== "gzip") bad("compression", compression === undefined ? "is required" : "must be \"zstd\" or \"gzip\"");
+  if (compression !== "zstd" && compression !== "gzip") bad("compression", compression === undefined ? "is required" : 'must be "zstd" or "gzip"');
   const level = body.level;
   if (level !== undefined && (compression === "zstd" || compression === "gzip")) {
     const [min, max] = LEVEL_RANGE[compression];
@@ -214,13 +232,13 @@ export function parseJobRequest(body: unknown): ParseOutcome {
   let drill: JobRequest["drill"] = { mode: "off" };
   if (body.drill !== undefined) {
     const d = body.drill;
-    if (!isObject(d)) bad("drill", "must be an object like {\"mode\": \"local\"}");
+    if (!isObject(d)) bad("drill", 'must be an object like {"mode": "local"}');
     else {
       for (const k of Object.keys(d)) if (k !== "mode" && k !== "scratchUrl") bad(`drill.${k}`, "is not a field of drill");
       if (!(DRILL_MODES as readonly unknown[]).includes(d.mode)) bad("drill.mode", `must be one of ${DRILL_MODES.join(", ")}`);
       const scratchUrl = d.scratchUrl;
       if (d.mode === "scratch") {
-        if (typeof scratchUrl !== "string" || scratchUrl === "") bad("drill.scratchUrl", "is required with mode \"scratch\"");
+        if (typeof scratchUrl !== "string" || scratchUrl === "") bad("drill.scratchUrl", 'is required with mode "scratch"');
         else {
           try {
             parsePgUrl(scratchUrl, "drill.scratchUrl");
@@ -228,7 +246,7 @@ export function parseJobRequest(body: unknown): ParseOutcome {
             bad("drill.scratchUrl", reason(e, secrets));
           }
         }
-      } else if (scratchUrl !== undefined) bad("drill.scratchUrl", "is only used with mode \"scratch\"");
+      } else if (scratchUrl !== undefined) bad("drill.scratchUrl", 'is only used with mode "scratch"');
       if ((DRILL_MODES as readonly unknown[]).includes(d.mode)) drill = { mode: d.mode as DrillMode, ...(typeof scratchUrl === "string" ? { scratchUrl } : {}) };
     }
   }

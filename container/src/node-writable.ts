@@ -19,7 +19,10 @@ export function nodeWritable(out: NodeJS.WritableStream, opts: NodeWritableOptio
   const fail = (e?: unknown): Error => (broken ??= (e as NodeJS.ErrnoException | undefined)?.code === "EPIPE" || e === undefined ? opts.closedError() : asError(e));
   const whenBroken = new Promise<never>((_, reject) => {
     out.once("error", (e) => reject(fail(e)));
-    opts.gone?.then(() => reject(fail()), () => reject(fail()));
+    opts.gone?.then(
+      () => reject(fail()),
+      () => reject(fail()),
+    );
   });
   whenBroken.catch(() => undefined); // raced by every write below; this only marks it handled while no write is pending
   const settle = (op: (done: (e?: Error | null) => void) => void) =>

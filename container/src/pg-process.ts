@@ -21,8 +21,14 @@ export function classifyPgFailure(stderr: string): ErrorCode | undefined {
   if (/server version mismatch/i.test(stderr)) return "PG_DUMP_TOO_OLD";
   if (/database ".*" does not exist/i.test(stderr)) return "PG_DATABASE_NOT_FOUND";
   // A restart or failover mid-dump: the session was cut, not refused.
-  if (/server closed the connection unexpectedly|terminating connection due to administrator command|connection to server was lost|could not receive data from server|SSL SYSCALL error: EOF detected/i.test(stderr)) return "PG_CONNECTION_LOST";
-  if (/could not translate host name|Connection refused|could not connect to server|timeout expired|Network is unreachable|No route to host|Connection timed out/i.test(stderr)) return "PG_UNREACHABLE";
+  if (
+    /server closed the connection unexpectedly|terminating connection due to administrator command|connection to server was lost|could not receive data from server|SSL SYSCALL error: EOF detected/i.test(
+      stderr,
+    )
+  )
+    return "PG_CONNECTION_LOST";
+  if (/could not translate host name|Connection refused|could not connect to server|timeout expired|Network is unreachable|No route to host|Connection timed out/i.test(stderr))
+    return "PG_UNREACHABLE";
   return undefined;
 }
 

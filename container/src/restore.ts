@@ -43,10 +43,7 @@ export function assertKeyAvailable(manifest: Manifest, keysOrKeyring: Keyring | 
   const keyring = keys.keyring;
   if (!keyring) throw new PgsealError("KEY_UNKNOWN_ID", `the backup was encrypted with the keyring key '${manifest.encryption.keyId}': set PGSEAL_KEYRING or pass --keyring-file`);
   if (!keyring.get(manifest.encryption.keyId)) {
-    throw new PgsealError(
-      "KEY_UNKNOWN_ID",
-      `the backup was encrypted with key id '${manifest.encryption.keyId}' but the keyring has: ${keyring.ids.join(", ")}`,
-    );
+    throw new PgsealError("KEY_UNKNOWN_ID", `the backup was encrypted with key id '${manifest.encryption.keyId}' but the keyring has: ${keyring.ids.join(", ")}`);
   }
 }
 
@@ -57,7 +54,10 @@ export async function openArtifact(client: Pick<S3Client, "get">, manifest: Mani
   return {
     source: { name: "bucket", readable: body },
     stages: [
-      stage("progress", tap((c) => ((p.bytesRead += c.length), onProgress?.(p)))),
+      stage(
+        "progress",
+        tap((c) => ((p.bytesRead += c.length), onProgress?.(p))),
+      ),
       stage("verify", verifyStage(nodeHashing, manifest.artifact, what)),
     ],
   };

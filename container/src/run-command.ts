@@ -36,9 +36,7 @@ export function runCommand(
     child.stdout.on("data", (d: Buffer) => out.push(d));
     child.stderr.on("data", (d: Buffer) => err.push(d));
     child.on("error", (e) => resolve({ code: -1, stdout: "", stderr: `${file}: ${e.message}` }));
-    child.on("close", (code, signal) =>
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
-    );
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));
     child.stdin.on("error", () => {}); // the child may exit before reading everything; 'close' reports why
     child.stdin.end(opts.input ?? "");
   });

@@ -59,8 +59,6 @@ function sealingKeyOf(manifest: Manifest, keys: Keyring | DecryptKeys): Keyring 
   throw new PgsealError("KEY_UNKNOWN_ID", `no key to seal the drill record of ${manifest.artifact.key} with`);
 }
 
-
-
 export async function sealBackup(args: SealArgs): Promise<{ manifest: Manifest; drill: DrillRecord; copies: CopyCheck[] }> {
   let inventory = args.inventory ?? null;
   if (!inventory && args.manifest.sealed?.inventory) {
@@ -114,7 +112,11 @@ export async function recordVerdict(args: {
     } catch (e) {
       const err = asPgsealError(e, "S3_INTEGRITY", `copy ${c.name}`);
       // A copy that does not match is not the backup that was drilled: its manifest must not say sealed.
-      const failed: Manifest = { ...manifest, status: "drill-failed", drill: { ...manifest.drill!, verdict: "fail", code: err.code, reason: `this copy failed its size/sha256 check: ${err.message}` } };
+      const failed: Manifest = {
+        ...manifest,
+        status: "drill-failed",
+        drill: { ...manifest.drill!, verdict: "fail", code: err.code, reason: `this copy failed its size/sha256 check: ${err.message}` },
+      };
       await c.client.put(args.manifestKey, serializeManifest(failed), { contentType: "application/json" }).catch(() => {});
       copies.push({ name: c.name, ok: false, error: { code: err.code, message: err.message } });
     }

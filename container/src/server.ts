@@ -119,12 +119,7 @@ export async function startStreamer(opts: StreamerOptions = {}): Promise<Streame
     }
     const { jobId, spec, secrets, drill } = parsed.request;
     const clean = (t: string) => scrub(t, secrets);
-    const outcome = jobs.start(
-      jobId,
-      spec.db,
-      (signal, report) => runBackupJob(spec, drill, { signal, report, onNotice: (m) => log("job.notice", { jobId, db: spec.db, message: clean(m) }) }),
-      clean,
-    );
+    const outcome = jobs.start(jobId, spec.db, (signal, report) => runBackupJob(spec, drill, { signal, report, onNotice: (m) => log("job.notice", { jobId, db: spec.db, message: clean(m) }) }), clean);
     if (outcome.kind === "busy") {
       log("job.busy", { jobId, db: spec.db, activeJobId: outcome.activeJobId });
       return send(res, 409, { error: { code: "STREAMER_BUSY", message: `the streamer is running job ${outcome.activeJobId}; one job at a time`, activeJobId: outcome.activeJobId } });

@@ -65,7 +65,12 @@ export async function checkConfigs(root: string, containersConfig: string): Prom
 export function summary(checks: Check[], stoppedEarly: number): boolean {
   console.log("\n── container tier: step times");
   for (const s of steps) console.log(`  ${s.ok ? " " : "✗"} ${s.seconds.toFixed(1).padStart(6)} s  ${s.name}`);
-  console.log(`  ${steps.reduce((t, s) => t + s.seconds, 0).toFixed(1).padStart(8)} s  total`);
+  console.log(
+    `  ${steps
+      .reduce((t, s) => t + s.seconds, 0)
+      .toFixed(1)
+      .padStart(8)} s  total`,
+  );
   console.log("── container tier: checks");
   for (const c of checks) console.log(`  ${c.pass ? "PASS" : "FAIL"} ${c.name}`);
   const passed = checks.every((c) => c.pass);

@@ -41,7 +41,10 @@ export async function ensurePackages(): Promise<string> {
   if (missing.length === 0) return "docker.io and debootstrap present";
   if (process.getuid?.() !== 0) throw new Error(`${missing.join(" and ")} missing and this is not root: run 'sudo apt-get install -y ${missing.join(" ")}', then again`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", ...missing]]) {
+  for (const args of [
+    ["update", "-qq"],
+    ["install", "-y", "-qq", "--no-install-recommends", ...missing],
+  ]) {
     const r = await runCommand("apt-get", args, { env });
     if (r.code !== 0) throw new Error(`apt-get ${args[0]} failed: ${r.stderr.trim().split("\n").slice(-5).join("\n")}`);
   }

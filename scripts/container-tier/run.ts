@@ -83,7 +83,10 @@ async function main(): Promise<void> {
 
   const { pg, s3 } = await step("PostgreSQL + S3 (test harness) and bridge forwarders", async () => {
     const [pg, s3]: [PgCluster, S3Server] = await Promise.all([startPostgres({ name: "container-tier" }), startS3()]);
-    cleanups.push(() => pg.stop(), () => s3.stop());
+    cleanups.push(
+      () => pg.stop(),
+      () => s3.stop(),
+    );
     await pg.createDatabase("shop");
     await pg.psqlFile(SEED_SQL, "shop");
     await pg.createDatabase("held");
@@ -91,7 +94,10 @@ async function main(): Promise<void> {
     return { value: { pg, s3 }, note: `PostgreSQL on 127.0.0.1:${pg.port}, S3 at ${s3.endpoint}` };
   });
   const [pgFwd, s3Fwd] = await Promise.all([forwardFromBridge(dockerd.gateway, pg.port), forwardFromBridge(dockerd.gateway, Number(new URL(s3.endpoint).port))]);
-  cleanups.push(() => pgFwd.close(), () => s3Fwd.close());
+  cleanups.push(
+    () => pgFwd.close(),
+    () => s3Fwd.close(),
+  );
   const releaseLock = await holdLock(pg, "held");
   cleanups.push(releaseLock);
 
@@ -121,7 +127,13 @@ async function main(): Promise<void> {
     return { value: undefined, note: worker!.url };
   });
   const api = apiOf(() => worker!.url, token);
-  const sealed = (db: string, id: string) => waitFor(() => api.job(db, id), (j) => j.state === "sealed" || j.state === "failed" || j.state === "cancelled", JOB_DEADLINE_MS, `job ${id}`);
+  const sealed = (db: string, id: string) =>
+    waitFor(
+      () => api.job(db, id),
+      (j) => j.state === "sealed" || j.state === "failed" || j.state === "cancelled",
+      JOB_DEADLINE_MS,
+      `job ${id}`,
+    );
 
   // (a) One backup through the real container, to sealed, with per-table counts that match the source.
   const a = await step("(a) POST /backups/shop → sealed", async () => {
@@ -144,14 +156,28 @@ async function main(): Promise<void> {
   // (b) docker kill while pg_dump waits on a lock: CONTAINER_LOST, then the retry seals.
   await step("(b) docker kill mid-dump → CONTAINER_LOST → retry → sealed", async () => {
     const id = await api.post("held");
-    await waitFor(() => api.job("held", id), (j) => j.state === "dumping", 60_000, `job ${id} dumping`);
+    await waitFor(
+      () => api.job("held", id),
+      (j) => j.state === "dumping",
+      60_000,
+      `job ${id} dumping`,
+    );
     const [victim] = await appContainers();
     await docker(["kill", victim], "docker kill");
-    const lost = await waitFor(() => api.job("held", id), (j) => lostEvents(j).length > 0 || j.state === "failed", 60_000, `CONTAINER_LOST of ${id}`);
+    const lost = await waitFor(
+      () => api.job("held", id),
+      (j) => lostEvents(j).length > 0 || j.state === "failed",
+      60_000,
+      `CONTAINER_LOST of ${id}`,
+    );
     const lostAfter = lost.events.find((e) => e.detail?.includes("CONTAINER_LOST"));
     await releaseLock();
     const job = await sealed("held", id);
-    check("(b) killed mid-dump → CONTAINER_LOST → retry → sealed", job.state === "sealed" && lostEvents(job).length === 1, `${lostAfter ? `CONTAINER_LOST: ${lostAfter.detail?.slice(0, 120)}; ` : ""}${describe(job)}`);
+    check(
+      "(b) killed mid-dump → CONTAINER_LOST → retry → sealed",
+      job.state === "sealed" && lostEvents(job).length === 1,
+      `${lostAfter ? `CONTAINER_LOST: ${lostAfter.detail?.slice(0, 120)}; ` : ""}${describe(job)}`,
+    );
     return { value: undefined, note: job.state };
   });
 
@@ -165,7 +191,11 @@ async function main(): Promise<void> {
     previousJob = `${id}-a1`;
     const now = await appContainers();
     const cold = now.length === 1 && now[0] !== firstContainer;
-    check("(c) sleepAfter stopped the container; the next POST cold-started one and sealed", stopped.length === 0 && cold && job.state === "sealed", `stopped ${idleSeconds} s after the last job; new container ${now[0]?.slice(0, 12) ?? "none"}; ${job.state}`);
+    check(
+      "(c) sleepAfter stopped the container; the next POST cold-started one and sealed",
+      stopped.length === 0 && cold && job.state === "sealed",
+      `stopped ${idleSeconds} s after the last job; new container ${now[0]?.slice(0, 12) ?? "none"}; ${job.state}`,
+    );
     return { value: undefined, note: job.state };
   });
 

@@ -84,13 +84,32 @@ export interface ContainerWorkerOptions {
 
 export async function startContainerWorker(opts: ContainerWorkerOptions): Promise<ContainerWorker> {
   const envFile = join(opts.dir, "worker.env");
-  writeFileSync(envFile, Object.entries(opts.vars).map(([k, v]) => dotenvLine(k, v)).join("\n") + "\n", { mode: 0o600 });
+  writeFileSync(
+    envFile,
+    Object.entries(opts.vars)
+      .map(([k, v]) => dotenvLine(k, v))
+      .join("\n") + "\n",
+    { mode: 0o600 },
+  );
   const [port, inspector] = opts.port ? [opts.port, (await freePorts(1))[0]] : await freePorts(2);
   const log = join(opts.dir, `wrangler-${port}.log`);
   const fd = openSync(log, "a");
   const args = [
-    join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev", "-c", CONTAINERS_CONFIG, "--ip", "127.0.0.1", "--port", String(port),
-    "--inspector-port", String(inspector), "--persist-to", opts.persistTo, "--env-file", envFile, "--show-interactive-dev-session=false",
+    join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+    "dev",
+    "-c",
+    CONTAINERS_CONFIG,
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspector),
+    "--persist-to",
+    opts.persistTo,
+    "--env-file",
+    envFile,
+    "--show-interactive-dev-session=false",
   ];
   // Its own process group: wrangler and workerd go together, by this group's id.
   const child: ChildProcess = spawn(process.execPath, args, {

@@ -21,7 +21,13 @@ export function formatAge(seconds: number | null | undefined): string {
   return `${(seconds / 86_400).toFixed(1)} days ago`;
 }
 
-export const when = (iso: string | null | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC") : "–");
+export const when = (iso: string | null | undefined) =>
+  iso
+    ? iso
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, " UTC")
+        .replace(/Z$/, " UTC")
+    : "–";
 
 /** `live`: the job page's script keeps it current (every live badge of a job shows the same state). */
 export function StateBadge(props: { state: string; live?: boolean; id?: string }) {

@@ -8,7 +8,9 @@ export function LoginPage(props: { error?: string }) {
   return (
     <Layout title="Sign in" signedIn={false}>
       <h1>Sign in</h1>
-      <p>Use the deployment's admin token (the <code>ADMIN_TOKEN</code> secret).</p>
+      <p>
+        Use the deployment's admin token (the <code>ADMIN_TOKEN</code> secret).
+      </p>
       {props.error && (
         <p class="error" role="alert">
           {props.error}
@@ -54,10 +56,18 @@ export function OverviewPage(props: { rows: OverviewRow[]; csrf: string; nowMs: 
               <th scope="col">Database</th>
               <th scope="col">Status</th>
               <th scope="col">Last sealed</th>
-              <th scope="col" class="optional">Next run</th>
-              <th scope="col" class="optional">Last size</th>
-              <th scope="col" class="optional">Last restore</th>
-              <th scope="col" class="optional">Trends: stored size, restore time</th>
+              <th scope="col" class="optional">
+                Next run
+              </th>
+              <th scope="col" class="optional">
+                Last size
+              </th>
+              <th scope="col" class="optional">
+                Last restore
+              </th>
+              <th scope="col" class="optional">
+                Trends: stored size, restore time
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -150,11 +160,19 @@ export function DatabasePage(props: { status: DatabaseStatus; jobs: JobSummary[]
             <tr>
               <th scope="col">Started</th>
               <th scope="col">State</th>
-              <th scope="col" class="optional">Dump → stored</th>
-              <th scope="col" class="optional">Ratio</th>
-              <th scope="col" class="optional">Duration</th>
+              <th scope="col" class="optional">
+                Dump → stored
+              </th>
+              <th scope="col" class="optional">
+                Ratio
+              </th>
+              <th scope="col" class="optional">
+                Duration
+              </th>
               <th scope="col">Drill</th>
-              <th scope="col" class="optional">Copies</th>
+              <th scope="col" class="optional">
+                Copies
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -172,7 +190,11 @@ export function DatabasePage(props: { status: DatabaseStatus; jobs: JobSummary[]
                   <td class="optional">{p ? `${formatBytes(p.bytesDumped)} → ${formatBytes(p.bytesUploaded)}` : "–"}</td>
                   <td class="optional">{p && p.bytesUploaded > 0 ? `${(p.bytesDumped / p.bytesUploaded).toFixed(1)}×` : "–"}</td>
                   <td class="optional">{p ? `${(p.elapsedMs / 1000).toFixed(1)} s` : "–"}</td>
-                  <td>{j.drill ? `${j.drill.verdict}: ${j.drill.tables} tables, ${j.drill.rows} rows${j.drill.content?.proof === "content-exact" ? " (content-exact)" : ""}, restore ${j.drill.restoreSeconds} s` : "–"}</td>
+                  <td>
+                    {j.drill
+                      ? `${j.drill.verdict}: ${j.drill.tables} tables, ${j.drill.rows} rows${j.drill.content?.proof === "content-exact" ? " (content-exact)" : ""}, restore ${j.drill.restoreSeconds} s`
+                      : "–"}
+                  </td>
                   <td class="optional">
                     {(j.copies ?? []).map((c) => (
                       <div class={c.ok ? "ok" : "bad"}>{`${c.name}: ${c.ok ? "stored" : (c.error?.code ?? "failed")}`}</div>

@@ -15,7 +15,13 @@ export interface Session {
 /** The signing key is derived from ADMIN_TOKEN: rotating the token signs everyone out. */
 async function key(adminToken: string): Promise<CryptoKey> {
   const base = await crypto.subtle.importKey("raw", enc.encode(adminToken), "HKDF", false, ["deriveKey"]);
-  return crypto.subtle.deriveKey({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode("pgseal dashboard session v1") }, base, { name: "HMAC", hash: "SHA-256", length: 256 }, false, ["sign", "verify"]);
+  return crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode("pgseal dashboard session v1") },
+    base,
+    { name: "HMAC", hash: "SHA-256", length: 256 },
+    false,
+    ["sign", "verify"],
+  );
 }
 
 export async function mintSession(adminToken: string, nowMs = Date.now()): Promise<{ value: string; session: Session }> {

@@ -219,7 +219,13 @@ export class DatabaseBackups extends DurableObject<Env> {
       nextRunAt: nextRun === null ? null : new Date(nextRun).toISOString(),
       activeJob: active ? jobSummary(active, MAX_ATTEMPTS) : null,
       lastBackup: last
-        ? { jobId: last.id, state: last.state, finishedAt: new Date(last.updatedAt).toISOString(), ageSeconds: Math.max(0, Math.round((now - last.updatedAt) / 1000)), artifactKey: last.result?.artifactKey ?? null }
+        ? {
+            jobId: last.id,
+            state: last.state,
+            finishedAt: new Date(last.updatedAt).toISOString(),
+            ageSeconds: Math.max(0, Math.round((now - last.updatedAt) / 1000)),
+            artifactKey: last.result?.artifactKey ?? null,
+          }
         : null,
       lastSealed: sealed
         ? {
@@ -258,7 +264,11 @@ export class DatabaseBackups extends DurableObject<Env> {
       return { handled: "other-attempt" };
     }
     const what = e.kind === "stop" ? "stopped" : "failed";
-    await endAttempt(this.#driver(), job, now, { code: "CONTAINER_LOST", message: `the container ${what} while the job was ${job.state}${e.detail ? `: ${e.detail.slice(0, 300)}` : ""}`, retryable: true });
+    await endAttempt(this.#driver(), job, now, {
+      code: "CONTAINER_LOST",
+      message: `the container ${what} while the job was ${job.state}${e.detail ? `: ${e.detail.slice(0, 300)}` : ""}`,
+      retryable: true,
+    });
     await this.#arm(now);
     await this.#flush();
     return { handled: "attempt-ended" };

@@ -101,7 +101,16 @@ async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Pr
     kind: "backup",
     db: entry.name,
     databaseUrl: secrets.databaseUrl,
-    destination: { name: dest.name, endpoint: dest.endpoint, bucket: dest.bucket, region: dest.region, accessKeyId: secrets.accessKeyId, secretAccessKey: secrets.secretAccessKey, ...(dest.pathStyle === undefined ? {} : { pathStyle: dest.pathStyle }), ...(dest.objectLock ? { objectLock: dest.objectLock } : {}) },
+    destination: {
+      name: dest.name,
+      endpoint: dest.endpoint,
+      bucket: dest.bucket,
+      region: dest.region,
+      accessKeyId: secrets.accessKeyId,
+      secretAccessKey: secrets.secretAccessKey,
+      ...(dest.pathStyle === undefined ? {} : { pathStyle: dest.pathStyle }),
+      ...(dest.objectLock ? { objectLock: dest.objectLock } : {}),
+    },
     prefix: dest.prefix,
     ...(secrets.recipient ? { recipient: secrets.recipient } : { keyring: secrets.keyring! }),
     compression: entry.compression,
@@ -111,7 +120,15 @@ async function startAttempt(ctx: DriverContext, job: JobRecord, now: number): Pr
       ? {
           copies: entry.copies.map((name) => {
             const d = ctx.config.destinations[name];
-            return { name, endpoint: d.endpoint, bucket: d.bucket, region: d.region, ...secrets.copies[name], ...(d.pathStyle === undefined ? {} : { pathStyle: d.pathStyle }), ...(d.objectLock ? { objectLock: d.objectLock } : {}) };
+            return {
+              name,
+              endpoint: d.endpoint,
+              bucket: d.bucket,
+              region: d.region,
+              ...secrets.copies[name],
+              ...(d.pathStyle === undefined ? {} : { pathStyle: d.pathStyle }),
+              ...(d.objectLock ? { objectLock: d.objectLock } : {}),
+            };
           }),
         }
       : {}),
@@ -194,7 +211,6 @@ function advance(ctx: DriverContext, job: JobRecord, to: JobState, now: number, 
   });
   return current;
 }
-
 
 export async function applyStatus(ctx: DriverContext, job: JobRecord, status: StreamerJobStatus, now: number): Promise<void> {
   const early = (status.progress?.elapsedMs ?? 0) < EARLY_PHASE_MS;

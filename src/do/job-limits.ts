@@ -41,11 +41,19 @@ export function checkLimits(store: JobStore, job: JobRecord, status: StreamerJob
   if (!entry) return null;
   const runMs = now - mark.startedAt;
   if (runMs >= entry.maxRunHours * 3_600_000) {
-    return { code: "JOB_TIMEOUT", retryable: false, message: `the job ran ${minutes(runMs)} (${job.state}), longer than maxRunHours (${entry.maxRunHours} h); it was stopped. Raise maxRunHours for this database if its backups really take this long` };
+    return {
+      code: "JOB_TIMEOUT",
+      retryable: false,
+      message: `the job ran ${minutes(runMs)} (${job.state}), longer than maxRunHours (${entry.maxRunHours} h); it was stopped. Raise maxRunHours for this database if its backups really take this long`,
+    };
   }
   const stillMs = now - mark.movedAt;
   if (stillMs >= entry.stallTimeoutMinutes * 60_000) {
-    return { code: "JOB_STALLED", retryable: false, message: `no progress for ${minutes(stillMs)} while ${job.state} (stallTimeoutMinutes is ${entry.stallTimeoutMinutes}); it was stopped. Look for a blocked pg_dump or an unreachable bucket, or raise stallTimeoutMinutes` };
+    return {
+      code: "JOB_STALLED",
+      retryable: false,
+      message: `no progress for ${minutes(stillMs)} while ${job.state} (stallTimeoutMinutes is ${entry.stallTimeoutMinutes}); it was stopped. Look for a blocked pg_dump or an unreachable bucket, or raise stallTimeoutMinutes`,
+    };
   }
   return null;
 }

@@ -19,9 +19,7 @@ export interface SlotGrant {
 export class JobSlots extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS leases (holder TEXT PRIMARY KEY, job_id TEXT NOT NULL, expires_at INTEGER NOT NULL)",
-    );
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS leases (holder TEXT PRIMARY KEY, job_id TEXT NOT NULL, expires_at INTEGER NOT NULL)");
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS waiters (holder TEXT PRIMARY KEY, since INTEGER NOT NULL)");
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS revoked_sessions (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)");
   }
@@ -67,7 +65,10 @@ export class JobSlots extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     const had = sql.exec("DELETE FROM leases WHERE holder = ?", holder).rowsWritten > 0;
     if (!had) return;
-    const woken = sql.exec("SELECT holder FROM waiters ORDER BY since LIMIT ?", WAKE_PER_RELEASE).toArray().map((r) => String(r.holder));
+    const woken = sql
+      .exec("SELECT holder FROM waiters ORDER BY since LIMIT ?", WAKE_PER_RELEASE)
+      .toArray()
+      .map((r) => String(r.holder));
     for (const w of woken) {
       sql.exec("DELETE FROM waiters WHERE holder = ?", w);
       try {

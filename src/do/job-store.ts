@@ -41,7 +41,9 @@ export interface JobEvent {
 export type JobPatch = Partial<Pick<JobRecord, "attempt" | "notBefore" | "streamerJobId" | "missedPolls" | "lastPollOkAt" | "progress" | "result" | "error">>;
 
 const STATE_LIST = JOB_STATES.map((s) => `'${s}'`).join(", ");
-const TERMINAL_LIST = JOB_STATES.filter((s) => TRANSITIONS[s].length === 0).map((s) => `'${s}'`).join(", ");
+const TERMINAL_LIST = JOB_STATES.filter((s) => TRANSITIONS[s].length === 0)
+  .map((s) => `'${s}'`)
+  .join(", ");
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -117,10 +119,12 @@ function patchColumns(patch: JobPatch): [string, SqlStorageValue][] {
   return cols;
 }
 
-
 /** `20261122T130501Z-3f9a`: sortable, readable, and short enough for the streamer's 64-character ids. */
 function newJobId(now: number): string {
-  const stamp = new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const stamp = new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
   const rand = [...crypto.getRandomValues(new Uint8Array(2))].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${stamp}-${rand}`;
 }
@@ -156,15 +160,7 @@ export class JobStore {
     let id = newJobId(now);
     while (this.get(id)) id = newJobId(now);
     this.#storage.transactionSync(() => {
-      this.#sql.exec(
-        "INSERT INTO jobs (id, db, trigger, state, created_at, updated_at, not_before) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-        id,
-        db,
-        trigger,
-        now,
-        now,
-        now,
-      );
+      this.#sql.exec("INSERT INTO jobs (id, db, trigger, state, created_at, updated_at, not_before) VALUES (?, ?, ?, 'queued', ?, ?, ?)", id, db, trigger, now, now, now);
       this.#sql.exec("INSERT INTO job_events (job_id, at, from_state, to_state, detail) VALUES (?, ?, NULL, 'queued', ?)", id, now, detail);
       this.#prune();
     });
@@ -277,4 +273,3 @@ export class JobStore {
     this.#sql.exec(`DELETE FROM jobs WHERE seq <= ? AND state IN (${TERMINAL_LIST})`, seq);
   }
 }
-

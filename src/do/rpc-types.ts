@@ -112,7 +112,6 @@ export function jobSummary(job: JobRecord, maxAttempts: number): JobSummary {
   };
 }
 
-
 export function jobView(job: JobRecord, events: JobEvent[], maxAttempts: number): JobView {
   return {
     ...jobSummary(job, maxAttempts),

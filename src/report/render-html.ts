@@ -175,16 +175,32 @@ function renderChart(d: DatabaseReport, report: DrillReport, index: number): Saf
 
   return html`<svg role="img" aria-label="${summary}" data-chart="${index}" viewBox="0 0 ${CHART_WIDTH_PX} ${CHART_HEIGHT_PX}" preserveAspectRatio="xMidYMid meet">
 <title>${summary}</title>
-${yTicks.map((t) => html`<line class="grid" x1="${m.left}" x2="${m.left + plotW}" y1="${round1(y(t))}" y2="${round1(y(t))}"/><text x="${m.left - 6}" y="${round1(y(t) + 4)}" text-anchor="end">${Number.isInteger(t) ? formatCount(t) : t.toFixed(1)}</text>
-`)}${xTicks.map((t) => html`<text x="${round1(x(t + 0.5))}" y="${bottom + 16}" text-anchor="middle">${t}</text>
-`)}<line class="axis" x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${bottom}"/>
+${yTicks.map(
+  (
+    t,
+  ) => html`<line class="grid" x1="${m.left}" x2="${m.left + plotW}" y1="${round1(y(t))}" y2="${round1(y(t))}"/><text x="${m.left - 6}" y="${round1(y(t) + 4)}" text-anchor="end">${Number.isInteger(t) ? formatCount(t) : t.toFixed(1)}</text>
+`,
+)}${xTicks.map(
+  (t) => html`<text x="${round1(x(t + 0.5))}" y="${bottom + 16}" text-anchor="middle">${t}</text>
+`,
+)}<line class="axis" x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${bottom}"/>
 <line class="axis" x1="${m.left}" x2="${m.left + plotW}" y1="${bottom}" y2="${bottom}"/>
 <text x="${m.left + plotW / 2}" y="${CHART_HEIGHT_PX - 4}" text-anchor="middle">Day of month (UTC)</text>
 <text x="14" y="${m.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">Restore seconds</text>
-${coords.length >= 2 ? html`<polyline class="line" points="${coords.map((c) => `${c.cx},${c.cy}`).join(" ")}"/>
-` : ""}${coords.map((c) => html`<circle class="pt" cx="${c.cx}" cy="${c.cy}" r="3.5"/>
-`)}${coords.length === 0 ? html`<text x="${m.left + plotW / 2}" y="${m.top + plotH / 2}" text-anchor="middle">No sealed drills this month</text>
-` : ""}</svg>`;
+${
+  coords.length >= 2
+    ? html`<polyline class="line" points="${coords.map((c) => `${c.cx},${c.cy}`).join(" ")}"/>
+`
+    : ""
+}${coords.map(
+  (c) => html`<circle class="pt" cx="${c.cx}" cy="${c.cy}" r="3.5"/>
+`,
+)}${
+  coords.length === 0
+    ? html`<text x="${m.left + plotW / 2}" y="${m.top + plotH / 2}" text-anchor="middle">No sealed drills this month</text>
+`
+    : ""
+}</svg>`;
 }
 
 function renderFailures(d: DatabaseReport): SafeHtml {
@@ -196,8 +212,10 @@ function renderFailures(d: DatabaseReport): SafeHtml {
   }
   return html`<h3>Failures and unproven backups (${failures.length})</h3>
 <table class="failures"><thead><tr><th>Started</th><th>Job</th><th>Outcome</th><th>Code</th><th>Message</th></tr></thead><tbody>
-${failures.map((f) => html`<tr><td>${formatUtc(f.at)}</td><td><code>${f.jobId}</code></td><td class="bad">${f.state}</td><td><code>${f.code}</code></td><td class="msg">${f.message}</td></tr>
-`)}</tbody></table>`;
+${failures.map(
+  (f) => html`<tr><td>${formatUtc(f.at)}</td><td><code>${f.jobId}</code></td><td class="bad">${f.state}</td><td><code>${f.code}</code></td><td class="msg">${f.message}</td></tr>
+`,
+)}</tbody></table>`;
 }
 
 function renderDatabase(d: DatabaseReport, report: DrillReport, index: number): SafeHtml {
@@ -218,11 +236,17 @@ function renderDatabase(d: DatabaseReport, report: DrillReport, index: number): 
 <table class="figures"><tbody>
 ${row("Backups taken", formatCount(c.taken))}${row("Sealed (restored and verified)", formatCount(c.sealed))}${row("Failed", formatCount(c.failed))}${row("Drill failed", formatCount(c.drillFailed))}${row("Drill skipped", formatCount(c.drillSkipped))}${c.uploaded > 0 ? row("Stored, not drilled", formatCount(c.uploaded)) : ""}${c.cancelled > 0 ? row("Cancelled (not counted)", formatCount(c.cancelled)) : ""}${row("Success", formatPercent(d.successPercent))}${row("Restore time min / median / p95 / max", `${formatSeconds(s.min)} / ${formatSeconds(s.median)} / ${formatSeconds(s.p95)} / ${formatSeconds(s.max)}`)}${row("Restore time trend", trendText(d), "msg")}${row("Worst gap between sealed backups (achieved RPO)", gapText(d), d.worstGap === null || d.firstSealedAt !== null ? "msg" : "num")}${d.worstGap ? row("Worst gap from → to", gapEnds(d.worstGap), "msg") : ""}${d.copies.map((c) => row(`Copies to ${c.destination}: stored / failed`, `${formatCount(c.stored)} / ${formatCount(c.failed)}`))}${latest ? html`${row("Latest sealed backup", `${formatUtc(latest.at)} · job ${latest.jobId}`, "msg")}${row("Tables / rows verified", `${formatCount(latest.tables)} / ${formatCount(latest.rowsVerified)}`)}${latest.proof ? row("What the drill proved", latest.proof, "msg") : ""}${row("Dump / stored size", `${formatBytes(latest.dumpBytes, "—")} / ${formatBytes(latest.storedBytes, "—")}`)}` : ""}</tbody></table>
 <figure>${renderChart(d, report, index)}<figcaption>Restore seconds of each sealed drill, by day of month.</figcaption></figure>
-${latest && latest.largestTables.length > 0 ? html`<h3>Largest tables in the latest sealed drill</h3>
+${
+  latest && latest.largestTables.length > 0
+    ? html`<h3>Largest tables in the latest sealed drill</h3>
 <table class="tables"><thead><tr><th>Table</th><th>Rows verified</th></tr></thead><tbody>
-${latest.largestTables.map((t) => html`<tr><td><code>${t.name}</code></td><td class="num">${formatCount(t.rows)}</td></tr>
-`)}</tbody></table>
-` : ""}${renderFailures(d)}
+${latest.largestTables.map(
+  (t) => html`<tr><td><code>${t.name}</code></td><td class="num">${formatCount(t.rows)}</td></tr>
+`,
+)}</tbody></table>
+`
+    : ""
+}${renderFailures(d)}
 </section>
 `;
 }
@@ -252,9 +276,17 @@ export function renderReportHtml(report: DrillReport): string {
 <tr><th scope="row">Sealed (restored into a throwaway cluster, every table's row count matched)</th><td class="num">${formatCount(sum.sealed)}</td></tr>
 <tr><th scope="row">Success</th><td class="num">${formatPercent(sum.successPercent)}</td></tr>
 <tr><th scope="row">Failed / drill failed / drill skipped</th><td class="num">${formatCount(sum.failed)} / ${formatCount(sum.drillFailed)} / ${formatCount(sum.drillSkipped)}</td></tr>
-${sum.worstGap ? html`<tr><th scope="row">Worst gap between sealed backups</th><td class="num">${formatSeconds(sum.worstGap.seconds)} (${sum.worstGap.db})</td></tr>
-` : ""}${sum.databasesWithoutSealed.length > 0 ? html`<tr><th scope="row">Databases with no sealed backup</th><td class="msg bad">${sum.databasesWithoutSealed.join(", ")}</td></tr>
-` : ""}</tbody></table>
+${
+  sum.worstGap
+    ? html`<tr><th scope="row">Worst gap between sealed backups</th><td class="num">${formatSeconds(sum.worstGap.seconds)} (${sum.worstGap.db})</td></tr>
+`
+    : ""
+}${
+  sum.databasesWithoutSealed.length > 0
+    ? html`<tr><th scope="row">Databases with no sealed backup</th><td class="msg bad">${sum.databasesWithoutSealed.join(", ")}</td></tr>
+`
+    : ""
+}</tbody></table>
 ${report.databases.map((d, i) => renderDatabase(d, report, i))}
 <footer>
 <p>A backup is <strong>sealed</strong> when it was uploaded, restored into a throwaway PostgreSQL cluster, and every table's row count matched the source. <strong>Backups taken</strong> counts every job of the month except cancelled ones. Restore times are over sealed drills; p95 is nearest-rank (the value at rank ⌈0.95 × n⌉ of the sorted times). The <strong>worst gap</strong> is the longest time the newest sealed backup was older than that: measured from when a backup started (the data it restores) to when the next one was sealed, and to the month's end (or the report time in a running month). Gaps are measured only from backups that exist: without a sealed backup from the previous month, measurement starts at the month's first sealed backup, and a database without any has no gap yet. A restore-time trend (seconds per day, least squares) is shown only from ${TREND_MIN_DRILLS} sealed drills spread over at least ${TREND_MIN_SPAN_DAYS} days. All times UTC.</p>

@@ -89,10 +89,26 @@ describe("statistics", () => {
   });
 
   it("fits a least-squares slope and has none for fewer than two distinct x", () => {
-    expect(leastSquaresSlope([{ x: 0, y: 10 }, { x: 1, y: 12 }, { x: 3, y: 16 }])).toBe(2);
-    expect(leastSquaresSlope([{ x: 0, y: 5 }, { x: 2, y: 5 }])).toBe(0);
+    expect(
+      leastSquaresSlope([
+        { x: 0, y: 10 },
+        { x: 1, y: 12 },
+        { x: 3, y: 16 },
+      ]),
+    ).toBe(2);
+    expect(
+      leastSquaresSlope([
+        { x: 0, y: 5 },
+        { x: 2, y: 5 },
+      ]),
+    ).toBe(0);
     expect(leastSquaresSlope([{ x: 1, y: 5 }])).toBeNull();
-    expect(leastSquaresSlope([{ x: 1, y: 5 }, { x: 1, y: 9 }])).toBeNull();
+    expect(
+      leastSquaresSlope([
+        { x: 1, y: 5 },
+        { x: 1, y: 9 },
+      ]),
+    ).toBeNull();
   });
 
   it("reports restore seconds over sealed drills only, with the trend in time order", () => {
@@ -114,7 +130,15 @@ describe("statistics", () => {
       ["2026-11-05T00:00:00.000Z", 18],
     ]);
     expect(db.trend).toMatchObject({ slopeSecondsPerDay: 2, enoughData: true });
-    expect(db.latestSealed).toMatchObject({ at: "2026-11-05T00:00:00.000Z", tables: 12, rowsVerified: 34_567, largestTables: [{ name: "events", rows: 30_000 }, { name: "users", rows: 4_000 }] });
+    expect(db.latestSealed).toMatchObject({
+      at: "2026-11-05T00:00:00.000Z",
+      tables: 12,
+      rowsVerified: 34_567,
+      largestTables: [
+        { name: "events", rows: 30_000 },
+        { name: "users", rows: 4_000 },
+      ],
+    });
   });
 
   it("has null statistics and no latest drill for a month without sealed backups", () => {
@@ -237,7 +261,9 @@ describe("counts and failures", () => {
     job("sealed", "2026-11-01T03:00:00Z"),
     job("failed", "2026-11-02T03:00:00Z", { error: { code: "PG_UNREACHABLE", message: "could not connect to db.internal:5432" } }),
     job("drill-failed", "2026-11-03T03:00:00Z", { error: { code: "DRILL_ROW_MISMATCH", message: "public.events: expected 30000 rows, restored 29999" } }),
-    job("drill-skipped", "2026-11-04T03:00:00Z", { drill: { restoreSeconds: 0, countSeconds: 0, totalSeconds: 0, tables: 0, rows: 0, verdict: "skipped", reason: "not enough disk for the drill", largestTables: [] } }),
+    job("drill-skipped", "2026-11-04T03:00:00Z", {
+      drill: { restoreSeconds: 0, countSeconds: 0, totalSeconds: 0, tables: 0, rows: 0, verdict: "skipped", reason: "not enough disk for the drill", largestTables: [] },
+    }),
     job("cancelled", "2026-11-05T03:00:00Z"),
     job("uploaded", "2026-11-06T03:00:00Z"),
     job("sealed", "2026-12-01T03:00:00Z"), // next month: ignored
@@ -256,7 +282,14 @@ describe("counts and failures", () => {
     const failures = buildReport(input(jobs)).databases[0].failures;
     expect(failures).toEqual([
       { jobId: jobs[1].id, state: "failed", at: "2026-11-02T03:00:00.000Z", finishedAt: "2026-11-02T04:00:00.000Z", code: "PG_UNREACHABLE", message: "could not connect to db.internal:5432" },
-      { jobId: jobs[2].id, state: "drill-failed", at: "2026-11-03T03:00:00.000Z", finishedAt: "2026-11-03T04:00:00.000Z", code: "DRILL_ROW_MISMATCH", message: "public.events: expected 30000 rows, restored 29999" },
+      {
+        jobId: jobs[2].id,
+        state: "drill-failed",
+        at: "2026-11-03T03:00:00.000Z",
+        finishedAt: "2026-11-03T04:00:00.000Z",
+        code: "DRILL_ROW_MISMATCH",
+        message: "public.events: expected 30000 rows, restored 29999",
+      },
       { jobId: jobs[3].id, state: "drill-skipped", at: "2026-11-04T03:00:00.000Z", finishedAt: "2026-11-04T04:00:00.000Z", code: "DRILL_SKIPPED", message: "not enough disk for the drill" },
     ]);
   });
@@ -271,7 +304,14 @@ describe("counts and failures", () => {
       ],
     });
     expect(r.summary).toEqual({
-      databases: 2, taken: 7, sealed: 3, failed: 1, drillFailed: 1, drillSkipped: 1, successPercent: 42.8, databasesWithoutSealed: [],
+      databases: 2,
+      taken: 7,
+      sealed: 3,
+      failed: 1,
+      drillFailed: 1,
+      drillSkipped: 1,
+      successPercent: 42.8,
+      databasesWithoutSealed: [],
       worstGap: { db: "app", seconds: 30 * DAY_S - 3 * HOUR_S },
     });
     expect(r.monthLabel).toBe("November 2026");
@@ -295,7 +335,16 @@ describe("renderReportHtml", () => {
     month: "2026-11",
     generatedAt: "2026-12-01T06:00:00Z",
     databases: [
-      { db: "app", schedule: "0 3 * * *", jobs: [job("sealed", "2026-11-01T03:00:00Z", { restoreSeconds: 40 }), job("failed", "2026-11-02T03:00:00Z"), job("sealed", "2026-11-03T03:00:00Z", { restoreSeconds: 44 }), job("sealed", "2026-11-28T03:00:00Z", { restoreSeconds: 90 })] },
+      {
+        db: "app",
+        schedule: "0 3 * * *",
+        jobs: [
+          job("sealed", "2026-11-01T03:00:00Z", { restoreSeconds: 40 }),
+          job("failed", "2026-11-02T03:00:00Z"),
+          job("sealed", "2026-11-03T03:00:00Z", { restoreSeconds: 44 }),
+          job("sealed", "2026-11-28T03:00:00Z", { restoreSeconds: 90 }),
+        ],
+      },
       { db: "billing", schedule: null, jobs: [job("drill-failed", "2026-11-05T03:00:00Z")] },
       { db: "audit", schedule: "0 4 * * 0", jobs: [job("sealed", "2026-11-08T04:00:00Z", { restoreSeconds: 3.2 })] },
     ],
@@ -340,7 +389,7 @@ describe("renderReportHtml", () => {
     };
     const exact = proven("content-exact: 12 tables, 1.40 GB hashed");
     expect(exact.databases[0].latestSealed?.proof).toBe("content-exact: 12 tables, 1.40 GB hashed");
-    expect(renderReportHtml(exact)).toContain("What the drill proved</th><td class=\"msg\">content-exact: 12 tables, 1.40 GB hashed");
+    expect(renderReportHtml(exact)).toContain('What the drill proved</th><td class="msg">content-exact: 12 tables, 1.40 GB hashed');
     expect(renderReportHtml(proven())).not.toContain("What the drill proved");
   });
 
@@ -362,7 +411,21 @@ describe("renderReportHtml", () => {
           db: "<script>alert(1)</script>",
           schedule: `"&'`,
           jobs: [
-            job("sealed", "2026-11-01T00:00:00Z", { id: `j"&'<b>`, drill: { restoreSeconds: 5, countSeconds: 1, totalSeconds: 6, tables: 1, rows: 2, verdict: "pass", largestTables: [{ name: `"&'`, rows: 2 }, { name: "</td><script>x</script>", rows: 1 }] } }),
+            job("sealed", "2026-11-01T00:00:00Z", {
+              id: `j"&'<b>`,
+              drill: {
+                restoreSeconds: 5,
+                countSeconds: 1,
+                totalSeconds: 6,
+                tables: 1,
+                rows: 2,
+                verdict: "pass",
+                largestTables: [
+                  { name: `"&'`, rows: 2 },
+                  { name: "</td><script>x</script>", rows: 1 },
+                ],
+              },
+            }),
             job("failed", "2026-11-02T00:00:00Z", { error: { code: "<i>CODE</i>", message: `<img src=x onerror=alert(1)> "quoted" & 'single'` } }),
           ],
         },

@@ -168,10 +168,7 @@ export const TREND_MIN_SPAN_DAYS = 3;
 const P95_QUANTILE = 0.95;
 /** Before the epoch there were no backups to report, and Date.UTC maps years 0–99 onto 1900–1999. */
 const MIN_REPORT_YEAR = 1970;
-const MONTH_NAMES = [
-  "January", "February", "March", "April", "May", "June",
-  "July", "August", "September", "October", "November", "December",
-] as const;
+const MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"] as const;
 
 const MONTH_RE = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
@@ -302,13 +299,7 @@ function failureOf(t: TimedJob): ReportFailure | null {
   };
 }
 
-function buildDatabase(
-  entry: ReportInput["databases"][number],
-  startMs: number,
-  endMs: number,
-  untilMs: number,
-  complete: boolean,
-): DatabaseReport {
+function buildDatabase(entry: ReportInput["databases"][number], startMs: number, endMs: number, untilMs: number, complete: boolean): DatabaseReport {
   const timed: TimedJob[] = entry.jobs.map((job) => ({
     job,
     createdMs: parseInstant(job.createdAt, `job ${job.id} createdAt`),

@@ -25,10 +25,7 @@ export interface ParsedKey {
 
 export function assertDbName(db: string): void {
   if (!DB_NAME_RE.test(db)) {
-    throw new PgsealError(
-      "USAGE",
-      `database name '${db}' is not usable in object keys: use 1-63 letters, digits, '_' or '-', starting with a letter or digit`,
-    );
+    throw new PgsealError("USAGE", `database name '${db}' is not usable in object keys: use 1-63 letters, digits, '_' or '-', starting with a letter or digit`);
   }
 }
 
@@ -47,7 +44,10 @@ function join(prefix: string, rest: string): string {
 }
 
 export function formatStamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return d
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 export function parseStamp(stamp: string): Date | null {

@@ -64,7 +64,11 @@ export async function checkBucket(client: S3Client, prefix: string): Promise<Buc
 
   const versioning = await client.bucketConfig("versioning");
   const vStatus = answered(versioning, "VersioningConfiguration") ? (tag(versioning.xml, "Status") ?? "never enabled") : null;
-  findings.push({ check: "versioning", ok: vStatus === null ? null : vStatus === "Enabled", detail: vStatus === null ? `not available through this store's S3 API (HTTP ${versioning.status})` : `versioning: ${vStatus}` });
+  findings.push({
+    check: "versioning",
+    ok: vStatus === null ? null : vStatus === "Enabled",
+    detail: vStatus === null ? `not available through this store's S3 API (HTTP ${versioning.status})` : `versioning: ${vStatus}`,
+  });
 
   const lock = await client.bucketConfig("object-lock");
   const lockKnown = answered(lock, "ObjectLockConfiguration") || (lock.status === 404 && /ObjectLockConfigurationNotFound/.test(lock.xml));
@@ -82,15 +86,29 @@ export async function checkBucket(client: S3Client, prefix: string): Promise<Buc
   const lifecycle = await client.bucketConfig("lifecycle");
   if (answered(lifecycle, "LifecycleConfiguration")) {
     const rule = abortRuleCovers(lifecycle.xml, p ? `${p}/` : "");
-    findings.push({ check: "abort-incomplete-uploads", ok: rule.covered, detail: rule.covered ? `a lifecycle rule aborts incomplete multipart uploads after ${rule.days} day(s)` : "no lifecycle rule aborts incomplete multipart uploads under the prefix: run pgseal setup-bucket" });
+    findings.push({
+      check: "abort-incomplete-uploads",
+      ok: rule.covered,
+      detail: rule.covered
+        ? `a lifecycle rule aborts incomplete multipart uploads after ${rule.days} day(s)`
+        : "no lifecycle rule aborts incomplete multipart uploads under the prefix: run pgseal setup-bucket",
+    });
   } else if (lifecycle.status === 404 && /NoSuchLifecycleConfiguration/.test(lifecycle.xml)) {
     findings.push({ check: "abort-incomplete-uploads", ok: false, detail: "the bucket has no lifecycle rules: run pgseal setup-bucket to add one that aborts incomplete multipart uploads" });
   } else {
-    findings.push({ check: "abort-incomplete-uploads", ok: null, detail: `lifecycle rules are not available through this store's S3 API (HTTP ${lifecycle.status}); the Worker aborts stale uploads under the prefix itself after each sealed backup` });
+    findings.push({
+      check: "abort-incomplete-uploads",
+      ok: null,
+      detail: `lifecycle rules are not available through this store's S3 API (HTTP ${lifecycle.status}); the Worker aborts stale uploads under the prefix itself after each sealed backup`,
+    });
   }
 
   if (isR2(client.target.endpoint)) {
-    findings.push({ check: "r2-bucket-lock", ok: null, detail: `R2 bucket locks are not visible through the S3 API: check with 'npx wrangler r2 bucket lock list ${client.target.bucket}' (README, Immutability)` });
+    findings.push({
+      check: "r2-bucket-lock",
+      ok: null,
+      detail: `R2 bucket locks are not visible through the S3 API: check with 'npx wrangler r2 bucket lock list ${client.target.bucket}' (README, Immutability)`,
+    });
   }
   return findings;
 }

@@ -61,7 +61,10 @@ export async function resolveBackup(
   if (!ref.db) throw new PgsealError("USAGE", "name a backup key or a database (--name) to use its latest backup");
   const skipped: Record<string, number> = {};
   const skip = (status: string) => void (skipped[status] = (skipped[status] ?? 0) + 1);
-  const summary = () => Object.entries(skipped).map(([s, n]) => (n > 1 ? `${s} ×${n}` : s)).join(", ");
+  const summary = () =>
+    Object.entries(skipped)
+      .map(([s, n]) => (n > 1 ? `${s} ×${n}` : s))
+      .join(", ");
   const count = () => Object.values(skipped).reduce((a, b) => a + b, 0);
   for (const e of await listCatalog(client, prefix, ref.db)) {
     if (e.orphan) continue;

@@ -49,7 +49,9 @@ export function fanOut(copies: FanOutCopy[]): { writable: WritableStream<Uint8Ar
     if (live.every((l) => l.failed)) {
       report();
       const first = live[0]?.error;
-      throw first instanceof PgsealError ? first : new PgsealError("S3_UNAVAILABLE", `every destination failed: ${live.map((l) => `${l.name}: ${l.error instanceof Error ? l.error.message : String(l.error)}`).join("; ")}`);
+      throw first instanceof PgsealError
+        ? first
+        : new PgsealError("S3_UNAVAILABLE", `every destination failed: ${live.map((l) => `${l.name}: ${l.error instanceof Error ? l.error.message : String(l.error)}`).join("; ")}`);
     }
   };
   const writable = new WritableStream<Uint8Array>({
@@ -60,7 +62,7 @@ export function fanOut(copies: FanOutCopy[]): { writable: WritableStream<Uint8Ar
     },
     abort: async (reason) => {
       await Promise.all(live.filter((l) => !l.failed).map((l) => l.writer.abort(reason).catch(() => {})));
-      for (const l of live) if (!l.failed) ((l.failed = true), (l.error = reason));
+      for (const l of live) if (!l.failed) (l.failed = true), (l.error = reason);
       report();
     },
   });

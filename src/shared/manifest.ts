@@ -65,9 +65,15 @@ type Check = (v: unknown) => boolean;
 const str: Check = (v) => typeof v === "string" && v.length > 0;
 const nat: Check = (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const num: Check = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
-const oneOf = (...xs: unknown[]): Check => (v) => xs.includes(v);
+const oneOf =
+  (...xs: unknown[]): Check =>
+  (v) =>
+    xs.includes(v);
 
-const optional = (ok: Check): Check => (v) => v === undefined || ok(v);
+const optional =
+  (ok: Check): Check =>
+  (v) =>
+    v === undefined || ok(v);
 
 const SHAPE: Record<string, Check> = {
   format: oneOf(MANIFEST_FORMAT),
@@ -131,9 +137,14 @@ function at(obj: unknown, path: string): unknown {
 
 /** Names every bad field at once, so one read of the error explains the whole problem. */
 export function validateManifest(value: unknown): string[] {
-  const checks = { ...SHAPE, ...(at(value, "drill") === undefined ? {} : DRILL_SHAPE), "sealed.inventory": optional(b64),
+  const checks = {
+    ...SHAPE,
+    ...(at(value, "drill") === undefined ? {} : DRILL_SHAPE),
+    "sealed.inventory": optional(b64),
     "artifact.lock.mode": at(value, "artifact.lock") === undefined ? () => true : oneOf("GOVERNANCE", "COMPLIANCE"),
-    "artifact.lock.retainUntil": at(value, "artifact.lock") === undefined ? () => true : (v: unknown) => str(v) && !Number.isNaN(Date.parse(v as string)), "sealed.drill": optional(b64) };
+    "artifact.lock.retainUntil": at(value, "artifact.lock") === undefined ? () => true : (v: unknown) => str(v) && !Number.isNaN(Date.parse(v as string)),
+    "sealed.drill": optional(b64),
+  };
   const bad = Object.entries(checks)
     .filter(([path, ok]) => !ok(at(value, path)))
     .map(([path]) => path);

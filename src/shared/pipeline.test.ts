@@ -50,7 +50,7 @@ function endsEarly(name: string, bytes: number): PipelineStage {
         const n = Math.min(chunk.length, bytes - passed);
         readable.enqueue(chunk.subarray(0, n));
         passed += n;
-        if (passed >= bytes) ((closed = true), readable.close());
+        if (passed >= bytes) (closed = true), readable.close();
       },
       close() {
         if (!closed) readable.close();

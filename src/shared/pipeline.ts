@@ -92,7 +92,10 @@ export async function runPipeline(spec: PipelineSpec): Promise<void> {
     }
   };
   const watch = (p: Promise<unknown>) => {
-    const watched = p.then(() => undefined, (e: unknown) => (note(e), Promise.reject(e)));
+    const watched = p.then(
+      () => undefined,
+      (e: unknown) => (note(e), Promise.reject(e)),
+    );
     watched.catch(() => undefined); // its rejection is recorded in `seen`; awaited later, it must not count as unhandled meanwhile
     return watched;
   };

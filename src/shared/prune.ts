@@ -48,7 +48,8 @@ export async function planPrune(client: S3Client, prefix: string, db: string, po
   // Runs of one database never overlap: an upload started before the newest complete backup belongs to a run that is over.
   const newestComplete = Math.max(0, ...items.filter((i) => i.status !== "uploaded" || targets.get(i.key)?.manifestKey).map((i) => Date.parse(i.createdAt)));
   for await (const u of client.listMultipartUploads(databasePrefix(prefix, db))) {
-    if (now.getTime() - u.initiated.getTime() > STALE_UPLOAD_MS || u.initiated.getTime() < newestComplete) staleUploads.push({ key: u.key, uploadId: u.uploadId, initiated: u.initiated.toISOString() });
+    if (now.getTime() - u.initiated.getTime() > STALE_UPLOAD_MS || u.initiated.getTime() < newestComplete)
+      staleUploads.push({ key: u.key, uploadId: u.uploadId, initiated: u.initiated.toISOString() });
   }
   return { plan: { db, at: now.toISOString(), policy, keep: decided.keep, delete: decided.delete, staleUploads }, targets };
 }

@@ -14,7 +14,12 @@ const ms = (iso: string) => Date.parse(iso);
 const all = (p: RetentionPlan) => [...p.keep, ...p.delete];
 const keys = (ds: { key: string }[]) => ds.map((d) => d.key);
 const decision = (p: RetentionPlan, key: string) => all(p).find((d) => d.key === key)!;
-const item = (key: string, createdAt: string, status: ManifestStatus = "sealed", lockedUntil?: string | null): RetentionItem => ({ key, createdAt, status, ...(lockedUntil === undefined ? {} : { lockedUntil }) });
+const item = (key: string, createdAt: string, status: ManifestStatus = "sealed", lockedUntil?: string | null): RetentionItem => ({
+  key,
+  createdAt,
+  status,
+  ...(lockedUntil === undefined ? {} : { lockedUntil }),
+});
 /** Sealed backups named by their createdAt, so expectations read as dates. */
 const sealedAt = (...isos: string[]) => isos.map((iso) => item(iso, iso));
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -35,9 +40,19 @@ function byNewest(a: { ms: number; key: string }, b: { ms: number; key: string }
 const MIN = ms("2024-01-01T00:00:00Z");
 const MAX = ms("2029-12-31T23:59:59Z");
 const EDGES = [
-  "2024-02-29T12:00:00Z", "2024-03-01T00:00:00Z", "2024-12-30T00:00:00Z", "2025-01-01T00:00:00Z",
-  "2026-01-31T23:59:59.999Z", "2026-02-01T00:00:00Z", "2026-02-28T23:00:00Z", "2026-12-31T23:30:00Z",
-  "2027-01-01T00:30:00Z", "2027-01-04T00:00:00Z", "2028-02-29T00:00:00Z", "2028-02-29T23:59:59Z", "2028-03-01T00:00:00Z",
+  "2024-02-29T12:00:00Z",
+  "2024-03-01T00:00:00Z",
+  "2024-12-30T00:00:00Z",
+  "2025-01-01T00:00:00Z",
+  "2026-01-31T23:59:59.999Z",
+  "2026-02-01T00:00:00Z",
+  "2026-02-28T23:00:00Z",
+  "2026-12-31T23:30:00Z",
+  "2027-01-01T00:30:00Z",
+  "2027-01-04T00:00:00Z",
+  "2028-02-29T00:00:00Z",
+  "2028-02-29T23:59:59Z",
+  "2028-03-01T00:00:00Z",
 ].map(ms);
 
 const instant = fc.oneof(
@@ -51,7 +66,13 @@ const cadence = fc
 const instants = fc.tuple(fc.array(instant, { maxLength: 15 }), cadence).map(([a, b]) => [...a, ...b]);
 
 const statusArb = fc.constantFrom<ManifestStatus>("sealed", "sealed", "sealed", "uploaded", "drill-failed", "drill-skipped");
-const lockArb = fc.option(fc.oneof(fc.integer({ min: MIN, max: MAX }).map((t) => new Date(t).toISOString()), fc.constant(null)), { freq: 3, nil: undefined });
+const lockArb = fc.option(
+  fc.oneof(
+    fc.integer({ min: MIN, max: MAX }).map((t) => new Date(t).toISOString()),
+    fc.constant(null),
+  ),
+  { freq: 3, nil: undefined },
+);
 
 function itemsFrom(ts: number[], status: fc.Arbitrary<ManifestStatus>, prefix: string): fc.Arbitrary<RetentionItem[]> {
   return fc
@@ -93,7 +114,10 @@ function periodIndex(kind: "hourly" | "daily" | "weekly" | "monthly" | "yearly",
 
 /** Keys of sealed items that keep-last or a GFS period selects: newest of its period, and fewer than `count` newer periods hold a sealed backup. */
 function modelSelected(items: RetentionItem[], policy: RetentionPolicy): Set<string> {
-  const sealed = items.filter((i) => i.status === "sealed").map((i) => ({ key: i.key, ms: ms(i.createdAt) })).sort(byNewest);
+  const sealed = items
+    .filter((i) => i.status === "sealed")
+    .map((i) => ({ key: i.key, ms: ms(i.createdAt) }))
+    .sort(byNewest);
   const out = new Set(sealed.slice(0, policy.keepLast).map((s) => s.key));
   for (const kind of ["hourly", "daily", "weekly", "monthly", "yearly"] as const) {
     for (const [i, s] of sealed.entries()) {
@@ -138,7 +162,10 @@ describe("retention invariants (properties)", () => {
     const harsh = fc.constant<RetentionPolicy>({ ...NONE, maxAgeDays: 1, unsealedGraceDays: 0 });
     fc.assert(
       fc.property(itemsArb, fc.oneof(policyArb, harsh), nowArb, (items, policy, now) => {
-        const newest = items.filter((i) => i.status === "sealed").map((i) => ({ key: i.key, ms: ms(i.createdAt) })).sort(byNewest)[0];
+        const newest = items
+          .filter((i) => i.status === "sealed")
+          .map((i) => ({ key: i.key, ms: ms(i.createdAt) }))
+          .sort(byNewest)[0];
         fc.pre(newest !== undefined);
         const d = decision(planRetention(items, policy, now), newest.key);
         expect(d.action).toBe("keep");
@@ -178,7 +205,10 @@ describe("retention invariants (properties)", () => {
       fc.property(itemsArb, policyArb, nowArb, (items, policy, now) => {
         const plan = planRetention(items, policy, now);
         const selected = modelSelected(items, policy);
-        const newest = items.filter((i) => i.status === "sealed").map((i) => ({ key: i.key, ms: ms(i.createdAt) })).sort(byNewest)[0];
+        const newest = items
+          .filter((i) => i.status === "sealed")
+          .map((i) => ({ key: i.key, ms: ms(i.createdAt) }))
+          .sort(byNewest)[0];
         for (const i of items.filter((x) => x.status === "sealed")) {
           const withinMaxAge = policy.maxAgeDays === null || now.getTime() - ms(i.createdAt) <= policy.maxAgeDays * DAY;
           const expected = i.key === newest.key || lockedAt(i, now) || (selected.has(i.key) && withinMaxAge);
@@ -222,7 +252,10 @@ describe("retention invariants (properties)", () => {
   });
 
   it("gives the same plan when the same instants are written with other UTC offsets", () => {
-    const offsets = fc.array(fc.integer({ min: -48, max: 56 }).map((q) => q * 15), { minLength: 80, maxLength: 80 });
+    const offsets = fc.array(
+      fc.integer({ min: -48, max: 56 }).map((q) => q * 15),
+      { minLength: 80, maxLength: 80 },
+    );
     fc.assert(
       fc.property(itemsArb, offsets, policyArb, nowArb, (items, offs, policy, now) => {
         const rewritten = items.map((i, n) => ({ ...i, createdAt: withOffset(ms(i.createdAt), offs[n % offs.length]) }));
@@ -236,7 +269,11 @@ describe("retention invariants (properties)", () => {
     fc.assert(
       fc.property(itemsArb, policyArb, nowArb, (items, policy, now) => {
         const kept = new Set(keys(planRetention(items, policy, now).keep));
-        const again = planRetention(items.filter((i) => kept.has(i.key)), policy, now);
+        const again = planRetention(
+          items.filter((i) => kept.has(i.key)),
+          policy,
+          now,
+        );
         expect(again.delete).toEqual([]);
       }),
       RUNS,
@@ -263,7 +300,11 @@ describe("retention invariants (properties)", () => {
   it("while only failures arrive and maxAgeDays is unset, a later prune deletes no sealed backup except one whose lock has run out", () => {
     // Not "deletes nothing at all": as time passes, grace periods of older unsealed backups end
     // and locks run out; and with maxAgeDays set, sealed backups age out (see the table test below).
-    const scenario = fc.tuple(itemsArb, fc.array(fc.record({ after: fc.integer({ min: 1, max: 400 * DAY }), status: fc.constantFrom(...UNSEALED) }), { maxLength: 12 }), fc.integer({ min: 0, max: 3 * 365 * DAY }));
+    const scenario = fc.tuple(
+      itemsArb,
+      fc.array(fc.record({ after: fc.integer({ min: 1, max: 400 * DAY }), status: fc.constantFrom(...UNSEALED) }), { maxLength: 12 }),
+      fc.integer({ min: 0, max: 3 * 365 * DAY }),
+    );
     fc.assert(
       fc.property(scenario, policyArb, nowArb, ([history, run, later], anyPolicy, t0) => {
         const policy = { ...anyPolicy, maxAgeDays: null };
@@ -354,7 +395,13 @@ describe("calendar periods are UTC", () => {
 
   it("reads a +02:00 timestamp as its UTC instant: 2027-01-01T01:30+02:00 belongs to 2026-12-31, 2026-W53 and 2026", () => {
     const plan = planRetention([item("a", "2027-01-01T01:30:00+02:00")], { ...NONE, daily: 1, weekly: 1, monthly: 1, yearly: 1 }, new Date("2027-01-01T12:00:00Z"));
-    expect(plan.keep[0]).toEqual({ key: "a", createdAt: "2026-12-31T23:30:00.000Z", status: "sealed", action: "keep", reasons: ["newest sealed", "daily 2026-12-31", "weekly 2026-W53", "monthly 2026-12", "yearly 2026"] });
+    expect(plan.keep[0]).toEqual({
+      key: "a",
+      createdAt: "2026-12-31T23:30:00.000Z",
+      status: "sealed",
+      action: "keep",
+      reasons: ["newest sealed", "daily 2026-12-31", "weekly 2026-W53", "monthly 2026-12", "yearly 2026"],
+    });
   });
 
   it("orders by instant, not by text: 2026-04-30T23:30Z is newer than 2026-05-01T01:00+02:00", () => {
@@ -466,9 +513,12 @@ describe("invalid input", () => {
     throw new Error("expected MANIFEST_INVALID");
   };
 
-  it.each([["2026-03-09T04:05:06"], ["2026-03-09"], ["2026-02-30T00:00:00Z"], ["2026-03-09T24:00:00Z"], ["9 March 2026"], [""]])("refuses createdAt %j (not an instant with an offset) naming the key", (createdAt) => {
-    manifestInvalid([item("ok", "2026-03-09T00:00:00Z"), item("bad-one", createdAt)], "bad-one");
-  });
+  it.each([["2026-03-09T04:05:06"], ["2026-03-09"], ["2026-02-30T00:00:00Z"], ["2026-03-09T24:00:00Z"], ["9 March 2026"], [""]])(
+    "refuses createdAt %j (not an instant with an offset) naming the key",
+    (createdAt) => {
+      manifestInvalid([item("ok", "2026-03-09T00:00:00Z"), item("bad-one", createdAt)], "bad-one");
+    },
+  );
 
   it("refuses an unreadable lockedUntil, an unknown status and a repeated key", () => {
     manifestInvalid([item("lock", "2026-03-09T00:00:00Z", "sealed", "soon")], "lock");
@@ -489,9 +539,7 @@ describe("parseRetentionPolicy", () => {
 
   it("names every bad and unknown field by its path and keeps the default for each", () => {
     const { policy, problems } = parseRetentionPolicy({ daily: -1, weekly: 1.5, monthly: "12", yearly: Number.NaN, maxAgeDays: 0, unsealedGraceDays: null, keep_last: 3 }, "databases.app.retention");
-    expect(problems.map((p) => p.path).sort()).toEqual(
-      ["daily", "weekly", "monthly", "yearly", "maxAgeDays", "unsealedGraceDays", "keep_last"].map((f) => `databases.app.retention.${f}`).sort(),
-    );
+    expect(problems.map((p) => p.path).sort()).toEqual(["daily", "weekly", "monthly", "yearly", "maxAgeDays", "unsealedGraceDays", "keep_last"].map((f) => `databases.app.retention.${f}`).sort());
     expect(problems.find((p) => p.path.endsWith(".keep_last"))?.message).toMatch(/^unknown field/);
     expect(policy).toEqual(DEFAULT_RETENTION);
   });

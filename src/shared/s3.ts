@@ -224,7 +224,13 @@ export class S3Client {
 
   /** Replaces the bucket's lifecycle rules (Content-MD5 is required by S3 for this call). */
   async putBucketLifecycle(xml: string): Promise<void> {
-    const { res } = await this.#send({ op: "PutBucketLifecycleConfiguration", method: "PUT", query: { lifecycle: "" }, body: new TextEncoder().encode(xml), headers: { "content-type": "application/xml" } });
+    const { res } = await this.#send({
+      op: "PutBucketLifecycleConfiguration",
+      method: "PUT",
+      query: { lifecycle: "" },
+      body: new TextEncoder().encode(xml),
+      headers: { "content-type": "application/xml" },
+    });
     await res.body?.cancel();
   }
 
@@ -302,10 +308,7 @@ export class S3Client {
 
   /** A 200 whose body is an <Error> is a failure (retried when the store says it was transient). */
   async completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<{ etag: string }> {
-    const body =
-      "<CompleteMultipartUpload>" +
-      parts.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXml(p.etag)}</ETag></Part>`).join("") +
-      "</CompleteMultipartUpload>";
+    const body = "<CompleteMultipartUpload>" + parts.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXml(p.etag)}</ETag></Part>`).join("") + "</CompleteMultipartUpload>";
     const { xml } = await this.#send({ op: "CompleteMultipartUpload", method: "POST", key, query: { uploadId }, body: new TextEncoder().encode(body), xml: true });
     return { etag: xmlValues(xml, "ETag")[0] ?? "" };
   }

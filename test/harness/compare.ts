@@ -29,21 +29,22 @@ const MARKER = "\\#pgseal-table";
 const ROW_ALIAS = "pgseal_fingerprint_row";
 
 export async function fingerprint(cluster: PgCluster, db: string): Promise<DbFingerprint> {
-  const q = (sql: string): Promise<string[][]> =>
-    cluster.psql(`${SESSION_SETTINGS}\n${sql}`, db).then((out) => (out === "" ? [] : out.split("\n").map((l) => l.split("|"))));
+  const q = (sql: string): Promise<string[][]> => cluster.psql(`${SESSION_SETTINGS}\n${sql}`, db).then((out) => (out === "" ? [] : out.split("\n").map((l) => l.split("|"))));
 
   const tables = (
     await q(`SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.relkind = 'r' AND ${USER_SCHEMA}`)
-  ).map((r) => r.join("|")).sort();
+  )
+    .map((r) => r.join("|"))
+    .sort();
   const sequences = (
     await q(`SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.relkind = 'S' AND ${USER_SCHEMA}`)
-  ).map((r) => r.join("|")).sort();
+  )
+    .map((r) => r.join("|"))
+    .sort();
 
-  const seqRows = sequences.length
-    ? await q(sequences.map((s, i) => `SELECT ${i}, last_value, is_called FROM ${s}`).join(" UNION ALL ") + " ORDER BY 1")
-    : [];
+  const seqRows = sequences.length ? await q(sequences.map((s, i) => `SELECT ${i}, last_value, is_called FROM ${s}`).join(" UNION ALL ") + " ORDER BY 1") : [];
   const los = await q(`SELECT oid, encode(sha256(lo_get(oid)), 'hex') FROM pg_largeobject_metadata ORDER BY oid`);
   const [counts] = await q(`SELECT
       (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND ${USER_SCHEMA}),
@@ -77,10 +78,7 @@ async function hashTables(cluster: PgCluster, db: string, tables: string[]): Pro
   if (tables.length === 0) return {};
   const script = [
     SESSION_SETTINGS,
-    ...tables.flatMap((t, i) => [
-      `\\echo '\\\\#pgseal-table ${i}'`,
-      `COPY (SELECT * FROM ${t} ${ROW_ALIAS} ORDER BY (${ROW_ALIAS}.*)::text COLLATE "C") TO STDOUT;`,
-    ]),
+    ...tables.flatMap((t, i) => [`\\echo '\\\\#pgseal-table ${i}'`, `COPY (SELECT * FROM ${t} ${ROW_ALIAS} ORDER BY (${ROW_ALIAS}.*)::text COLLATE "C") TO STDOUT;`]),
   ].join("\n");
   const result: Record<string, TableFingerprint> = {};
   let current: { name: string; hash: Hash; rows: number } | undefined;

@@ -32,8 +32,7 @@ export interface DiscardS3 {
   stop(): Promise<void>;
 }
 
-const xml = (res: http.ServerResponse, body: string) =>
-  res.writeHead(200, { "content-type": "application/xml" }).end(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
+const xml = (res: http.ServerResponse, body: string) => res.writeHead(200, { "content-type": "application/xml" }).end(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
 
 /** Speaks just enough S3 for multipart and PUT (pgseal and awscli); checks Content-MD5, not signatures. */
 export async function startDiscardS3(opts: DiscardOptions = {}): Promise<DiscardS3> {

@@ -36,7 +36,15 @@ export interface LocalWorkerOptions {
 export interface ApiJob {
   id: string;
   state: string;
-  progress: { bytesDumped: number; bytesCompressed: number; bytesUploaded: number; partsUploaded: number; elapsedMs: number; table?: string; drill?: { step: string; bytesRead: number; bytesTotal: number } } | null;
+  progress: {
+    bytesDumped: number;
+    bytesCompressed: number;
+    bytesUploaded: number;
+    partsUploaded: number;
+    elapsedMs: number;
+    table?: string;
+    drill?: { step: string; bytesRead: number; bytesTotal: number };
+  } | null;
   artifactKey: string | null;
   manifestKey: string | null;
   manifest: Manifest | null;

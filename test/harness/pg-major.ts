@@ -16,7 +16,9 @@ export function testPgMajor(env: NodeJS.ProcessEnv = process.env): number | unde
 export function pgBinDir(major: number): string {
   const dir = pgBinDirFor(major);
   if (!dir) {
-    throw new Error(`PostgreSQL ${major} is not available for the tests: run \`npm run bootstrap -- --pg-matrix\` (or \`node scripts/pg-majors.ts ${major}\`), which unpacks it into .cache/pg/${major}/`);
+    throw new Error(
+      `PostgreSQL ${major} is not available for the tests: run \`npm run bootstrap -- --pg-matrix\` (or \`node scripts/pg-majors.ts ${major}\`), which unpacks it into .cache/pg/${major}/`,
+    );
   }
   return dir;
 }
@@ -29,7 +31,9 @@ export function pgShareDir(major = testPgMajor() ?? newestSystemMajor()): string
 
 /** The newest major in /usr/lib/postgresql: what findPgTools takes when nothing is selected. */
 function newestSystemMajor(): number {
-  const majors = readdirSync("/usr/lib/postgresql").filter((e) => /^\d+$/.test(e)).map(Number);
+  const majors = readdirSync("/usr/lib/postgresql")
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number);
   if (majors.length === 0) throw new Error("no PostgreSQL in /usr/lib/postgresql: run `npm run bootstrap`");
   return Math.max(...majors);
 }

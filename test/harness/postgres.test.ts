@@ -18,7 +18,9 @@ afterAll(async () => {
 });
 
 function uidOf(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("Uid:"));
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("Uid:"));
   return Number(line?.split(/\s+/)[1]);
 }
 

@@ -91,8 +91,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
   const untrack = track({ label: `postgres ${port}`, pids: [pid], urgentSignal: "SIGQUIT", dir: root, stop });
   launched.untrackLaunch();
 
-  const urlFor = (db: string): string =>
-    `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+  const urlFor = (db: string): string => `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
   const psqlArgs = (db = "postgres"): string[] => ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", socketDir, "-p", String(port), "-U", SUPERUSER, "-d", db];
   const runPsql = async (args: string[], input: string | undefined, what: string): Promise<string> => {
     const r = await runCommand(tools.psql, args, { env: clientEnv(), input });

@@ -35,8 +35,7 @@ export function swiftConfigs(l: SwiftLayout): Record<string, string | Buffer> {
       `log_name = ${server}-server`,
       `bind_port = ${l.ports[server]}`,
     ].join("\n");
-  const storage = (server: "account" | "container" | "object"): string =>
-    `${common(server)}\n[pipeline:main]\npipeline = ${server}-server\n[app:${server}-server]\nuse = egg:swift#${server}\n`;
+  const storage = (server: "account" | "container" | "object"): string => `${common(server)}\n[pipeline:main]\npipeline = ${server}-server\n[app:${server}-server]\nuse = egg:swift#${server}\n`;
   const proxy = `${common("proxy")}
 [pipeline:main]
 pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk s3api tempauth copy slo dlo proxy-logging proxy-server

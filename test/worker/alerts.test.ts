@@ -10,7 +10,10 @@ const HOUR_MS = 3_600_000;
 async function staleAlerts(): Promise<{ at: string; lastSealedAt: string | null }[]> {
   const res = await fetch(`${testWorkers().controlUrl}/hooks`);
   const hooks = (await res.json()) as { body: { pgseal?: { event: string; db: string; at: string; lastSealedAt: string | null } } }[];
-  return hooks.map((h) => h.body?.pgseal).filter((p) => p?.event === "stale" && p.db === "stale").map((p) => ({ at: p!.at, lastSealedAt: p!.lastSealedAt }));
+  return hooks
+    .map((h) => h.body?.pgseal)
+    .filter((p) => p?.event === "stale" && p.db === "stale")
+    .map((p) => ({ at: p!.at, lastSealedAt: p!.lastSealedAt }));
 }
 
 describe("stale alerts", () => {

@@ -36,7 +36,11 @@ describe("shared code in the Workers runtime", () => {
     for (let o = 0; o < big.length; o += plain.length) big.set(plain.subarray(0, Math.min(plain.length, big.length - o)), o);
     const sink = createUploadSink(client, "workerd/object.pgseal", { partSize: 5 * MiB, concurrency: 2 });
     const sha = workersHashing.sha256();
-    await new Blob([big]).stream().pipeThrough(createEncryptStream(ring)).pipeThrough(new TransformStream({ transform: (c, ctl) => (sha.update(c), ctl.enqueue(c)) })).pipeTo(sink.writable);
+    await new Blob([big])
+      .stream()
+      .pipeThrough(createEncryptStream(ring))
+      .pipeThrough(new TransformStream({ transform: (c, ctl) => (sha.update(c), ctl.enqueue(c)) }))
+      .pipeTo(sink.writable);
     const result = await sink.result;
     expect(result.parts).toBe(3);
     const stored = await collect((await client.get("workerd/object.pgseal")).body);

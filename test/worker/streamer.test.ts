@@ -77,10 +77,15 @@ describe("backups with the real streamer", () => {
   it("back up the seed database through the API, drill it and end sealed, with progress and the sealed manifest in the bucket", async () => {
     const start = await api("/backups/app", { method: "POST" });
     expect(start.status).toBe(202);
-    const done: JobView = await waitFor("the backup to end", async () => {
-      const r = await api(start.body.status_url);
-      return isTerminal(r.body.state) ? r.body : undefined;
-    }, 90_000, 300);
+    const done: JobView = await waitFor(
+      "the backup to end",
+      async () => {
+        const r = await api(start.body.status_url);
+        return isTerminal(r.body.state) ? r.body : undefined;
+      },
+      90_000,
+      300,
+    );
     expect(done.state, JSON.stringify(done.error)).toBe("sealed");
     expect(states(done)).toEqual(["queued", "starting", "dumping", "uploading", "drilling", "sealed"]);
     const manifest = done.manifest as { db: string; status: string; artifact: { key: string; bytes: number; sha256: string; parts: number } };
@@ -156,9 +161,7 @@ describe("backups with the real streamer", () => {
     expect(await backups("cancelme").containerEvent({ kind: "stop", detail: "exit code 137" }, clock.now)).toEqual({ handled: "attempt-ended" });
     const retrying = await view("cancelme", id);
     expect(retrying).toMatchObject({ state: "queued", attempt: 2 });
-    expect(retrying.events.at(-1)!.detail).toBe(
-      `attempt 1/3 failed with CONTAINER_LOST: the container stopped while the job was dumping: exit code 137; retrying in ${RETRY_BASE_DELAY_MS / 1000} s`,
-    );
+    expect(retrying.events.at(-1)!.detail).toBe(`attempt 1/3 failed with CONTAINER_LOST: the container stopped while the job was dumping: exit code 137; retrying in ${RETRY_BASE_DELAY_MS / 1000} s`);
     // The first attempt still waits in the (real, still running) streamer: the retry finds it busy,
     // cancels that older attempt of its own job, and starts once the streamer is free.
     const second = await tickUntil("cancelme", id, clock, (j) => j.attempt === 2 && j.state === "dumping", "dumping again");
@@ -174,9 +177,7 @@ describe("backups with the real streamer", () => {
     await control("restart");
     const lost = await tickUntil("cancelme", id, clock, (j) => j.attempt === 2, "retried");
     expect(lost.state).toBe("queued");
-    expect(lost.events.at(-1)!.detail).toBe(
-      `attempt 1/3 failed with CONTAINER_LOST: the streamer does not know job ${id}-a1: the container was replaced; retrying in ${RETRY_BASE_DELAY_MS / 1000} s`,
-    );
+    expect(lost.events.at(-1)!.detail).toBe(`attempt 1/3 failed with CONTAINER_LOST: the streamer does not know job ${id}-a1: the container was replaced; retrying in ${RETRY_BASE_DELAY_MS / 1000} s`);
     expect(await leaseHolders()).not.toContain("cancelme");
     expect((await backups("cancelme").cancel(id, clock.now)).ok).toBe(true);
   });
@@ -299,7 +300,10 @@ describe("open uploads are owned", () => {
     const status = await runInDurableObject(backups("uploads"), (o: DatabaseBackups) => {
       const job = o.store.create("uploads", "manual", now, "test");
       const started = o.store.transition(job, "starting", now, "test");
-      o.store.transition(started, "failed", now, "S3_UNAVAILABLE: test", { progress: { bytesDumped: 1, bytesCompressed: 1, bytesEncrypted: 1, bytesUploaded: 0, partsUploaded: 1, elapsedMs: 1, openUploads: open }, error: { code: "S3_UNAVAILABLE", message: "test", retryable: true } });
+      o.store.transition(started, "failed", now, "S3_UNAVAILABLE: test", {
+        progress: { bytesDumped: 1, bytesCompressed: 1, bytesEncrypted: 1, bytesUploaded: 0, partsUploaded: 1, elapsedMs: 1, openUploads: open },
+        error: { code: "S3_UNAVAILABLE", message: "test", retryable: true },
+      });
       return o.status(now);
     });
     expect(status.openUploads).toEqual(open);
@@ -316,10 +320,14 @@ describe("capacity", () => {
       const r = await backups("queued").startBackup({ trigger: "manual" });
       if (!r.ok) throw new Error(r.error.message);
       id = r.value.jobId;
-      await waitFor("the job to find every slot taken", async () => {
-        const j = await runInDurableObject(backups("queued"), (o: DatabaseBackups) => o.store.get(id));
-        return j?.state === "queued" && j.notBefore > Date.now() + 10_000 ? true : undefined;
-      }, 10_000);
+      await waitFor(
+        "the job to find every slot taken",
+        async () => {
+          const j = await runInDurableObject(backups("queued"), (o: DatabaseBackups) => o.store.get(id));
+          return j?.state === "queued" && j.notBefore > Date.now() + 10_000 ? true : undefined;
+        },
+        10_000,
+      );
     } finally {
       await slots().release("other-1");
       await slots().release("other-2");

@@ -64,7 +64,7 @@ function gluedStream(input: Input, success: Promise<void>, chunkBytes: number): 
         });
         const full = () => (controller.desiredSize ?? 1) <= 0;
         const ended = input.start(glue, () => {
-          if (full()) ((paused = true), input.pause());
+          if (full()) (paused = true), input.pause();
           return paused;
         });
         // The process's verdict, not the pipe's end, settles the stream: a dump that failed halfway never closes cleanly.
@@ -82,7 +82,7 @@ function gluedStream(input: Input, success: Promise<void>, chunkBytes: number): 
         );
       },
       pull() {
-        if (paused) ((paused = false), input.resume());
+        if (paused) (paused = false), input.resume();
       },
       cancel() {
         done = true;
@@ -140,7 +140,7 @@ export function openFifo(): {
     return {
       writeFd,
       closeWriter() {
-        if (writerOpen) ((writerOpen = false), closeSync(writeFd));
+        if (writerOpen) (writerOpen = false), closeSync(writeFd);
       },
       abandon() {
         this.closeWriter();
