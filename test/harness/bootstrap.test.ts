@@ -67,11 +67,11 @@ describe("scripts/bootstrap.ts", () => {
     expect(run.stdout).toBe("");
   });
 
-  it("names the Swift, Chromium and awscli packages when their binaries are not on PATH", async () => {
+  it("names the Swift, Chromium, awscli, zstd and pigz packages when their binaries are not on PATH", async () => {
     const run = await bootstrap(["--bench"], { PATH: "/nonexistent" }, true);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("missing OpenStack Swift");
-    expect(run.stderr).toContain("sudo apt-get install -y --no-install-recommends swift-proxy swift-object swift-container swift-account chromium awscli\n");
+    expect(run.stderr).toContain("sudo apt-get install -y --no-install-recommends swift-proxy swift-object swift-container swift-account chromium awscli zstd pigz\n");
     expect(run.stderr).not.toContain("missing PostgreSQL");
   });
 
