@@ -1,10 +1,10 @@
 // CLI settings from flags or environment variables: bucket, credentials, keyring, database URLs.
 import { readFileSync } from "node:fs";
 import { PgsealError } from "../src/shared/errors.ts";
-import type { DecryptKeys } from "../src/shared/format.ts";
-import { parseKeyring, type Keyring } from "../src/shared/keyring.ts";
-import { parsePrivateKey } from "../src/shared/recipient.ts";
-import type { S3Target } from "../src/shared/s3.ts";
+import type { DecryptKeys } from "../src/shared/format/format.ts";
+import { parseKeyring, type Keyring } from "../src/shared/format/keyring.ts";
+import { parsePrivateKey } from "../src/shared/format/recipient.ts";
+import type { S3Target } from "../src/shared/s3/s3.ts";
 
 export type Flags = Record<string, string | boolean | undefined>;
 

@@ -3,11 +3,11 @@ import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { nodeHashing } from "../container/src/node-hash.ts";
-import { normalizePrefix, parseKey } from "../src/shared/artifact-keys.ts";
-import { resolveBackup } from "../src/shared/catalog.ts";
+import { normalizePrefix, parseKey } from "../src/shared/catalog/artifact-keys.ts";
+import { resolveBackup } from "../src/shared/catalog/catalog.ts";
 import { isPgsealError, PgsealError } from "../src/shared/errors.ts";
-import { parseManifest, type Manifest } from "../src/shared/manifest.ts";
-import { S3Client } from "../src/shared/s3.ts";
+import { parseManifest, type Manifest } from "../src/shared/catalog/manifest.ts";
+import { S3Client } from "../src/shared/s3/s3.ts";
 import { prefixFrom, s3TargetFrom, type Flags } from "./options.ts";
 
 /** What the readers (openDump, runRestore, verify) need of a bucket: `get`. A local file serves it too. */

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DOCKERFILE = join(ROOT, "container/Dockerfile");
@@ -44,13 +44,20 @@ try {
     .split("\n")
     .filter((l) => l.startsWith("!"))
     .map((l) => l.slice(1).replace(/\/$/, ""));
+  const copied: string[] = [];
   for (const line of readFileSync(DOCKERFILE, "utf8").split("\n")) {
     const m = /^COPY\s+(.+)\s+\S+$/.exec(line.trim());
     if (!m) continue;
     for (const src of m[1].split(/\s+/)) {
+      copied.push(src.replace(/\/$/, ""));
       if (!existsSync(join(ROOT, src))) problems.push(`COPY ${src}: no such path in the build context`);
       if (!allowed.some((a) => src === a || src.startsWith(`${a}/`))) problems.push(`COPY ${src}: excluded by .dockerignore`);
     }
+  }
+  // Every module the streamer imports (relative imports, followed from its entry) must be in the image.
+  for (const file of importClosure(join(ROOT, "container/src/server.ts"))) {
+    const rel = relative(ROOT, file);
+    if (!copied.some((c) => rel === c || rel.startsWith(`${c}/`))) problems.push(`the streamer imports ${rel}, which no COPY puts into the image`);
   }
   if (problems.length === 0) {
     console.log(
@@ -60,6 +67,19 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+/** The files reachable from `entry` through relative import specifiers (what Node loads from the repository). */
+function importClosure(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [entry];
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const m of readFileSync(file, "utf8").matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) todo.push(resolve(dirname(file), m[1]));
+  }
+  return seen;
+}
+
 if (problems.length > 0) {
   console.error(`check:deploy failed:\n- ${problems.join("\n- ")}`);
   process.exitCode = 1;

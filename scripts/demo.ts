@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStreamer } from "../container/src/server.ts";
 import { formatBytes } from "../cli/progress.ts";
-import { generateKey } from "../src/shared/keyring.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
 import { startLocalWorker, type ApiJob } from "../test/harness/local-worker.ts";
 import { startPostgres } from "../test/harness/postgres.ts";
 import { startS3 } from "../test/harness/s3.ts";

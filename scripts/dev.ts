@@ -9,7 +9,7 @@ import { localWorkerSettings } from "../test/harness/local-worker.ts";
 import { freePorts } from "../test/harness/ports.ts";
 import { startPostgres } from "../test/harness/postgres.ts";
 import { startS3 } from "../test/harness/s3.ts";
-import { generateKey } from "../src/shared/keyring.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
 import { CONTAINERS_CONFIG, devContainers } from "./container-tier/dev-containers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;

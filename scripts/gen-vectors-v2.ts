@@ -2,8 +2,8 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { fromHex, toBase64, toHex } from "../src/shared/bytes.ts";
-import { createEncryptStream } from "../src/shared/format.ts";
-import { parsePrivateKey, PRIVATE_PREFIX, PUBLIC_PREFIX } from "../src/shared/recipient.ts";
+import { createEncryptStream } from "../src/shared/format/format.ts";
+import { parsePrivateKey, PRIVATE_PREFIX, PUBLIC_PREFIX } from "../src/shared/format/recipient.ts";
 
 const path = fileURLToPath(new URL("../test/vectors/format-v2.json", import.meta.url));
 if (existsSync(path) && !process.argv.includes("--force")) {
@@ -26,7 +26,7 @@ const v = {
   plaintext: toHex(pattern(0x00, 150)),
   ciphertext: "",
 };
-const { parseRecipient } = await import("../src/shared/recipient.ts");
+const { parseRecipient } = await import("../src/shared/format/recipient.ts");
 const enc = createEncryptStream(parseRecipient(v.recipientPublic), {
   segmentSize: v.segmentSize,
   testOnly: { salt: fromHex(v.salt), noncePrefix: fromHex(v.noncePrefix), dataKey: fromHex(v.dataKey), ephemeralPrivate: fromHex(v.ephemeralPrivate) },

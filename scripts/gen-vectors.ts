@@ -5,8 +5,8 @@ import { existsSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toHex } from "../src/shared/bytes.ts";
-import { createEncryptStream } from "../src/shared/format.ts";
-import { parseKeyring } from "../src/shared/keyring.ts";
+import { createEncryptStream } from "../src/shared/format/format.ts";
+import { parseKeyring } from "../src/shared/format/keyring.ts";
 import { VECTOR_CASES, VECTOR_KEY, VECTOR_KEY_ID, VECTOR_KEYRING, VECTOR_NONCE_PREFIX, VECTOR_SALT, VECTOR_SEGMENT_BYTES, vectorPlaintext } from "../test/vectors/vector-inputs.ts";
 
 const WARNING = "Golden vectors are never regenerated silently: committed vectors pin format v1 byte for byte. A format change is a new version with a new vectors file.";

@@ -1,7 +1,7 @@
 // Alerts: the webhook message for a job's end or a stale database, healthchecks-style pings, and when each is due.
 import { secretSuffix } from "./config.ts";
-import { isTerminal, type JobState } from "./contract/job-states.ts";
-import type { DrillSummary } from "./shared/manifest.ts";
+import { isTerminal, type JobState } from "./shared/contract/job-states.ts";
+import type { DrillSummary } from "./shared/catalog/manifest.ts";
 
 /** Secret names: one webhook for the deployment, an optional ping URL per database. */
 export const ALERT_WEBHOOK_SECRET = "ALERT_WEBHOOK_URL";

@@ -1,7 +1,7 @@
 // validateConfig: what a good PGSEAL_CONFIG yields, and every kind of problem reported by path, secrets by name only.
 import { describe, expect, it } from "vitest";
 import { databaseUrlSecret, readJobSecrets, secretSuffix, validateConfig } from "./config.ts";
-import { generateKey } from "./shared/keyring.ts";
+import { generateKey } from "./shared/format/keyring.ts";
 
 const KEYRING = generateKey("cfg").entry;
 const SECRET_URL = "postgres://app:s3cr3t-pass@db.example.com/app";

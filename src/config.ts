@@ -1,12 +1,12 @@
 // The Worker's configuration: PGSEAL_CONFIG (wrangler vars) and the secrets it implies, validated once per isolate, every problem by path.
-import type { Compression } from "./shared/artifact-keys.ts";
+import type { Compression } from "./shared/catalog/artifact-keys.ts";
 import { PgsealError } from "./shared/errors.ts";
-import { parseKeyring } from "./shared/keyring.ts";
-import { parseRecipient } from "./shared/recipient.ts";
-import { DEFAULT_RETENTION, parseRetentionPolicy, type RetentionPolicy } from "./shared/retention.ts";
+import { parseKeyring } from "./shared/format/keyring.ts";
+import { parseRecipient } from "./shared/format/recipient.ts";
+import { DEFAULT_RETENTION, parseRetentionPolicy, type RetentionPolicy } from "./shared/catalog/retention.ts";
 import { nextRun, parseCron, type CronSchedule } from "./schedule/cron.ts";
 import { adminTokenProblem, JOB_LIMIT_DEFAULTS, JOB_LIMIT_MAX } from "./config-limits.ts";
-import { DRILL_MODES, type DrillMode } from "./contract/streamer-job.ts";
+import { DRILL_MODES, type DrillMode } from "./shared/contract/streamer-job.ts";
 export { adminTokenProblem, JOB_LIMIT_DEFAULTS };
 
 export const DEFAULT_MAX_CONCURRENT_JOBS = 20;
@@ -37,7 +37,7 @@ export interface DatabaseEntry {
   drill: DrillMode;
   /** Alert when no sealed backup is newer than this (falls back to alerts.maxAgeHours); null: never. */
   maxAgeHours: number | null;
-  /** GFS retention over sealed backups; pruning runs after each sealed backup (src/shared/retention.ts). */
+  /** GFS retention over sealed backups; pruning runs after each sealed backup (src/shared/catalog/retention.ts). */
   retention: RetentionPolicy;
   /** Further destinations written in the same pass as `destination` (config `destinations`, after the first). */
   copies: string[];

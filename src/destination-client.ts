@@ -1,7 +1,7 @@
 // An S3 client for a configured destination, with its credentials read from the Worker's secrets at the moment of use.
 import { accessKeySecret, secretKeySecret, type Destination } from "./config.ts";
 import { PgsealError } from "./shared/errors.ts";
-import { S3Client } from "./shared/s3.ts";
+import { S3Client } from "./shared/s3/s3.ts";
 import { workersHashing } from "./shared/web-hash.ts";
 
 export function destinationClient(env: object, dest: Destination): S3Client {

@@ -1,5 +1,5 @@
 // GET /metrics: pgseal's figures per database in the OpenMetrics text format (families, units, escaping, # EOF).
-import { ACTIVE_JOB_STATES } from "./contract/job-states.ts";
+import { ACTIVE_JOB_STATES } from "./shared/contract/job-states.ts";
 
 export const OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /** The states of the active-job state set: idle means no job runs. */

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
 import { fromHex } from "../src/shared/bytes.ts";
-import { headerDigestTap, verifyStage } from "../src/shared/verify-stage.ts";
+import { headerDigestTap, verifyStage } from "../src/shared/pipeline/verify-stage.ts";
 
 interface BindingVector {
   file: string;

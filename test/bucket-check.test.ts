@@ -1,7 +1,7 @@
 // pgseal check-bucket / setup-bucket against Swift, and the lifecycle rule logic they rely on.
 import { describe, expect, it } from "vitest";
-import { abortRuleCovers, lifecycleState, LIFECYCLE_RULE_ID, withAbortRule } from "../src/shared/bucket-check.ts";
-import { generateKey } from "../src/shared/keyring.ts";
+import { abortRuleCovers, lifecycleState, LIFECYCLE_RULE_ID, withAbortRule } from "../src/shared/s3/bucket-check.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
 import { pgseal, pgsealEnv } from "./harness/cli.ts";
 import { freshBucket } from "./harness/use-s3.ts";
 

@@ -1,9 +1,9 @@
 // A cancel that comes after the upload but cannot take the backup back (the store is down): the job ends with what is really stored, never "cancelled".
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
-import { generateKey } from "../src/shared/keyring.ts";
-import { parseManifest } from "../src/shared/manifest.ts";
-import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
+import { parseManifest } from "../src/shared/catalog/manifest.ts";
+import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { sleep } from "./harness/registry.ts";
 import { spawnStreamer, type StreamerProcess } from "./harness/streamer.ts";

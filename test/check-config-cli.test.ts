@@ -5,7 +5,7 @@ import { parseEnv } from "node:util";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseJsonc } from "../cli/jsonc.ts";
-import { generateKey } from "../src/shared/keyring.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
 import { pgseal } from "./harness/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pgseal-check-config-"));

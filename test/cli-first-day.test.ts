@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../cli/main.ts";
-import { parseKeyring } from "../src/shared/keyring.ts";
-import { parsePrivateKey, parseRecipient } from "../src/shared/recipient.ts";
+import { parseKeyring } from "../src/shared/format/keyring.ts";
+import { parsePrivateKey, parseRecipient } from "../src/shared/format/recipient.ts";
 import { pgseal } from "./harness/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pgseal-first-day-"));

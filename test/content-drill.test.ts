@@ -10,10 +10,10 @@ import { sealBackup } from "../container/src/seal.ts";
 import { openStreamingDrill } from "../container/src/stream-drill.ts";
 import { findPgTools } from "../container/src/pg-tools.ts";
 import type { PgConnection } from "../src/shared/pg-url.ts";
-import { describeProof } from "../src/shared/drill-record.ts";
-import { generateKey, parseKeyring } from "../src/shared/keyring.ts";
-import { parseManifest } from "../src/shared/manifest.ts";
-import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { describeProof } from "../src/shared/catalog/drill-record.ts";
+import { generateKey, parseKeyring } from "../src/shared/format/keyring.ts";
+import { parseManifest } from "../src/shared/catalog/manifest.ts";
+import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { freshBucket } from "./harness/use-s3.ts";
 

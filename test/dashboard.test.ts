@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:http";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStreamer, type Streamer } from "../container/src/server.ts";
-import { generateKey } from "../src/shared/keyring.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
 import { startLocalWorker, type LocalWorker } from "./harness/local-worker.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { freshBucket } from "./harness/use-s3.ts";

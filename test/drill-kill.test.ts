@@ -1,8 +1,8 @@
 // SIGKILL of the streamer mid-drill: its drill cluster does not outlive it (the cluster has its own process group, so a watchdog stops it and removes its files).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKey } from "../src/shared/keyring.ts";
-import type { S3Target } from "../src/shared/s3.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
+import type { S3Target } from "../src/shared/s3/s3.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { sleep } from "./harness/registry.ts";
 import { spawnStreamer, type StreamerProcess } from "./harness/streamer.ts";

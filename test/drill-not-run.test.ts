@@ -1,9 +1,9 @@
 // A verdict only comes from a drill that ran: operator mistakes (bad scratch server, wrong or missing key, tools older than the archive) end with their own codes, one line, and leave the manifest as it was.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
-import { generateKey } from "../src/shared/keyring.ts";
-import { parseManifest, serializeManifest, type Manifest } from "../src/shared/manifest.ts";
-import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
+import { parseManifest, serializeManifest, type Manifest } from "../src/shared/catalog/manifest.ts";
+import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { pgseal, pgsealEnv } from "./harness/cli.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { freshBucket } from "./harness/use-s3.ts";

@@ -2,9 +2,9 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
-import { generateKey } from "../src/shared/keyring.ts";
-import { parseManifest } from "../src/shared/manifest.ts";
-import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
+import { parseManifest } from "../src/shared/catalog/manifest.ts";
+import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { pgseal, pgsealEnv } from "./harness/cli.ts";
 import { freshBucket } from "./harness/use-s3.ts";
 import { fingerprint } from "./harness/compare.ts";

@@ -1,8 +1,8 @@
 // Failure paths of the CLI against real servers: each fails with its code, names the cause, leaks nothing, loses nothing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
-import { generateKey } from "../src/shared/keyring.ts";
-import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
+import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { pgseal, pgsealEnv } from "./harness/cli.ts";
 import { freshBucket } from "./harness/use-s3.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";

@@ -3,9 +3,9 @@ import { createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, hkd
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { concatBytes, fromHex, toHex } from "../src/shared/bytes.ts";
-import { createDecryptStream, createEncryptStream, readHeader } from "../src/shared/format.ts";
-import { generateKey, parseKeyring } from "../src/shared/keyring.ts";
-import { generateRecipient, parsePrivateKey, parseRecipient } from "../src/shared/recipient.ts";
+import { createDecryptStream, createEncryptStream, readHeader } from "../src/shared/format/format.ts";
+import { generateKey, parseKeyring } from "../src/shared/format/keyring.ts";
+import { generateRecipient, parsePrivateKey, parseRecipient } from "../src/shared/format/recipient.ts";
 
 const VECTOR = JSON.parse(readFileSync(new URL("./vectors/format-v2.json", import.meta.url), "utf8")) as {
   recipientPrivate: string;

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { concatBytes, equalBytes, fromHex, toHex } from "../src/shared/bytes.ts";
 import { PgsealError } from "../src/shared/errors.ts";
-import * as F from "../src/shared/format.ts";
-import { generateKey, parseKeyring, type Keyring } from "../src/shared/keyring.ts";
+import * as F from "../src/shared/format/format.ts";
+import { generateKey, parseKeyring, type Keyring } from "../src/shared/format/keyring.ts";
 import { VECTOR_KEYRING, VECTOR_NONCE_PREFIX, VECTOR_SALT, VECTOR_SEGMENT_BYTES } from "./vectors/vector-inputs.ts";
 
 const { createDecryptStream, createEncryptStream, encryptedSize, readHeader } = F;

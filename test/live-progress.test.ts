@@ -1,7 +1,7 @@
 // Live progress end to end: while a job runs, GET /backups/:db/:job shows each phase with the bytes the streamer sees.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStreamer, type Streamer } from "../container/src/server.ts";
-import { generateKey } from "../src/shared/keyring.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
 import { startLocalWorker, type ApiJob, type LocalWorker } from "./harness/local-worker.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { freshBucket } from "./harness/use-s3.ts";

@@ -3,8 +3,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
 import { equalBytes } from "../src/shared/bytes.ts";
-import { choosePartSize, createUploadSink, DEFAULT_PART_BYTES, MAX_PART_BYTES, type UploadProgress } from "../src/shared/multipart.ts";
-import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { choosePartSize, createUploadSink, DEFAULT_PART_BYTES, MAX_PART_BYTES, type UploadProgress } from "../src/shared/s3/multipart.ts";
+import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { startDiscardS3, type DiscardOptions } from "./harness/discard-s3.ts";
 import { useS3 } from "./harness/use-s3.ts";
 

@@ -1,8 +1,8 @@
 // Object lock on upload: the retention headers are sent, signed and recorded in the manifest; what Swift does with them.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../container/src/backup.ts";
-import { generateKey, parseKeyring } from "../src/shared/keyring.ts";
-import { lockHeaders } from "../src/shared/s3.ts";
+import { generateKey, parseKeyring } from "../src/shared/format/keyring.ts";
+import { lockHeaders } from "../src/shared/s3/s3.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { startRecordingProxy, type RecordingProxy } from "./harness/recording-proxy.ts";
 import { freshBucket } from "./harness/use-s3.ts";

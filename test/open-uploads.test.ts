@@ -1,9 +1,9 @@
 // Open multipart uploads are owned: an upload a failed run could not abort is recorded, shown by `pgseal list`, and aborted at once by the next run or by prune.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
-import { generateKey } from "../src/shared/keyring.ts";
-import { createUploadSink } from "../src/shared/multipart.ts";
-import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
+import { createUploadSink } from "../src/shared/s3/multipart.ts";
+import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { pgseal, pgsealEnv } from "./harness/cli.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { startTcpProxy, type TcpProxy } from "./harness/tcp-proxy.ts";

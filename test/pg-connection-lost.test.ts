@@ -1,9 +1,9 @@
 // A PostgreSQL restart mid-dump (the server closes pg_dump's connection) is a retryable failure with its own code, not a permanent PG_DUMP_FAILED.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../container/src/backup.ts";
-import { generateKey, parseKeyring } from "../src/shared/keyring.ts";
+import { generateKey, parseKeyring } from "../src/shared/format/keyring.ts";
 import { isPgsealError } from "../src/shared/errors.ts";
-import type { S3Target } from "../src/shared/s3.ts";
+import type { S3Target } from "../src/shared/s3/s3.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { startSlowProxy, type SlowProxy } from "./harness/slow-proxy.ts";
 import { freshBucket } from "./harness/use-s3.ts";

@@ -8,11 +8,11 @@ import { countUserObjects } from "../container/src/preflight.ts";
 import { checkStoredArtifact, openDump } from "../container/src/restore.ts";
 import { pgRestoreSink } from "../container/src/stages/pg-restore.ts";
 import { PgsealError } from "../src/shared/errors.ts";
-import { generateKey, parseKeyring, type Keyring } from "../src/shared/keyring.ts";
-import type { Manifest } from "../src/shared/manifest.ts";
+import { generateKey, parseKeyring, type Keyring } from "../src/shared/format/keyring.ts";
+import type { Manifest } from "../src/shared/catalog/manifest.ts";
 import { parsePgUrl } from "../src/shared/pg-url.ts";
-import { runPipeline, stage, type PipelineStage } from "../src/shared/pipeline.ts";
-import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { runPipeline, stage, type PipelineStage } from "../src/shared/pipeline/pipeline.ts";
+import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { freshBucket } from "./harness/use-s3.ts";
 

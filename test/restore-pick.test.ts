@@ -1,6 +1,6 @@
 // `pgseal restore --name` takes the newest sealed (drill-proven) backup; an undrilled one only with --undrilled, and it says which and why.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKey } from "../src/shared/keyring.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
 import { pgseal, pgsealEnv } from "./harness/cli.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { freshBucket } from "./harness/use-s3.ts";

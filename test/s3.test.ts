@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
 import { concatBytes, equalBytes } from "../src/shared/bytes.ts";
-import { S3Client, type S3Target } from "../src/shared/s3.ts";
+import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { useS3 } from "./harness/use-s3.ts";
 
 const MiB = 1024 * 1024;

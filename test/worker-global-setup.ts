@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { TestProject } from "vitest/node";
 import { startStreamer } from "../container/src/server.ts";
-import { generateKey } from "../src/shared/keyring.ts";
+import { generateKey } from "../src/shared/format/keyring.ts";
 import { createUniqueBucket } from "./harness/buckets.ts";
 import { holdLock } from "./harness/held-lock.ts";
 // PGSEAL_TEST_PG, if set, gives the in-process streamer the same major as the servers.

@@ -5,8 +5,8 @@ import { pgDumpSource } from "../container/src/stages/pg-dump.ts";
 import { dumpInventory } from "../container/src/stages/dump-inventory.ts";
 import { compressStage } from "../container/src/stages/compress.ts";
 import { parsePgUrl } from "../src/shared/pg-url.ts";
-import { runPipeline, stage } from "../src/shared/pipeline.ts";
-import { tap } from "../src/shared/tap.ts";
+import { runPipeline, stage } from "../src/shared/pipeline/pipeline.ts";
+import { tap } from "../src/shared/pipeline/tap.ts";
 import { PgsealError } from "../src/shared/errors.ts";
 it("dbg", async () => {
   const pg = await startPostgres();

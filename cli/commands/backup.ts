@@ -1,8 +1,8 @@
 // `pgseal backup`: pg_dump → zstd/gzip → encrypt → multipart upload → manifest.
 import { runBackup, type BackupProgress } from "../../container/src/backup.ts";
 import { runBackupJob } from "../../container/src/backup-job.ts";
-import { parseRecipient } from "../../src/shared/recipient.ts";
-import { contentProof, describeProof, type DrillRecord } from "../../src/shared/drill-record.ts";
+import { parseRecipient } from "../../src/shared/format/recipient.ts";
+import { contentProof, describeProof, type DrillRecord } from "../../src/shared/catalog/drill-record.ts";
 import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
 import type { Command } from "../command.ts";
 import { BUCKET_ENV, BUCKET_FLAGS, ENV, keyringFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";

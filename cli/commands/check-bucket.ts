@@ -1,8 +1,8 @@
 // `pgseal check-bucket` and `pgseal setup-bucket`: what the bucket allows and protects, and the lifecycle rule that cleans up after dead uploads.
 import { nodeHashing } from "../../container/src/node-hash.ts";
-import { checkBucket, lifecycleState, withAbortRule } from "../../src/shared/bucket-check.ts";
+import { checkBucket, lifecycleState, withAbortRule } from "../../src/shared/s3/bucket-check.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
-import { S3Client } from "../../src/shared/s3.ts";
+import { S3Client } from "../../src/shared/s3/s3.ts";
 import type { Command } from "../command.ts";
 import { BUCKET_ENV, BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
 

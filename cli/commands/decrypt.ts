@@ -3,7 +3,7 @@ import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { openDump } from "../../container/src/restore.ts";
-import { runPipeline } from "../../src/shared/pipeline.ts";
+import { runPipeline } from "../../src/shared/pipeline/pipeline.ts";
 import { stdoutSink } from "../stdout.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
 import type { Command } from "../command.ts";

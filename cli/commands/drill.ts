@@ -1,9 +1,9 @@
 // `pgseal drill`: restore a stored backup into a throwaway cluster (or a scratch server), count every table, and seal it.
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { sealBackup } from "../../container/src/seal.ts";
-import { contentProof, describeProof } from "../../src/shared/drill-record.ts";
+import { contentProof, describeProof } from "../../src/shared/catalog/drill-record.ts";
 import { isErrorCode, PgsealError } from "../../src/shared/errors.ts";
-import { S3Client } from "../../src/shared/s3.ts";
+import { S3Client } from "../../src/shared/s3/s3.ts";
 import type { Command } from "../command.ts";
 import { BUCKET_ENV, BUCKET_FLAGS, DECRYPT_ENV, decryptKeysFrom, s3TargetFrom } from "../options.ts";
 import { resolveWithHint } from "../source.ts";

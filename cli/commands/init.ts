@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PgsealError } from "../../src/shared/errors.ts";
-import { generateKey } from "../../src/shared/keyring.ts";
-import { generateRecipient } from "../../src/shared/recipient.ts";
+import { generateKey } from "../../src/shared/format/keyring.ts";
+import { generateRecipient } from "../../src/shared/format/recipient.ts";
 import type { Command } from "../command.ts";
 
 const ADMIN_TOKEN_BYTES = 32;

@@ -1,6 +1,6 @@
 // `pgseal keygen`: a new keyring entry, or with --public an X25519 key pair for key custody mode.
-import { generateKey } from "../../src/shared/keyring.ts";
-import { generateRecipient } from "../../src/shared/recipient.ts";
+import { generateKey } from "../../src/shared/format/keyring.ts";
+import { generateRecipient } from "../../src/shared/format/recipient.ts";
 import type { Command } from "../command.ts";
 
 export const keygen: Command = {

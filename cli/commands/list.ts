@@ -1,8 +1,8 @@
 // `pgseal list`: backups in the bucket, newest first, with incomplete ones marked.
-import { databasePrefix, normalizePrefix, parseKey } from "../../src/shared/artifact-keys.ts";
-import { listCatalog, readManifest } from "../../src/shared/catalog.ts";
+import { databasePrefix, normalizePrefix, parseKey } from "../../src/shared/catalog/artifact-keys.ts";
+import { listCatalog, readManifest } from "../../src/shared/catalog/catalog.ts";
 import { nodeHashing } from "../../container/src/node-hash.ts";
-import { S3Client } from "../../src/shared/s3.ts";
+import { S3Client } from "../../src/shared/s3/s3.ts";
 import type { Command } from "../command.ts";
 import { BUCKET_ENV, BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
 import { formatBytes } from "../progress.ts";

@@ -1,9 +1,9 @@
 // `pgseal prune`: apply a GFS retention policy to one database's backups in the bucket (--dry-run: show the plan only).
 import { nodeHashing } from "../../container/src/node-hash.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
-import { executePrune, planPrune } from "../../src/shared/prune.ts";
-import { DEFAULT_RETENTION, parseRetentionPolicy } from "../../src/shared/retention.ts";
-import { S3Client } from "../../src/shared/s3.ts";
+import { executePrune, planPrune } from "../../src/shared/catalog/prune.ts";
+import { DEFAULT_RETENTION, parseRetentionPolicy } from "../../src/shared/catalog/retention.ts";
+import { S3Client } from "../../src/shared/s3/s3.ts";
 import type { Command } from "../command.ts";
 import { BUCKET_ENV, BUCKET_FLAGS, prefixFrom, s3TargetFrom } from "../options.ts";
 

@@ -1,6 +1,6 @@
 // One streamer job: the backup, then its drill (read back from the bucket, or streamed as it is dumped in key custody mode), then the verdict in every manifest.
-import type { CopyOutcome } from "../../src/shared/fanout.ts";
-import { S3Client } from "../../src/shared/s3.ts";
+import type { CopyOutcome } from "../../src/shared/pipeline/fanout.ts";
+import { S3Client } from "../../src/shared/s3/s3.ts";
 import { runBackup, type BackupProgress, type BackupSpec } from "./backup.ts";
 import type { JobResult } from "./jobs.ts";
 import type { DrillMode } from "./job-request.ts";

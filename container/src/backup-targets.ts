@@ -1,10 +1,10 @@
 // The destinations of one backup: probed before it starts, one upload sink each, their outcomes collected, the manifest written to every healthy one.
-import type { BackupKeys } from "../../src/shared/artifact-keys.ts";
+import type { BackupKeys } from "../../src/shared/catalog/artifact-keys.ts";
 import { PgsealError, asPgsealError, isErrorCode } from "../../src/shared/errors.ts";
-import type { CopyOutcome, FanOutOutcome } from "../../src/shared/fanout.ts";
-import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
-import type { UploadResult } from "../../src/shared/multipart.ts";
-import { S3Client, type S3Target } from "../../src/shared/s3.ts";
+import type { CopyOutcome, FanOutOutcome } from "../../src/shared/pipeline/fanout.ts";
+import { serializeManifest, type Manifest } from "../../src/shared/catalog/manifest.ts";
+import type { UploadResult } from "../../src/shared/s3/multipart.ts";
+import { S3Client, type S3Target } from "../../src/shared/s3/s3.ts";
 import { nodeHashing } from "./node-hash.ts";
 
 export interface Target {

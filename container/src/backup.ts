@@ -1,23 +1,23 @@
 // Wires the backup pipeline: pg_dump → compress → encrypt → multipart upload → manifest (last).
 // Each stage knows nothing of its neighbours; this file is the only place that connects them.
-import type { StreamerPhase, StreamerProgress } from "../../src/contract/streamer-job.ts";
-import { backupKeys, type Compression } from "../../src/shared/artifact-keys.ts";
+import type { StreamerPhase, StreamerProgress } from "../../src/shared/contract/streamer-job.ts";
+import { backupKeys, type Compression } from "../../src/shared/catalog/artifact-keys.ts";
 import { toHex } from "../../src/shared/bytes.ts";
 import { PgsealError, asPgsealError } from "../../src/shared/errors.ts";
-import { fanOut, type CopyOutcome } from "../../src/shared/fanout.ts";
+import { fanOut, type CopyOutcome } from "../../src/shared/pipeline/fanout.ts";
 export type { CopyOutcome };
-import { createEncryptStream, DEFAULT_SEGMENT_BYTES } from "../../src/shared/format.ts";
-import type { Keyring } from "../../src/shared/keyring.ts";
-import type { RecipientPublicKey } from "../../src/shared/recipient.ts";
-import type { Manifest } from "../../src/shared/manifest.ts";
-import { sealJson } from "../../src/shared/sealed-json.ts";
-import { choosePartSize, createUploadSink } from "../../src/shared/multipart.ts";
+import { createEncryptStream, DEFAULT_SEGMENT_BYTES } from "../../src/shared/format/format.ts";
+import type { Keyring } from "../../src/shared/format/keyring.ts";
+import type { RecipientPublicKey } from "../../src/shared/format/recipient.ts";
+import type { Manifest } from "../../src/shared/catalog/manifest.ts";
+import { sealJson } from "../../src/shared/format/sealed-json.ts";
+import { choosePartSize, createUploadSink } from "../../src/shared/s3/multipart.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
-import type { S3Target } from "../../src/shared/s3.ts";
+import type { S3Target } from "../../src/shared/s3/s3.ts";
 import { collectCopies, probeTargets, writeManifests } from "./backup-targets.ts";
-import { runPipeline, stage, type PipelineStage } from "../../src/shared/pipeline.ts";
-import { copyTo, tap } from "../../src/shared/tap.ts";
-import { headerDigestTap } from "../../src/shared/verify-stage.ts";
+import { runPipeline, stage, type PipelineStage } from "../../src/shared/pipeline/pipeline.ts";
+import { copyTo, tap } from "../../src/shared/pipeline/tap.ts";
+import { headerDigestTap } from "../../src/shared/pipeline/verify-stage.ts";
 import { nodeHashing } from "./node-hash.ts";
 import { findPgTools } from "./pg-tools.ts";
 import { inspectSource } from "./preflight.ts";
@@ -55,7 +55,7 @@ export interface BackupSpec {
 }
 
 export type BackupPhase = StreamerPhase;
-/** What the engine reports as it goes: the wire's progress (src/contract/streamer-job.ts) plus the phase. */
+/** What the engine reports as it goes: the wire's progress (src/shared/contract/streamer-job.ts) plus the phase. */
 export type BackupProgress = StreamerProgress & { phase: BackupPhase };
 
 export interface BackupHooks {

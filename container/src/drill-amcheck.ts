@@ -1,5 +1,5 @@
 // The optional deeper drill check: amcheck's bt_index_check(index, heapallindexed => true) on every restored B-tree index, reported apart from the verdict.
-import type { AmcheckReport } from "../../src/shared/drill-record.ts";
+import type { AmcheckReport } from "../../src/shared/catalog/drill-record.ts";
 import type { PgConnection } from "../../src/shared/pg-url.ts";
 import { pgEnv } from "./pg-process.ts";
 import type { PgTools } from "./pg-tools.ts";

@@ -1,5 +1,5 @@
 // After a drill restore: count every table, read every sequence and count objects in the target, compare with the dump's inventory, then compare content (drill-digest.ts).
-import type { DrillComparison, TableCount } from "../../src/shared/drill-record.ts";
+import type { DrillComparison, TableCount } from "../../src/shared/catalog/drill-record.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
 import type { PgConnection } from "../../src/shared/pg-url.ts";
 import { amcheckIndexes } from "./drill-amcheck.ts";

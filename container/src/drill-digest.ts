@@ -1,6 +1,6 @@
 // After a drill restore: read every table back as COPY text under pg_dump's session settings, hash it as the dump inventory did, and compare.
 import { spawn } from "node:child_process";
-import type { ContentCheck } from "../../src/shared/drill-record.ts";
+import type { ContentCheck } from "../../src/shared/catalog/drill-record.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
 import type { PgConnection } from "../../src/shared/pg-url.ts";
 import { pgEnv, StderrLog } from "./pg-process.ts";

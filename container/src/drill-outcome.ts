@@ -1,6 +1,6 @@
 // The one builder of a drill's record, for both drill paths (read back from the bucket, or streamed as it was dumped): timing, judging pg_restore, comparing, the verdict.
-import type { DrillRecord } from "../../src/shared/drill-record.ts";
-import type { DrillSummary } from "../../src/shared/manifest.ts";
+import type { DrillRecord } from "../../src/shared/catalog/drill-record.ts";
+import type { DrillSummary } from "../../src/shared/catalog/manifest.ts";
 import { PgsealError, type ErrorCode } from "../../src/shared/errors.ts";
 import type { PgConnection } from "../../src/shared/pg-url.ts";
 import { compareInventory } from "./drill-compare.ts";

@@ -1,18 +1,18 @@
 // Wires the restore drill: bucket → sha256 → decrypt → decompress → pg_restore into a throwaway target → count and compare.
-import type { DrillRecord } from "../../src/shared/drill-record.ts";
+import type { DrillRecord } from "../../src/shared/catalog/drill-record.ts";
 import { PgsealError, type ErrorCode } from "../../src/shared/errors.ts";
 export type { DrillRecord };
-import type { Keyring } from "../../src/shared/keyring.ts";
-import type { DecryptKeys } from "../../src/shared/format.ts";
-import type { Manifest } from "../../src/shared/manifest.ts";
+import type { Keyring } from "../../src/shared/format/keyring.ts";
+import type { DecryptKeys } from "../../src/shared/format/format.ts";
+import type { Manifest } from "../../src/shared/catalog/manifest.ts";
 import type { PgConnection } from "../../src/shared/pg-url.ts";
-import type { S3Client } from "../../src/shared/s3.ts";
+import type { S3Client } from "../../src/shared/s3/s3.ts";
 import { createScratchDatabase, freeDiskBytes, startDrillCluster, type DrillTarget } from "./drill-cluster.ts";
 import { drillOutcome } from "./drill-outcome.ts";
 export { DRILL_RESTORE_FLAGS, judgeRestoreErrors } from "./drill-outcome.ts";
 import { findPgTools } from "./pg-tools.ts";
 import { openDump, type ReadProgress } from "./restore.ts";
-import { runPipeline } from "../../src/shared/pipeline.ts";
+import { runPipeline } from "../../src/shared/pipeline/pipeline.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
 import { pgRestoreSink } from "./stages/pg-restore.ts";
 

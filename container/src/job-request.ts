@@ -1,12 +1,12 @@
 // POST /jobs body → BackupSpec: every bad field is named at once, and no secret is ever quoted back.
-import { assertDbName, normalizePrefix, type Compression } from "../../src/shared/artifact-keys.ts";
+import { assertDbName, normalizePrefix, type Compression } from "../../src/shared/catalog/artifact-keys.ts";
 import { isPgsealError } from "../../src/shared/errors.ts";
-import { parseKeyring } from "../../src/shared/keyring.ts";
-import { parseRecipient } from "../../src/shared/recipient.ts";
-import { MAX_PART_BYTES, MIN_PART_BYTES } from "../../src/shared/multipart.ts";
+import { parseKeyring } from "../../src/shared/format/keyring.ts";
+import { parseRecipient } from "../../src/shared/format/recipient.ts";
+import { MAX_PART_BYTES, MIN_PART_BYTES } from "../../src/shared/s3/multipart.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import { scrub } from "../../src/shared/redact.ts";
-import { DRILL_MODES, STREAMER_JOB_ID_RE, type DrillMode, type StreamerJobRequest } from "../../src/contract/streamer-job.ts";
+import { DRILL_MODES, STREAMER_JOB_ID_RE, type DrillMode, type StreamerJobRequest } from "../../src/shared/contract/streamer-job.ts";
 import type { BackupSpec } from "./backup.ts";
 export type { DrillMode };
 

@@ -1,6 +1,6 @@
 // The streamer's job registry: at most one running job, the last finished ones kept for late polls.
 import { PgsealError } from "../../src/shared/errors.ts";
-import type { StreamerCancelAnswer, StreamerJobError, StreamerJobResult, StreamerJobStatus } from "../../src/contract/streamer-job.ts";
+import type { StreamerCancelAnswer, StreamerJobError, StreamerJobResult, StreamerJobStatus } from "../../src/shared/contract/streamer-job.ts";
 import type { BackupProgress } from "./backup.ts";
 
 /** Enough for a poller that lost a few answers in a row; a restarted container forgets them all anyway. */

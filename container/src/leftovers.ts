@@ -1,6 +1,6 @@
 // Before a run: abort the multipart uploads earlier runs of the same database left open (a store that was down when they tried).
-import { databasePrefix } from "../../src/shared/artifact-keys.ts";
-import { S3Client, type S3Target } from "../../src/shared/s3.ts";
+import { databasePrefix } from "../../src/shared/catalog/artifact-keys.ts";
+import { S3Client, type S3Target } from "../../src/shared/s3/s3.ts";
 import { nodeHashing } from "./node-hash.ts";
 
 /**

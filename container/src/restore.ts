@@ -1,14 +1,14 @@
 // Wires the read side: bucket → size+sha256 check → decrypt → decompress → pg_restore / file / discard.
 import { PgsealError } from "../../src/shared/errors.ts";
-import { createDecryptStream } from "../../src/shared/format.ts";
-import type { Keyring } from "../../src/shared/keyring.ts";
-import type { DecryptKeys } from "../../src/shared/format.ts";
-import type { Manifest } from "../../src/shared/manifest.ts";
+import { createDecryptStream } from "../../src/shared/format/format.ts";
+import type { Keyring } from "../../src/shared/format/keyring.ts";
+import type { DecryptKeys } from "../../src/shared/format/format.ts";
+import type { Manifest } from "../../src/shared/catalog/manifest.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
-import type { S3Client } from "../../src/shared/s3.ts";
-import { runPipeline, stage, type PipelineSource, type PipelineStage } from "../../src/shared/pipeline.ts";
-import { tap } from "../../src/shared/tap.ts";
-import { verifyStage } from "../../src/shared/verify-stage.ts";
+import type { S3Client } from "../../src/shared/s3/s3.ts";
+import { runPipeline, stage, type PipelineSource, type PipelineStage } from "../../src/shared/pipeline/pipeline.ts";
+import { tap } from "../../src/shared/pipeline/tap.ts";
+import { verifyStage } from "../../src/shared/pipeline/verify-stage.ts";
 import { nodeHashing } from "./node-hash.ts";
 import { findRestoreTools } from "./pg-tools.ts";
 import { countUserObjects } from "./preflight.ts";

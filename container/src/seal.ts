@@ -1,14 +1,14 @@
 // Drill a stored backup and record the verdict in its manifest: `sealed` only when the drill passed.
-import { drillSummary } from "../../src/shared/drill-record.ts";
+import { drillSummary } from "../../src/shared/catalog/drill-record.ts";
 import { asPgsealError, PgsealError } from "../../src/shared/errors.ts";
 import { checkStoredArtifact } from "./restore.ts";
-import type { Keyring } from "../../src/shared/keyring.ts";
-import type { DecryptKeys } from "../../src/shared/format.ts";
-import type { RecipientPublicKey } from "../../src/shared/recipient.ts";
-import { serializeManifest, type Manifest } from "../../src/shared/manifest.ts";
-import type { S3Client } from "../../src/shared/s3.ts";
-import { openJson, sealJson } from "../../src/shared/sealed-json.ts";
-import { STATUS_OF_VERDICT } from "../../src/contract/verdict.ts";
+import type { Keyring } from "../../src/shared/format/keyring.ts";
+import type { DecryptKeys } from "../../src/shared/format/format.ts";
+import type { RecipientPublicKey } from "../../src/shared/format/recipient.ts";
+import { serializeManifest, type Manifest } from "../../src/shared/catalog/manifest.ts";
+import type { S3Client } from "../../src/shared/s3/s3.ts";
+import { openJson, sealJson } from "../../src/shared/format/sealed-json.ts";
+import { STATUS_OF_VERDICT } from "../../src/shared/contract/verdict.ts";
 import { drillOutcome } from "./drill-outcome.ts";
 import { isDrillNotRun, runDrill, type DrillProgress, type DrillRecord, type DrillSpec } from "./drill.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";

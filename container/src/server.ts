@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { redactUrl, scrub } from "../../src/shared/redact.ts";
 import { runBackupJob } from "./backup-job.ts";
-import { STREAMER_JOB_ID_RE } from "../../src/contract/streamer-job.ts";
+import { STREAMER_JOB_ID_RE } from "../../src/shared/contract/streamer-job.ts";
 import { describeProblems, parseJobRequest } from "./job-request.ts";
 import { JobRegistry, toJobError, type JobStatus } from "./jobs.ts";
 import { findPgTools } from "./pg-tools.ts";

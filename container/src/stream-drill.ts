@@ -1,8 +1,8 @@
 // The drill for backups the deployment cannot decrypt (public-key mode): restore the plaintext as it is produced, then check the stored bytes.
-import type { DrillRecord } from "../../src/shared/drill-record.ts";
+import type { DrillRecord } from "../../src/shared/catalog/drill-record.ts";
 import { PgsealError } from "../../src/shared/errors.ts";
-import type { Manifest } from "../../src/shared/manifest.ts";
-import type { S3Client } from "../../src/shared/s3.ts";
+import type { Manifest } from "../../src/shared/catalog/manifest.ts";
+import type { S3Client } from "../../src/shared/s3/s3.ts";
 import { drillOutcome } from "./drill-outcome.ts";
 import { createScratchDatabase, freeDiskBytes, startDrillCluster, type DrillTarget } from "./drill-cluster.ts";
 import { localDrillNeeds } from "./drill.ts";

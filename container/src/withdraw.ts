@@ -1,6 +1,6 @@
 // A cancel that came after the upload: take back what the job stored (manifest first, then artifact), and say exactly what is left.
 import { PgsealError } from "../../src/shared/errors.ts";
-import { S3Client, type S3Target } from "../../src/shared/s3.ts";
+import { S3Client, type S3Target } from "../../src/shared/s3/s3.ts";
 import { nodeHashing } from "./node-hash.ts";
 
 export interface Withdrawal {

@@ -9,7 +9,7 @@ import { startPostgres, type PgCluster } from "../../test/harness/postgres.ts";
 import { startS3, type S3Server } from "../../test/harness/s3.ts";
 import { tableCounts } from "../../test/harness/compare.ts";
 import { logTail } from "../../test/harness/ports.ts";
-import { generateKey } from "../../src/shared/keyring.ts";
+import { generateKey } from "../../src/shared/format/keyring.ts";
 import { appContainers, checkConfigs, step, summary, waitFor, type Check } from "./checks.ts";
 import { ensurePackages, nodeImage, postgresBuildArgs, ROOT, sidecarImage, startDockerd, streamerImage, docker, wranglerDockerEnv } from "./docker.ts";
 import { CONTAINERS_CONFIG, forwardFromBridge, startContainerWorker, viaBridge, type ContainerWorker } from "./worker.ts";

@@ -1,14 +1,14 @@
 // The admin API (README "Admin API", docs/ARCHITECTURE.md): Hono routes inline on their paths; auth in auth.ts, error responses in errors.ts.
 import { Hono } from "hono";
 import { loadConfig, NAME_RE } from "../config.ts";
-import { JOB_ID_RE } from "../contract/streamer-job.ts";
+import { JOB_ID_RE } from "../shared/contract/streamer-job.ts";
 import type { JobPage } from "../do/rpc-types.ts";
 import { backupsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";
 import { destinationClient } from "../destination-client.ts";
 import { gatherReport } from "../report/monthly.ts";
 import { OPENMETRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
-import { planPrune } from "../shared/prune.ts";
+import { planPrune } from "../shared/catalog/prune.ts";
 import { renderReportHtml } from "../report/render-html.ts";
 import { dashboard } from "../dashboard/routes.tsx";
 import { isDashboardPath, requireAdmin } from "./auth.ts";

@@ -2,9 +2,9 @@
 // One job: live progress (a small script polls /live; without it the page still reads), phase timeline, drill counts.
 import { raw } from "hono/html";
 import type { JobView } from "../do/rpc-types.ts";
-import { describeProof } from "../shared/drill-record.ts";
+import { describeProof } from "../shared/catalog/drill-record.ts";
 import { formatBytes, Layout, StateBadge, when } from "./layout.tsx";
-import { isActiveJobState } from "../contract/job-states.ts";
+import { isActiveJobState } from "../shared/contract/job-states.ts";
 
 export const LIVE_POLL_MS = 1500;
 

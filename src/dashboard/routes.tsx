@@ -4,7 +4,7 @@ import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { isDashboardPath, tokensEqual } from "../api/auth.ts";
 import { adminTokenProblem, loadConfig, NAME_RE } from "../config.ts";
-import { JOB_ID_RE } from "../contract/streamer-job.ts";
+import { JOB_ID_RE } from "../shared/contract/streamer-job.ts";
 import type { JobView } from "../do/rpc-types.ts";
 import { backupsStub, slotsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";
@@ -15,7 +15,7 @@ import { JobPage, progressFacts } from "./job-page.tsx";
 import { Layout, STATE_CLASS } from "./layout.tsx";
 import { DatabasePage, LoginPage, OverviewPage } from "./pages.tsx";
 import { mintSession, readSession, SESSION_COOKIE, SESSION_TTL_SECONDS, type Session } from "./session.ts";
-import { isActiveJobState } from "../contract/job-states.ts";
+import { isActiveJobState } from "../shared/contract/job-states.ts";
 
 type DashEnv = { Bindings: Env; Variables: { session: Session } };
 const RECENT_JOBS = 10;

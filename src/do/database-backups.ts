@@ -2,14 +2,14 @@
 import { DurableObject } from "cloudflare:workers";
 import { deliver, messagesFor, type Outgoing } from "../alerts.ts";
 import { loadConfig, type DatabaseEntry } from "../config.ts";
-import type { PruneResult } from "../shared/prune.ts";
+import type { PruneResult } from "../shared/catalog/prune.ts";
 import { checkStale, META_LAST_PRUNE, META_LAST_STALE_ALERT, pruneDatabase, type MaintenanceContext } from "./maintenance.ts";
 export { META_LAST_STALE_ALERT };
 import { nextFireAt } from "../schedule/fire-time.ts";
-import { drillSummary } from "../shared/drill-record.ts";
+import { drillSummary } from "../shared/catalog/drill-record.ts";
 import { PgsealError } from "../shared/errors.ts";
 import { applyStatus, driveJob, endAttempt, isRunning, MAX_ATTEMPTS, META_CANCEL_REQUESTED, POLL_INTERVAL_MS, releaseSlot, type DriverContext } from "./job-driver.ts";
-import { isTerminal, type JobState } from "../contract/job-states.ts";
+import { isTerminal, type JobState } from "../shared/contract/job-states.ts";
 import { JobStore, type JobRecord } from "./job-store.ts";
 import { awaitStreamerEnd, cancelJob } from "./streamer-client.ts";
 import { jobSummary, jobView, type ArmReport, type ContainerEvent, type DatabaseStatus, type JobPage, type JobView, type RpcResult } from "./rpc-types.ts";

@@ -3,7 +3,7 @@ import { readJobSecrets, type DatabaseEntry, type PgsealConfig } from "../config
 import { PgsealError } from "../shared/errors.ts";
 import { scrub } from "../shared/redact.ts";
 import { checkLimits } from "./job-limits.ts";
-import { ACTIVE_JOB_STATES, endStateFor, forwardPath, type JobState } from "../contract/job-states.ts";
+import { ACTIVE_JOB_STATES, endStateFor, forwardPath, type JobState } from "../shared/contract/job-states.ts";
 import type { JobError, JobPatch, JobRecord, JobStore } from "./job-store.ts";
 import type { SlotGrant } from "./job-slots.ts";
 import { cancelJob, getJobStatus, postJob, type ContainerFetcher, type StreamerJobStatus } from "./streamer-client.ts";

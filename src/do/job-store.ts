@@ -1,7 +1,7 @@
 // DatabaseBackups' SQLite tables (jobs, job_events, meta) and the only code that writes a job's state.
 import { PgsealError } from "../shared/errors.ts";
-import type { StreamerJobResult, StreamerProgress } from "../contract/streamer-job.ts";
-import { assertTransition, JOB_STATES, TRANSITIONS, type JobState, type JobTrigger } from "../contract/job-states.ts";
+import type { StreamerJobResult, StreamerProgress } from "../shared/contract/streamer-job.ts";
+import { assertTransition, JOB_STATES, TRANSITIONS, type JobState, type JobTrigger } from "../shared/contract/job-states.ts";
 
 /** Older finished jobs are pruned beyond this many, so an object's storage stays small for years. */
 export const MAX_JOBS_KEPT = 1000;

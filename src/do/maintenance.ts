@@ -2,7 +2,7 @@
 import { ALERT_WEBHOOK_SECRET, alertMessage, deliver, staleDue } from "../alerts.ts";
 import { loadConfig, type DatabaseEntry } from "../config.ts";
 import { destinationClient } from "../destination-client.ts";
-import { executePrune, planPrune, type PruneResult } from "../shared/prune.ts";
+import { executePrune, planPrune, type PruneResult } from "../shared/catalog/prune.ts";
 import type { JobStore } from "./job-store.ts";
 
 export const META_LAST_STALE_ALERT = "last_stale_alert_ms";

@@ -1,11 +1,11 @@
 // What DatabaseBackups' RPC methods return, and the JSON shapes of jobs the admin API shows.
 import type { ErrorCode } from "../shared/errors.ts";
-import type { JobState, JobTrigger } from "../contract/job-states.ts";
-import { drillSummary, type DrillRecord } from "../shared/drill-record.ts";
-import type { DrillSummary, Manifest } from "../shared/manifest.ts";
+import type { JobState, JobTrigger } from "../shared/contract/job-states.ts";
+import { drillSummary, type DrillRecord } from "../shared/catalog/drill-record.ts";
+import type { DrillSummary, Manifest } from "../shared/catalog/manifest.ts";
 import type { JobError, JobEvent, JobRecord } from "./job-store.ts";
-import type { StreamerProgress } from "../contract/streamer-job.ts";
-import type { CopyOutcome } from "../shared/fanout.ts";
+import type { StreamerProgress } from "../shared/contract/streamer-job.ts";
+import type { CopyOutcome } from "../shared/pipeline/fanout.ts";
 
 /*
  * Every type here is concrete and JSON-shaped on purpose: Workers RPC typing turns `unknown`

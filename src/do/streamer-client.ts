@@ -1,10 +1,10 @@
 // The DatabaseBackups side of the streamer HTTP contract (POST/GET/DELETE /jobs), through the PgDumpContainer stub.
-import type { StreamerJobRequest, StreamerJobStatus } from "../contract/streamer-job.ts";
-import { STREAMER_PHASES } from "../contract/streamer-job.ts";
-import type { CopyOutcome } from "../shared/fanout.ts";
+import type { StreamerJobRequest, StreamerJobStatus } from "../shared/contract/streamer-job.ts";
+import { STREAMER_PHASES } from "../shared/contract/streamer-job.ts";
+import type { CopyOutcome } from "../shared/pipeline/fanout.ts";
 import { isErrorCode, type ErrorCode } from "../shared/errors.ts";
 export type { CopyOutcome, StreamerJobRequest, StreamerJobStatus };
-export type { StreamerJobResult, StreamerProgress } from "../contract/streamer-job.ts";
+export type { StreamerJobResult, StreamerProgress } from "../shared/contract/streamer-job.ts";
 
 // Every call ends in a typed outcome, never a throw: an unreachable streamer is an answer the job logic acts on.
 export type PostOutcome =

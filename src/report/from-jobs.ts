@@ -1,6 +1,6 @@
 // Job records (DatabaseBackups' SQLite rows) → the report's input rows; the only place that knows both shapes.
 import type { JobRecord } from "../do/job-store.ts";
-import { contentProof, describeProof } from "../shared/drill-record.ts";
+import { contentProof, describeProof } from "../shared/catalog/drill-record.ts";
 import type { ReportJob, ReportJobState } from "./report.ts";
 
 const LARGEST_TABLES = 5;

@@ -3,7 +3,7 @@ import { loadConfig } from "../config.ts";
 import { destinationClient } from "../destination-client.ts";
 import { backupsStub } from "../do/stubs.ts";
 import { mapLimit } from "../map-limit.ts";
-import { reportKeys } from "../shared/artifact-keys.ts";
+import { reportKeys } from "../shared/catalog/artifact-keys.ts";
 import { renderReportHtml } from "./render-html.ts";
 import { buildReport, monthRange, type DrillReport } from "./report.ts";
 

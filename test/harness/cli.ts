@@ -1,6 +1,6 @@
 // Runs the `pgseal` CLI as a real child process, the way a user does.
 import { execFile } from "node:child_process";
-import type { S3Target } from "../../src/shared/s3.ts";
+import type { S3Target } from "../../src/shared/s3/s3.ts";
 
 const BIN = new URL("../../bin/pgseal.mjs", import.meta.url).pathname;
 

@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { nodeHashing } from "../../container/src/node-hash.ts";
-import { S3Client } from "../../src/shared/s3.ts";
+import { S3Client } from "../../src/shared/s3/s3.ts";
 import { startDiscardS3 } from "./discard-s3.ts";
 
 const MiB = 1024 * 1024;

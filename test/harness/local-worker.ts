@@ -3,9 +3,9 @@ import { randomBytes } from "node:crypto";
 import { createTestHarness, type TestHarness } from "wrangler";
 import { ALERT_WEBHOOK_SECRET, pingSecret } from "../../src/alerts.ts";
 import { accessKeySecret, databaseUrlSecret, drillScratchSecret, secretKeySecret, secretSuffix } from "../../src/config.ts";
-import type { DrillRecord } from "../../src/shared/drill-record.ts";
-import type { DrillSummary, Manifest } from "../../src/shared/manifest.ts";
-import type { S3Target } from "../../src/shared/s3.ts";
+import type { DrillRecord } from "../../src/shared/catalog/drill-record.ts";
+import type { DrillSummary, Manifest } from "../../src/shared/catalog/manifest.ts";
+import type { S3Target } from "../../src/shared/s3/s3.ts";
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 /** The destination name every local run uses; its secrets are S3_*_LOCAL. */

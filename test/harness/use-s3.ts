@@ -1,7 +1,7 @@
 // Inside tests: the Swift that test/global-setup.ts started for this run (vitest provide/inject).
 // Kept apart from s3.ts because globalSetup and the vitest config cannot import "vitest".
 import { inject } from "vitest";
-import type { S3Target } from "../../src/shared/s3.ts";
+import type { S3Target } from "../../src/shared/s3/s3.ts";
 import { createUniqueBucket, type S3Credentials } from "./buckets.ts";
 
 declare module "vitest" {

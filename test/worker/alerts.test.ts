@@ -2,7 +2,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DatabaseBackups } from "../../src/do/database-backups.ts";
-import { forwardPath } from "../../src/contract/job-states.ts";
+import { forwardPath } from "../../src/shared/contract/job-states.ts";
 import { backups, testWorkers } from "./helpers.ts";
 
 const HOUR_MS = 3_600_000;

@@ -2,8 +2,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DatabaseBackups } from "../../src/do/database-backups.ts";
-import { endStateFor } from "../../src/contract/job-states.ts";
-import { canTransition, forwardPath, isTerminal, JOB_STATES, TRANSITIONS, type JobState } from "../../src/contract/job-states.ts";
+import { endStateFor } from "../../src/shared/contract/job-states.ts";
+import { canTransition, forwardPath, isTerminal, JOB_STATES, TRANSITIONS, type JobState } from "../../src/shared/contract/job-states.ts";
 import type { JobRecord, JobStore } from "../../src/do/job-store.ts";
 import { backups } from "./helpers.ts";
 

@@ -2,10 +2,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { concatBytes, equalBytes, fromHex, toHex } from "../../src/shared/bytes.ts";
-import { createDecryptStream, createEncryptStream } from "../../src/shared/format.ts";
-import { generateKey, parseKeyring } from "../../src/shared/keyring.ts";
-import { createUploadSink } from "../../src/shared/multipart.ts";
-import { S3Client, type S3Target } from "../../src/shared/s3.ts";
+import { createDecryptStream, createEncryptStream } from "../../src/shared/format/format.ts";
+import { generateKey, parseKeyring } from "../../src/shared/format/keyring.ts";
+import { createUploadSink } from "../../src/shared/s3/multipart.ts";
+import { S3Client, type S3Target } from "../../src/shared/s3/s3.ts";
 import { workersHashing } from "../../src/shared/web-hash.ts";
 import vectors from "../vectors/format-v1.json";
 import { VECTOR_KEYRING } from "../vectors/vector-inputs.ts";

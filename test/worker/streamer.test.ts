@@ -4,10 +4,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DatabaseBackups } from "../../src/do/database-backups.ts";
 import { META_CANCEL_REQUESTED, QUEUE_RETRY_MS, RETRY_BASE_DELAY_MS } from "../../src/do/job-driver.ts";
-import { isTerminal } from "../../src/contract/job-states.ts";
+import { isTerminal } from "../../src/shared/contract/job-states.ts";
 import type { JobView } from "../../src/do/rpc-types.ts";
 import { concatBytes, toHex } from "../../src/shared/bytes.ts";
-import { S3Client } from "../../src/shared/s3.ts";
+import { S3Client } from "../../src/shared/s3/s3.ts";
 import { workersHashing } from "../../src/shared/web-hash.ts";
 import { api, backups, secretValues, testWorkers, waitFor } from "./helpers.ts";
 

@@ -1,7 +1,7 @@
 // Pipeline stage: zstd (default) or gzip compression and decompression via node:zlib, off the JavaScript thread.
 import { Duplex } from "node:stream";
 import zlib from "node:zlib";
-import type { Compression } from "../../../src/shared/artifact-keys.ts";
+import type { Compression } from "../../../src/shared/catalog/artifact-keys.ts";
 
 export const DEFAULT_LEVEL: Record<Compression, number> = { zstd: 3, gzip: 6 };
 // Larger output chunks than zlib's 16 KiB default mean fewer stream hops downstream.

@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { pipeline, Transform, Writable } from "node:stream";
 import { PgsealError } from "../../../src/shared/errors.ts";
-import { isConsequenceError } from "../../../src/shared/pipeline.ts";
+import { isConsequenceError } from "../../../src/shared/pipeline/pipeline.ts";
 import type { PgConnection } from "../../../src/shared/pg-url.ts";
 import { pgEnv, pgFailure, runPsql, StderrLog } from "../pg-process.ts";
 import { installHint, minRestoreMajor, readArchiveVersion, type ArchiveVersion, type PgTools } from "../pg-tools.ts";

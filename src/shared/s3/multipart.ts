@@ -1,5 +1,5 @@
 // Pipeline sink: bytes → fixed-size parts → S3 multipart upload, bounded parts in flight, aborted on any failure.
-import { PgsealError } from "./errors.ts";
+import { PgsealError } from "../errors.ts";
 import type { ObjectLock, S3Client } from "./s3.ts";
 
 const MiB = 1024 * 1024;

@@ -1,9 +1,9 @@
 // The S3 client pgseal needs, on aws4fetch: objects, ranged streaming GET, listing, multipart.
 import { AwsClient } from "aws4fetch";
-import { toBase64 } from "./bytes.ts";
-import { PgsealError } from "./errors.ts";
-import type { Hashing } from "./hash.ts";
-import { redactUrl } from "./redact.ts";
+import { toBase64 } from "../bytes.ts";
+import { PgsealError } from "../errors.ts";
+import type { Hashing } from "../hash.ts";
+import { redactUrl } from "../redact.ts";
 import { classifyS3Error, xmlValues, escapeXml, type S3ErrorContext } from "./s3-errors.ts";
 
 export interface S3Target {

@@ -1,6 +1,6 @@
 // Bucket hygiene: can pgseal write, read, list and delete here; is versioning/object lock on; does a lifecycle rule abort stale multipart uploads.
-import { normalizePrefix } from "./artifact-keys.ts";
-import { toHex } from "./bytes.ts";
+import { normalizePrefix } from "../catalog/artifact-keys.ts";
+import { toHex } from "../bytes.ts";
 import type { S3Client } from "./s3.ts";
 
 export interface BucketFinding {

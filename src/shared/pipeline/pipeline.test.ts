@@ -1,7 +1,7 @@
 // The pipeline runner: every failure anywhere fails the chain with its own error, and the sink commits only after everything succeeded.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PgsealError } from "./errors.ts";
+import { PgsealError } from "../errors.ts";
 import { isConsequenceError, rootCause, runPipeline, stage, type PipelineStage } from "./pipeline.ts";
 
 type Where = "start" | "byte" | "flush";

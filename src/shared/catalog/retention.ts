@@ -2,7 +2,7 @@
 //
 // The planner decides over the items it is given (one database's backups: key, createdAt, manifest
 // status, object lock) at the instant `now` it is given. It never reads a clock and never touches
-// a bucket; src/shared/prune.ts reads the manifests and carries the plan out.
+// a bucket; src/shared/catalog/prune.ts reads the manifests and carries the plan out.
 //
 // Invariants (retention.test.ts checks each, as a property test where one applies):
 //  1. Only sealed backups (restore-drilled and verified) count toward keepLast and the GFS periods.
@@ -31,7 +31,7 @@
 //     time: a later `now` can end a grace period, pass maxAgeDays or outlive a lock.)
 // An item whose createdAt (or lockedUntil) is not an ISO-8601 date-time with a UTC offset, an
 // unknown status or a repeated key is a MANIFEST_INVALID error naming the key: nothing is planned.
-import { PgsealError } from "./errors.ts";
+import { PgsealError } from "../errors.ts";
 import type { ManifestStatus } from "./manifest.ts";
 
 export interface RetentionPolicy {

@@ -1,7 +1,7 @@
 // The backup manifest: written last (no manifest, no backup), read first by restore and verify.
 // It holds no secrets and no schema information (table names belong in encrypted sections).
 import type { Compression } from "./artifact-keys.ts";
-import { PgsealError } from "./errors.ts";
+import { PgsealError } from "../errors.ts";
 import { statusOfVerdict, type DrillVerdict, type VerdictStatus } from "../contract/verdict.ts";
 
 export const MANIFEST_FORMAT = "pgseal-manifest";
@@ -54,7 +54,7 @@ export interface Manifest {
   drill?: DrillSummary;
   /**
    * Schema-bearing sections, each a base64 pgseal-v1 ciphertext under the artifact's keyring
-   * (src/shared/sealed-json.ts): `inventory` = what the dump held (tables, rows, sequences, objects),
+   * (src/shared/format/sealed-json.ts): `inventory` = what the dump held (tables, rows, sequences, objects),
    * `drill` = the drill's per-table expected/actual and pg_restore's warnings. The inventory also
    * holds each table's content digest (container/src/stages/copy-digest.ts).
    */

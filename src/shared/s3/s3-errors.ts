@@ -1,6 +1,6 @@
 // S3's XML (a tiny regex reader: Workers have no DOM) and the mapping of S3 errors to PgsealError codes.
-import { PgsealError, type ErrorCode } from "./errors.ts";
-import { scrub } from "./redact.ts";
+import { PgsealError, type ErrorCode } from "../errors.ts";
+import { scrub } from "../redact.ts";
 
 const NAMED_ENTITIES: Record<string, string> = { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" };
 

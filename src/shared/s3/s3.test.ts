@@ -1,6 +1,6 @@
 // Request shape of the S3 client where no local server can stand in: virtual-host URLs and R2's "auto" region.
 import { describe, expect, it } from "vitest";
-import { nodeHashing } from "../../container/src/node-hash.ts";
+import { nodeHashing } from "../../../container/src/node-hash.ts";
 import { S3Client } from "./s3.ts";
 
 function recordingFetch(seen: Request[]): typeof fetch {

@@ -1,5 +1,5 @@
 // Every object key pgseal reads or writes is built and parsed here; nothing else concatenates keys.
-import { PgsealError } from "./errors.ts";
+import { PgsealError } from "../errors.ts";
 
 export type Compression = "zstd" | "gzip";
 

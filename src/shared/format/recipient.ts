@@ -1,6 +1,6 @@
 // Key custody: X25519 recipient keys, and wrapping an artifact's data key so that only the private key's holder can unwrap it.
-import { fromBase64, fromBase64Url, toBase64, toBase64Url } from "./bytes.ts";
-import { PgsealError } from "./errors.ts";
+import { fromBase64, fromBase64Url, toBase64, toBase64Url } from "../bytes.ts";
+import { PgsealError } from "../errors.ts";
 
 export const PUBLIC_PREFIX = "pgseal-public-v1";
 export const PRIVATE_PREFIX = "pgseal-private-v1";

@@ -1,8 +1,8 @@
 // The keyring: parsing, rotation, key generation, and that key material never reaches a message or a log.
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { concatBytes, fromBase64, toBase64, toBase64Url, toHex } from "./bytes.ts";
-import { PgsealError } from "./errors.ts";
+import { concatBytes, fromBase64, toBase64, toBase64Url, toHex } from "../bytes.ts";
+import { PgsealError } from "../errors.ts";
 import { createDecryptStream, createEncryptStream, readHeader } from "./format.ts";
 import { generateKey, parseKeyring, type Keyring } from "./keyring.ts";
 

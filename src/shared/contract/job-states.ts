@@ -1,5 +1,5 @@
 // The job life cycle (docs/JOBS.md, docs/ARCHITECTURE.md): every state, and the one table of legal transitions.
-import { PgsealError } from "../shared/errors.ts";
+import { PgsealError } from "../errors.ts";
 import { statusOfVerdict, type DrillVerdict } from "./verdict.ts";
 
 export const JOB_STATES = [
@@ -26,7 +26,7 @@ export function isActiveJobState(s: string): s is ActiveJobState {
   return (ACTIVE_JOB_STATES as readonly string[]).includes(s);
 }
 
-/** The job's end for a drill verdict: the same word the manifest's status uses (src/contract/verdict.ts). */
+/** The job's end for a drill verdict: the same word the manifest's status uses (src/shared/contract/verdict.ts). */
 export function endStateFor(drill: { verdict: DrillVerdict } | undefined): JobState {
   return statusOfVerdict(drill?.verdict);
 }

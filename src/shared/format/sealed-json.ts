@@ -1,6 +1,6 @@
 // Small JSON values encrypted with the artifact format (docs/FORMAT.md): the manifest's schema-bearing sections.
-import { concatBytes, fromBase64, toBase64 } from "./bytes.ts";
-import { PgsealError } from "./errors.ts";
+import { concatBytes, fromBase64, toBase64 } from "../bytes.ts";
+import { PgsealError } from "../errors.ts";
 import { createDecryptStream, createEncryptStream } from "./format.ts";
 import type { DecryptKeys } from "./format.ts";
 import type { Keyring } from "./keyring.ts";

@@ -2,7 +2,7 @@
 import { databasePrefix } from "./artifact-keys.ts";
 import { listCatalog, readManifest } from "./catalog.ts";
 import { planRetention, type RetentionDecision, type RetentionItem, type RetentionPolicy } from "./retention.ts";
-import type { S3Client } from "./s3.ts";
+import type { S3Client } from "../s3/s3.ts";
 
 /** Multipart uploads older than this under the database's prefix are leftovers of runs that died (so is any started before the newest complete backup). */
 export const STALE_UPLOAD_MS = 24 * 3_600_000;

@@ -1,6 +1,6 @@
 // The encryption keyring: named 32-byte master keys; the last entry encrypts, every entry decrypts.
-import { fromBase64, toBase64, toHex } from "./bytes.ts";
-import { PgsealError } from "./errors.ts";
+import { fromBase64, toBase64, toHex } from "../bytes.ts";
+import { PgsealError } from "../errors.ts";
 
 export const MASTER_KEY_BYTES = 32;
 const KEY_ID_RE = /^[A-Za-z0-9._-]{1,32}$/;

@@ -1,5 +1,5 @@
 // The shape of a drill's result, shared by the streamer that produces it, the Worker that stores it and the CLI that prints it.
-import type { ErrorCode } from "./errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import type { ContentProof, DrillSummary } from "./manifest.ts";
 
 export interface TableCount {

@@ -1,7 +1,7 @@
 // The pgseal encrypted artifact format (docs/FORMAT.md is normative): v1 under a keyring, v2 sealed to an X25519 recipient;
 // as Web Streams on WebCrypto, so the Worker, the streamer and the CLI share one implementation.
-import { equalBytes } from "./bytes.ts";
-import { PgsealError, type ErrorCode } from "./errors.ts";
+import { equalBytes } from "../bytes.ts";
+import { PgsealError, type ErrorCode } from "../errors.ts";
 import type { Keyring, MasterKey } from "./keyring.ts";
 import { unwrapDataKey, WRAP_BLOCK_BYTES, wrapDataKey, type RecipientPrivateKey, type RecipientPublicKey } from "./recipient.ts";
 

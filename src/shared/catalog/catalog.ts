@@ -1,8 +1,8 @@
 // Finding backups in a bucket (Worker, streamer and CLI alike): list manifests, resolve "latest" or a given key to its manifest.
 import { databasePrefix, normalizePrefix, parseKey } from "./artifact-keys.ts";
-import { PgsealError } from "./errors.ts";
+import { PgsealError } from "../errors.ts";
 import { parseManifest, type Manifest } from "./manifest.ts";
-import type { S3Client } from "./s3.ts";
+import type { S3Client } from "../s3/s3.ts";
 
 export interface CatalogEntry {
   db: string;

@@ -6,7 +6,7 @@
 // that fails in its flush) is still on its way — and is then lost. Here each link is its own pipe,
 // the sink is closed only after every link and every part's `done` has settled cleanly, and a
 // failure anywhere aborts the sink instead (pg_restore rolls back, the upload is aborted).
-import { PgsealError } from "./errors.ts";
+import { PgsealError } from "../errors.ts";
 
 /** One part of a chain. `done` is a part's own completion beyond its streams (a child process's exit, an upload's result). */
 export interface PipelinePart {

@@ -1,7 +1,7 @@
 // Tests for the retention planner: its invariants as properties, GFS against an independent model, calendar edges, defaults, policy validation.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isPgsealError } from "./errors.ts";
+import { isPgsealError } from "../errors.ts";
 import type { ManifestStatus } from "./manifest.ts";
 import { DEFAULT_RETENTION, parseRetentionPolicy, planRetention, type RetentionDecision, type RetentionItem, type RetentionPlan, type RetentionPolicy } from "./retention.ts";
 

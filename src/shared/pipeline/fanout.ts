@@ -1,5 +1,5 @@
 // One byte stream into several sinks at once: the slowest live sink sets the pace; a failing sink is dropped, the others go on.
-import { PgsealError } from "./errors.ts";
+import { PgsealError } from "../errors.ts";
 
 export interface FanOutCopy {
   name: string;

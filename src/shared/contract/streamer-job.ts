@@ -2,11 +2,11 @@
 // Both sides import these types (src/do/streamer-client.ts, container/src/jobs.ts, job-request.ts,
 // server.ts), so the type checker ties them: a field one side sends and the other does not know is a
 // compile error, not a silent drop. Web types only: it runs in the Worker, the streamer and the CLI.
-import type { DrillRecord } from "../shared/drill-record.ts";
-import type { CopyOutcome } from "../shared/fanout.ts";
-import type { Manifest } from "../shared/manifest.ts";
-import type { S3Target } from "../shared/s3.ts";
-import type { ErrorCode } from "../shared/errors.ts";
+import type { DrillRecord } from "../catalog/drill-record.ts";
+import type { CopyOutcome } from "../pipeline/fanout.ts";
+import type { Manifest } from "../catalog/manifest.ts";
+import type { S3Target } from "../s3/s3.ts";
+import type { ErrorCode } from "../errors.ts";
 
 /** The Worker's job ids (`20261122T130501Z-3f9a`, made by src/do/job-store.ts): what the admin API accepts in a path. */
 export const JOB_ID_RE = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
@@ -40,7 +40,7 @@ export interface StreamerJobRequest {
   copies?: (StreamerDestination & { name: string })[];
 }
 
-/** Where a streamer job is in its run (the Worker's richer job states are src/contract/job-states.ts). */
+/** Where a streamer job is in its run (the Worker's richer job states are src/shared/contract/job-states.ts). */
 export type StreamerRunState = "running" | "succeeded" | "failed" | "cancelled";
 export const STREAMER_PHASES = ["preflight", "dumping", "uploading", "drilling", "done"] as const;
 export type StreamerPhase = (typeof STREAMER_PHASES)[number];

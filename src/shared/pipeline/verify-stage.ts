@@ -4,10 +4,10 @@
 // key, is refused before any plaintext exists), and the last chunk until size and sha256 match
 // (the final segment cannot be decrypted, so pg_restore cannot reach the end of the archive and
 // commit, before the whole object is proven to be the one the manifest records).
-import { concatBytes, toHex } from "./bytes.ts";
-import { PgsealError } from "./errors.ts";
-import { readHeader } from "./format.ts";
-import type { Hashing } from "./hash.ts";
+import { concatBytes, toHex } from "../bytes.ts";
+import { PgsealError } from "../errors.ts";
+import { readHeader } from "../format/format.ts";
+import type { Hashing } from "../hash.ts";
 
 export interface ExpectedArtifact {
   bytes: number;
