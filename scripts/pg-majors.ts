@@ -7,9 +7,10 @@
 // private root, and wrapper scripts that exec each binary through the root's own dynamic loader.
 // Nothing is installed; root is not needed. `node scripts/pg-majors.ts 17 18` runs it alone.
 import { execFileSync, spawnSync } from "node:child_process";
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isExecutable } from "../container/src/pg-tools.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 export const PG_CACHE_DIR = join(REPO, ".cache", "pg");
@@ -266,15 +267,6 @@ function which(bin: string): string | undefined {
     if (dir && isExecutable(join(dir, bin))) return join(dir, bin);
   }
   return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -126,7 +126,7 @@ function debianBinDirs(): string[] {
     .map((e) => join(DEBIAN_PG_ROOT, e, "bin"));
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

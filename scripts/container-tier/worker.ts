@@ -5,6 +5,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { freePorts, logTail } from "../../test/harness/ports.ts";
 import { ROOT, stopOnExit } from "./docker.ts";
+import { tieSockets } from "../../test/harness/socket-pair.ts";
 
 export const CONTAINERS_CONFIG = "wrangler.containers.jsonc";
 const READY_TIMEOUT_MS = 300_000;
@@ -24,15 +25,7 @@ export async function forwardFromBridge(gateway: string, loopbackPort: number): 
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(loopbackPort, "127.0.0.1");
-    sockets.add(client).add(upstream);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on("error", close).on("close", close);
-    upstream.on("error", close).on("close", close);
+    tieSockets(client, upstream, sockets);
     client.pipe(upstream).pipe(client);
   });
   await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, gateway, () => resolve()));

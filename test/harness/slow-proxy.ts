@@ -1,5 +1,6 @@
 // A loopback TCP proxy that forwards client→server bytes at a fixed rate: uploads that take long enough to interrupt.
 import net from "node:net";
+import { tieSockets } from "./socket-pair.ts";
 
 export interface SlowProxy {
   /** http://127.0.0.1:<port> in front of the target. */
@@ -19,7 +20,6 @@ export async function startSlowProxy(targetUrl: string, opts: { bytesPerSecond: 
   let nextFreeAt = 0;
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname);
-    sockets.add(client).add(upstream);
     client.on("data", (chunk) => {
       upstream.write(chunk);
       const now = Date.now();
@@ -35,14 +35,7 @@ export async function startSlowProxy(targetUrl: string, opts: { bytesPerSecond: 
     });
     client.on("end", () => upstream.end());
     upstream.pipe(client);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on("error", close).on("close", close);
-    upstream.on("error", close).on("close", close);
+    tieSockets(client, upstream, sockets);
   });
   await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", () => resolve()));
   const port = (server.address() as net.AddressInfo).port;

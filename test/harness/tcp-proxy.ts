@@ -1,5 +1,6 @@
 // A loopback TCP proxy that can take a real server "down" and back, for outage tests.
 import net from "node:net";
+import { tieSockets } from "./socket-pair.ts";
 
 export interface TcpProxy {
   /** http://127.0.0.1:<port> in front of the target. */
@@ -23,7 +24,6 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   const waiters: { n: number; resolve: () => void }[] = [];
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname);
-    sockets.add(client).add(upstream);
     client.on("data", (d) => {
       up += d.length;
       for (const w of waiters.filter((w) => up >= w.n)) {
@@ -32,14 +32,7 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
       }
     });
     client.pipe(upstream).pipe(client);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on("error", close).on("close", close);
-    upstream.on("error", close).on("close", close);
+    tieSockets(client, upstream, sockets);
   });
   const listen = (port: number) => new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", () => resolve()));
   await listen(0);
