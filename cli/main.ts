@@ -81,6 +81,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (isPgsealError(e, "OUTPUT_CLOSED")) return EXIT_OUTPUT_CLOSED;
+    // With --json the error is one JSON line on stderr too, so a script reads code and retryable without parsing prose.
+    if (isPgsealError(e) && optionArgs.includes("--json")) {
+      err(JSON.stringify({ command: name, error: { code: e.code, message: oneLine(e.message), retryable: e.retryable } }));
+      return exitStatusOf(e.code);
+    }
     if (isPgsealError(e)) {
       err(`pgseal ${name}: error ${e.code}: ${oneLine(e.message)}`);
       return exitStatusOf(e.code);

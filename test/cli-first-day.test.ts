@@ -88,6 +88,15 @@ describe("the CLI explains itself", () => {
     expect(r.stdout).toContain("--prefix");
   });
 
+  it("prints an error as one JSON line with its code and retryable flag under --json", async () => {
+    const r = await pgseal(["restore", "--json", "--name", "x\ny", "--target", "postgres://u@127.0.0.1:1/db"], { PGSEAL_S3_ENDPOINT: "http://127.0.0.1:1", PGSEAL_S3_BUCKET: "b", PGSEAL_S3_ACCESS_KEY_ID: "k", PGSEAL_S3_SECRET_ACCESS_KEY: "s", PGSEAL_KEYRING: "" });
+    expect(r.code).toBe(2); // no key given: USAGE
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const parsed = JSON.parse(lines[0]);
+    expect(parsed).toMatchObject({ command: "restore", error: { code: expect.stringMatching(/^[A-Z_]+$/), retryable: expect.any(Boolean) } });
+  });
+
   it("keeps an error on one line when a value holds a newline", async () => {
     const r = await pgseal(["help", "no\nsuch"], {});
     expect(r.code).toBe(2);
