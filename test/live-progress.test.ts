@@ -4,27 +4,35 @@ import { startStreamer, type Streamer } from "../container/src/server.ts";
 import { generateKey } from "../src/shared/format/keyring.ts";
 import { startLocalWorker, type ApiJob, type LocalWorker } from "./harness/local-worker.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
+import { startSlowProxy, type SlowProxy } from "./harness/slow-proxy.ts";
 import { freshBucket } from "./harness/use-s3.ts";
 
 const RUNNING = ["queued", "starting", "dumping", "uploading", "drilling"];
 const JOB_DEADLINE_MS = 180_000;
 const CLIENT_POLL_MS = 200;
+/** Uploads through a throttled link: however fast this machine dumps, backpressure keeps the job in its phases for seconds. */
+const UPLOAD_BYTES_PER_SECOND = 8 * 1024 * 1024;
 
 let pg: PgCluster;
 let streamer: Streamer;
 let worker: LocalWorker;
+let slow: SlowProxy;
 
 beforeAll(async () => {
   pg = await startPostgres({ name: "live" });
   await pg.createDatabase("big");
-  // ~60 MB of poorly compressible text: a dump and upload that take a few seconds, as on a real database.
-  await pg.psql("create table blob as select g as id, (select string_agg(md5((g * 100 + i)::text), '') from generate_series(1, 30) i) as t from generate_series(1, 60000) g", "big");
+  // ~145 MB of poorly compressible text, twice what the upload buffers (parts in flight): with the
+  // throttled upload below, pg_dump is held back by backpressure and the dump phase lasts seconds.
+  await pg.psql("create table blob as select g as id, (select string_agg(md5((g * 100 + i)::text), '') from generate_series(1, 30) i) as t from generate_series(1, 150000) g", "big");
   streamer = await startStreamer({ port: 0, host: "127.0.0.1", log: () => {} });
-  worker = await startLocalWorker({ s3: await freshBucket("live"), prefix: "live", keyring: generateKey("live").entry, streamerUrl: streamer.url, databases: { big: { url: pg.urlFor("big") } } });
+  const s3 = await freshBucket("live");
+  slow = await startSlowProxy(s3.endpoint, { bytesPerSecond: UPLOAD_BYTES_PER_SECOND });
+  worker = await startLocalWorker({ s3: { ...s3, endpoint: slow.url }, prefix: "live", keyring: generateKey("live").entry, streamerUrl: streamer.url, databases: { big: { url: pg.urlFor("big") } } });
 });
 
 afterAll(async () => {
   await worker?.close();
+  await slow?.stop();
   await streamer?.stop();
   await pg?.stop();
 });
