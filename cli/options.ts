@@ -5,6 +5,8 @@ import type { DecryptKeys } from "../src/shared/format/format.ts";
 import { parseKeyring, type Keyring } from "../src/shared/format/keyring.ts";
 import { parsePrivateKey } from "../src/shared/format/recipient.ts";
 import type { S3Target } from "../src/shared/s3/s3.ts";
+import { endpointProblems } from "../src/shared/s3/destination-checks.ts";
+import { redactUrl } from "../src/shared/redact.ts";
 
 export type Flags = Record<string, string | boolean | undefined>;
 
@@ -61,12 +63,8 @@ export function s3TargetFrom(flags: Flags): S3Target {
   if (!accessKeyId) missing.push(`${ENV.accessKeyId} (or AWS_ACCESS_KEY_ID)`);
   if (!secretAccessKey) missing.push(`${ENV.secretAccessKey} (or AWS_SECRET_ACCESS_KEY)`);
   if (missing.length) throw new PgsealError("USAGE", `missing bucket settings: ${missing.join("; ")}`);
-  try {
-    const u = new URL(endpoint!);
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
-  } catch {
-    throw new PgsealError("USAGE", `endpoint '${endpoint}' is not an http(s) URL, e.g. https://<account>.r2.cloudflarestorage.com`);
-  }
+  const problems = endpointProblems(endpoint!);
+  if (problems.length > 0) throw new PgsealError("USAGE", `endpoint ${redactUrl(endpoint!)}: ${problems.join("; ")}`);
   return {
     endpoint: endpoint!,
     bucket: bucket!,

@@ -7,6 +7,7 @@ import { DEFAULT_RETENTION, parseRetentionPolicy, type RetentionPolicy } from ".
 import { nextRun, parseCron, type CronSchedule } from "./schedule/cron.ts";
 import { adminTokenProblem, JOB_LIMIT_DEFAULTS, JOB_LIMIT_MAX } from "./config-limits.ts";
 import { DRILL_MODES, type DrillMode } from "./shared/contract/streamer-job.ts";
+import { endpointProblems, parseObjectLock } from "./shared/s3/destination-checks.ts";
 export { adminTokenProblem, JOB_LIMIT_DEFAULTS };
 
 export const DEFAULT_MAX_CONCURRENT_JOBS = 20;
@@ -146,19 +147,9 @@ function optionalBoolean(p: Problems, path: string, v: unknown): boolean | undef
 }
 
 function checkEndpoint(p: Problems, path: string, endpoint: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    p.add(path, "must be an absolute http(s) URL");
-    return false;
-  }
-  const before = p.list.length;
-  if (url.protocol !== "https:" && url.protocol !== "http:") p.add(path, "must use https (or http)");
-  // Credentials belong in secrets, never in vars that `wrangler deploy` prints and the dashboard shows.
-  if (url.username !== "" || url.password !== "") p.add(path, "must not contain credentials: use the S3_* secrets");
-  if (url.search !== "" || url.hash !== "") p.add(path, "must not have a query or fragment");
-  return p.list.length === before;
+  const problems = endpointProblems(endpoint);
+  for (const m of problems) p.add(path, m);
+  return problems.length === 0;
 }
 
 /**
@@ -212,10 +203,9 @@ function readDestinations(p: Problems, raw: unknown, env: object): Record<string
     const pathStyle = optionalBoolean(p, `${path}.pathStyle`, v.pathStyle);
     let objectLock: Destination["objectLock"];
     if (v.objectLock !== undefined) {
-      const l = v.objectLock;
-      if (!isObject(l) || (l.mode !== "GOVERNANCE" && l.mode !== "COMPLIANCE") || typeof l.days !== "number" || !Number.isInteger(l.days) || l.days < 1 || l.days > 36_500) {
-        p.add(`${path}.objectLock`, 'must be {"mode": "GOVERNANCE" or "COMPLIANCE", "days": a whole number 1-36500}');
-      } else objectLock = { mode: l.mode, days: l.days };
+      const parsed = parseObjectLock(v.objectLock);
+      if ("problem" in parsed) p.add(`${path}.objectLock`, parsed.problem);
+      else objectLock = parsed.lock;
       if (endpoint && /\.r2\.cloudflarestorage\.com/i.test(endpoint)) p.add(`${path}.objectLock`, "R2 has no per-object lock: use an R2 bucket lock rule instead (README, 'Immutability')");
     }
     for (const secret of [accessKeySecret(name), secretKeySecret(name)]) {

@@ -89,7 +89,8 @@ describe("pgseal check-config", () => {
       expect.arrayContaining(["destinations.r2.endpoint", "destinations.r2.bucket", "databases.shop.schedule", "databases.shop.destination", "databases.shop.compresion", "maxConcurrentJobs"]),
     );
     expect(paths.some((p) => p.startsWith("secrets."))).toBe(false);
-    expect(r.stderr).toMatch(/error CONFIG_INVALID: \d+ problem\(s\) in /);
+    // --json: the error is one JSON line on stderr too.
+    expect(JSON.parse(r.stderr.trim())).toMatchObject({ command: "check-config", error: { code: "CONFIG_INVALID", message: expect.stringMatching(/^\d+ problem\(s\) in /), retryable: false } });
   });
 
   it("checks secrets from an env file without printing their values", async () => {

@@ -89,7 +89,13 @@ describe("the CLI explains itself", () => {
   });
 
   it("prints an error as one JSON line with its code and retryable flag under --json", async () => {
-    const r = await pgseal(["restore", "--json", "--name", "x\ny", "--target", "postgres://u@127.0.0.1:1/db"], { PGSEAL_S3_ENDPOINT: "http://127.0.0.1:1", PGSEAL_S3_BUCKET: "b", PGSEAL_S3_ACCESS_KEY_ID: "k", PGSEAL_S3_SECRET_ACCESS_KEY: "s", PGSEAL_KEYRING: "" });
+    const r = await pgseal(["restore", "--json", "--name", "x\ny", "--target", "postgres://u@127.0.0.1:1/db"], {
+      PGSEAL_S3_ENDPOINT: "http://127.0.0.1:1",
+      PGSEAL_S3_BUCKET: "b",
+      PGSEAL_S3_ACCESS_KEY_ID: "k",
+      PGSEAL_S3_SECRET_ACCESS_KEY: "s",
+      PGSEAL_KEYRING: "",
+    });
     expect(r.code).toBe(2); // no key given: USAGE
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);

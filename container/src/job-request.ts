@@ -8,6 +8,7 @@ import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import { scrub } from "../../src/shared/redact.ts";
 import { DRILL_MODES, STREAMER_JOB_ID_RE, type DrillMode, type StreamerJobRequest } from "../../src/shared/contract/streamer-job.ts";
 import type { BackupSpec } from "./backup.ts";
+import { endpointProblems, parseObjectLock } from "../../src/shared/s3/destination-checks.ts";
 export type { DrillMode };
 
 /** The levels the CLI offers too: zstd above 19 needs far more memory than a container has to spare. */
@@ -33,8 +34,6 @@ const TOP_FIELDS = [
 const EVERY_FIELD_READ: [Exclude<keyof StreamerJobRequest, (typeof TOP_FIELDS)[number]>] extends [never] ? true : never = true;
 void EVERY_FIELD_READ;
 const DESTINATION_FIELDS = ["name", "endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", "pathStyle", "objectLock"];
-const LOCK_MODES = ["GOVERNANCE", "COMPLIANCE"];
-const MAX_LOCK_DAYS = 36_500;
 /** A day: a longer lock wait is no bound at all. */
 const MAX_LOCK_WAIT_MS = 86_400_000;
 
@@ -144,7 +143,7 @@ export function parseJobRequest(body: unknown): ParseOutcome {
     for (const k of Object.keys(dest)) if (!DESTINATION_FIELDS.includes(k)) bad(`${field}.${k}`, "is not a field of a destination");
     const name = dest.name === undefined ? undefined : str(dest.name, `${field}.name`);
     const endpoint = str(dest.endpoint, `${field}.endpoint`);
-    if (endpoint !== undefined && !/^https?:\/\/[^/]/i.test(endpoint)) bad(`${field}.endpoint`, "must be an http:// or https:// URL");
+    if (endpoint !== undefined) for (const m of endpointProblems(endpoint)) bad(`${field}.endpoint`, m);
     const bucket = str(dest.bucket, `${field}.bucket`);
     const region = str(dest.region, `${field}.region`);
     const accessKeyId = str(dest.accessKeyId, `${field}.accessKeyId`);
@@ -153,9 +152,9 @@ export function parseJobRequest(body: unknown): ParseOutcome {
     let objectLock: BackupSpec["objectLock"];
     const lock = dest.objectLock;
     if (lock !== undefined) {
-      if (!isObject(lock) || !LOCK_MODES.includes(String(lock.mode)) || typeof lock.days !== "number" || !Number.isInteger(lock.days) || lock.days < 1 || lock.days > MAX_LOCK_DAYS) {
-        bad(`${field}.objectLock`, `must be {"mode": "GOVERNANCE"|"COMPLIANCE", "days": 1-${MAX_LOCK_DAYS}}`);
-      } else objectLock = { mode: lock.mode as "GOVERNANCE" | "COMPLIANCE", days: lock.days };
+      const parsed = parseObjectLock(lock);
+      if ("problem" in parsed) bad(`${field}.objectLock`, parsed.problem);
+      else objectLock = parsed.lock;
     }
     const s3 =
       endpoint && bucket && region && accessKeyId && secretAccessKey
