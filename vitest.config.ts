@@ -20,7 +20,7 @@ const UNIT_FILES = [
   "test/format-v2.test.ts",
 ];
 /** What differs between PostgreSQL majors: dump and restore, the archive's inventory, drills, the Worker's jobs end to end. */
-const MATRIX_FILES = ["test/dump-inventory.test.ts", "test/e2e-cli.test.ts", "test/drill.test.ts", "test/e2e-worker.test.ts"];
+const MATRIX_FILES = ["test/dump-inventory.test.ts", "test/e2e-cli.test.ts", "test/drill.test.ts", "test/content-drill.test.ts", "test/e2e-worker.test.ts"];
 const NODE = {
   environment: "node",
   // One Swift per project; tests reach it through useS3() (test/harness/s3.ts).

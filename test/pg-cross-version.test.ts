@@ -8,7 +8,9 @@ import { isPgsealError } from "../src/shared/errors.ts";
 import { generateKey, parseKeyring } from "../src/shared/format/keyring.ts";
 import { parseManifest, type Manifest } from "../src/shared/catalog/manifest.ts";
 import { parsePgUrl } from "../src/shared/pg-url.ts";
-import { runPipeline } from "../src/shared/pipeline/pipeline.ts";
+import { runPipeline, stage } from "../src/shared/pipeline/pipeline.ts";
+import { dumpInventory, type DumpInventory } from "../container/src/stages/dump-inventory.ts";
+import { pgDumpSource } from "../container/src/stages/pg-dump.ts";
 import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { pgseal, pgsealEnv } from "./harness/cli.ts";
 import { fingerprint } from "./harness/compare.ts";
@@ -138,6 +140,33 @@ describe("drills across majors", () => {
     const r = await backup("scratch15", bin[18], ["--drill", "--scratch-url", pg15.url]);
     expect(r.stderr).toMatch(/drill pass/);
     expect(r.manifest.status).toBe("sealed");
+  });
+});
+
+/** The content digests the dump inventory takes while `pg_dump` of `binDir` dumps `url` (what a backup records). */
+async function digestsOf(binDir: string, url: string): Promise<DumpInventory> {
+  const tools = await findPgTools({ binDir });
+  const inventory = dumpInventory();
+  const dump = pgDumpSource({ tools, conn: parsePgUrl(url) });
+  await runPipeline({ source: { name: "pg_dump", readable: dump.readable }, stages: [stage("inventory", inventory.stage)], sink: { name: "discard", writable: new WritableStream() } });
+  return inventory.result;
+}
+
+describe("content digests across majors", () => {
+  it("are the same for the same data on a 15 server dumped by pg_dump 15 and 18, and on a 17 server dumped by pg_dump 17", async () => {
+    // The 17 server gets exactly the 15 server's data: the archive pg_dump 18 made of it, restored.
+    const url17 = await pg17.createDatabase("digests17");
+    const r = await pgseal(["restore", by18.key, "--target", url17], { ...env, PGSEAL_PG_BIN: bin[18] });
+    expect(r.code, r.stderr).toBe(0);
+    const [a, b, c] = await Promise.all([digestsOf(bin[15], pg15.urlFor("seeded")), digestsOf(bin[18], pg15.urlFor("seeded")), digestsOf(pgBinDir(17), url17)]);
+    const tables = (i: DumpInventory) => Object.fromEntries(i.tables.map((t) => [`${t.schema}.${t.name}`, { rows: t.rows, sha256: t.sha256, bytes: t.bytes }]));
+    expect(Object.keys(tables(a)).length).toBeGreaterThan(10);
+    expect(Object.values(tables(a)).every((t) => typeof t.sha256 === "string")).toBe(true);
+    expect([a.archiveVersion, b.archiveVersion, c.archiveVersion]).toEqual(["1.14", "1.16", "1.16"]);
+    expect(tables(b)).toEqual(tables(a));
+    expect(tables(c)).toEqual(tables(a));
+    expect(b.largeObjectData).toEqual(a.largeObjectData);
+    expect(c.largeObjectData).toEqual(a.largeObjectData);
   });
 });
 
