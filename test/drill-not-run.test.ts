@@ -22,15 +22,16 @@ async function manifestOf(artifactKey: string): Promise<Manifest> {
 }
 const wrongPassword = () => pg.urlFor("postgres").replace(`:${encodeURIComponent(pg.password)}@`, ":not-the-password@");
 
-/** One line on stderr, a stable code, no stack trace. */
+/** One line on stderr with a stable code (`error CODE: …`, or with --json one JSON line), no stack trace. */
 function expectOneLineError(r: { code: number; stderr: string }, code: string): void {
   expect(r.code, r.stderr).toBe(1);
-  expect(
-    r.stderr
-      .trim()
-      .split("\n")
-      .filter((l) => l.includes("error ") || /^\s+at /.test(l)),
-  ).toEqual([expect.stringContaining(`error ${code}: `)]);
+  const lines = r.stderr
+    .trim()
+    .split("\n")
+    .filter((l) => l.includes("error ") || l.startsWith("{") || /^\s+at /.test(l));
+  expect(lines).toHaveLength(1);
+  if (lines[0].startsWith("{")) expect(JSON.parse(lines[0]).error.code).toBe(code);
+  else expect(lines[0]).toContain(`error ${code}: `);
   expect(r.stderr).not.toMatch(/^\s+at /m);
 }
 
@@ -101,6 +102,6 @@ describe("a drill that could not run leaves the verdict alone", () => {
     expect(manifest.status).toBe("drill-skipped");
     expect(manifest.drill).toMatchObject({ verdict: "skipped", code: "DRILL_TARGET_AUTH_FAILED" });
     expect((await manifestOf(manifest.artifact.key)).status).toBe("drill-skipped");
-    expect(b.stderr).toContain("error DRILL_TARGET_AUTH_FAILED: ");
+    expect(JSON.parse(b.stderr.trim().split("\n").at(-1)!).error.code).toBe("DRILL_TARGET_AUTH_FAILED");
   });
 });
