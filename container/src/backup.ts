@@ -115,15 +115,10 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   const header = headerDigestTap(nodeHashing);
   const sealTo: Keyring | RecipientPublicKey | undefined = spec.recipient ?? spec.keyring;
   if (!sealTo) throw new PgsealError("CONFIG_INVALID", "no key to encrypt with: give a keyring, or a recipient public key (key custody mode)");
-  const dump = pgDumpSource({
-    tools,
-    conn,
-    ...(spec.lockWaitTimeoutMs ? { lockWaitTimeoutMs: spec.lockWaitTimeoutMs } : {}),
-    onTable: (table) => {
-      progress.table = table;
-      report();
-    },
-  });
+  // Opened before pg_dump starts: opening may take seconds (initdb) or fail, and must not leave a
+  // spawned pg_dump waiting on a pipe nobody reads.
+  const plainTee = (await hooks.openPlainTee?.(source.sizeBytes)) ?? null;
+  const sideStage = plainTee ? copyTo(plainTee, (e) => hooks.onNotice?.(`the streaming drill stopped taking the dump: ${e instanceof Error ? e.message : String(e)}`)) : null;
   const lock = spec.objectLock ? { mode: spec.objectLock.mode, retainUntil: new Date(createdAt.getTime() + spec.objectLock.days * 86_400_000) } : undefined;
   // Progress shows the slowest live copy: that is the one the pipeline waits for.
   const uploadedBy = targets.map(() => ({ bytes: 0, parts: 0, live: true }));
@@ -153,13 +148,20 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   });
   const inventory = dumpInventory();
   inventory.result.catch(() => {}); // judged after the upload; a failed pipeline must not leave it unhandled
-  const plainTee = (await hooks.openPlainTee?.(source.sizeBytes)) ?? null;
-  const sideStage = plainTee ? copyTo(plainTee, (e) => hooks.onNotice?.(`the streaming drill stopped taking the dump: ${e instanceof Error ? e.message : String(e)}`)) : null;
-  const onAbort = () => dump.kill(cancelled());
-  signal?.addEventListener("abort", onAbort, { once: true });
-
+  const dump = pgDumpSource({
+    tools,
+    conn,
+    ...(spec.lockWaitTimeoutMs ? { lockWaitTimeoutMs: spec.lockWaitTimeoutMs } : {}),
+    onTable: (table) => {
+      progress.table = table;
+      report();
+    },
+  });
+  // pg_dump runs from here on: the phase says so at once (a cancel from now on stops a dump, not a preflight).
   progress.phase = "dumping";
   report(true);
+  const onAbort = () => dump.kill(cancelled());
+  signal?.addEventListener("abort", onAbort, { once: true });
   let dumpSeconds = 0;
   try {
     await runPipeline({
