@@ -78,15 +78,22 @@ describe("a downloaded artifact", () => {
   });
 });
 
+/** Resolves just after the wall clock enters its next second. */
+function nextSecond(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 50));
+}
+
 describe("progress and results", () => {
   it("--progress prints progress lines off a terminal, says '1 part' not '1 parts', and restore --json says what went where", async () => {
-    // Prefixes of their own: backup keys are per second, and a second backup of the same name in the same second is refused.
-    const b = await pgseal(["backup", "--name", "shop", "--progress", "--prefix", "progress-a"], { ...env, PGSEAL_DATABASE_URL: pg.urlFor("shop") });
+    // Backup keys are per second, and a second backup of a name in the same second is refused: start each in a new second.
+    await nextSecond();
+    const b = await pgseal(["backup", "--name", "shop", "--progress"], { ...env, PGSEAL_DATABASE_URL: pg.urlFor("shop") });
     expect(b.code, b.stderr).toBe(0);
     expect(b.stderr).toMatch(/^\w+ · dumped .* · uploaded .* in \d+ parts? · \d+s$/m);
     expect(b.stderr).toMatch(/stored [\d.]+ KiB in 1 part, /);
     expect(b.stderr).not.toMatch(/\b1 parts\b/);
-    const quiet = await pgseal(["backup", "--name", "shop", "--prefix", "progress-b"], { ...env, PGSEAL_DATABASE_URL: pg.urlFor("shop") });
+    await nextSecond();
+    const quiet = await pgseal(["backup", "--name", "shop"], { ...env, PGSEAL_DATABASE_URL: pg.urlFor("shop") });
     expect(quiet.code, quiet.stderr).toBe(0);
     expect(quiet.stderr).not.toMatch(/ · uploaded /);
 
