@@ -248,7 +248,7 @@ async function main(): Promise<void> {
       ].join(" && ");
       await alternate(db, dumpBytes, [
         restoreInto("pgseal_restore", async (target) => {
-          const { t, rssMiB } = await pgsealRun(`restore --json --name ${db.name} --prefix zstd-swift --target '${target}'`, fromSwift);
+          const { t, rssMiB } = await pgsealRun(`restore --json --name ${db.name} --undrilled --prefix zstd-swift --target '${target}'`, fromSwift);
           return { wall: t.wall, cpu: t.cpu, rss: rssMiB };
         }),
         restoreInto("pg_restore_file", async (target) => {
