@@ -145,7 +145,7 @@ describe("glued child output", () => {
     const child = spawn("sh", ["-c", "head -c 61440 /dev/zero; exit 3"], { stdio: ["ignore", fifo.writeFd, "ignore"] });
     fifo.closeWriter();
     const failed = new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new PgsealError("PG_DUMP_FAILED", `exit ${code}`)))));
-    await failed.catch(() => {});
+    await failed.catch(() => {}); // the child is meant to fail: this only waits for its exit before reading
     // Reading starts only now, with 16 KiB chunks: three would be complete after the stream failed.
     const err = await collect(fifo.readable(failed, 16 * 1024)).catch((e) => e);
     expect(err).toBeInstanceOf(PgsealError);

@@ -135,7 +135,7 @@ export function pgRestoreSink(tools: PgTools, conn: PgConnection, opts: RestoreO
   const log = new StderrLog([conn.password]);
   let settle!: { resolve: (r: { warnings: string[]; errors: RestoreError[] }) => void; reject: (e: unknown) => void };
   const done = new Promise<{ warnings: string[]; errors: RestoreError[] }>((resolve, reject) => (settle = { resolve, reject }));
-  done.catch(() => {});
+  done.catch(() => {}); // observed by the caller (the pipeline runner watches it); this only keeps it from counting as unhandled meanwhile
   let aborted: unknown;
   /** Set when this sink killed a running child: then the stream's error is the story, not the child's exit. */
   let killed = false;
