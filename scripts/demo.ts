@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStreamer } from "../container/src/server.ts";
 import { formatBytes } from "../cli/progress.ts";
+import { contentProof, describeProof } from "../src/shared/catalog/drill-record.ts";
 import { generateKey } from "../src/shared/format/keyring.ts";
 import { startLocalWorker, type ApiJob } from "../test/harness/local-worker.ts";
 import { startPostgres } from "../test/harness/postgres.ts";
@@ -168,7 +169,8 @@ async function main(): Promise<void> {
   console.log(`  timings   dump ${m.timings.dumpSeconds}s, total ${m.timings.totalSeconds}s · sha256 ${m.artifact.sha256.slice(0, 16)}…`);
   const d = job.drillRecord;
   if (d) {
-    console.log(`  drill     ${d.verdict} (${d.code ?? "every count matches"}): restored from the bucket into a throwaway cluster in ${d.restoreSeconds}s, counted in ${d.countSeconds}s`);
+    console.log(`  drill     ${d.verdict} (${d.code ?? "every count and digest matches"}): restored from the bucket into a throwaway cluster in ${d.restoreSeconds}s, compared in ${d.countSeconds}s`);
+    console.log(`  proven    ${describeProof(contentProof(d.comparison))}`);
     for (const t of d.comparison?.tables ?? []) console.log(`            ${t.table.padEnd(20)} dump ${String(t.expected).padStart(7)} · restored ${String(t.actual ?? "missing").padStart(7)}`);
   }
   if (job.state !== "sealed") throw new Error(`the backup is stored but ended ${job.state}: ${job.error?.code}: ${job.error?.message}`);

@@ -84,5 +84,5 @@ export function describeProof(p: ContentProof | null | undefined): string {
 
 function formatGb(bytes: number): string {
   const gb = bytes / 1e9;
-  return gb >= 10 ? `${gb.toFixed(0)} GB` : gb >= 0.01 ? `${gb.toFixed(2)} GB` : `${(bytes / 1e6).toFixed(2)} MB`;
+  return gb >= 10 ? `${gb.toFixed(0)} GB` : gb >= 1 ? `${gb.toFixed(2)} GB` : `${(bytes / 1e6).toFixed(bytes >= 1e8 ? 0 : 1)} MB`;
 }
