@@ -78,7 +78,7 @@ describe("a content-exact drill of the seed database", () => {
     expect(stored.status).toBe("sealed");
     expect(stored.drill!.content).toEqual({ proof: "content-exact", tables: inv.tables.length, bytes: content.bytes });
     expect(manifest.drill!.content).toEqual(stored.drill!.content);
-    expect(describeProof(stored.drill!.content)).toMatch(/^content-exact: \d+ tables, [\d.]+ MB hashed$/);
+    expect(describeProof(stored.drill!.content)).toMatch(/^content-exact: \d+ tables, [\d.]+ [KMGT]?i?B hashed$/);
   });
 
   it("fails with DRILL_CONTENT_MISMATCH naming the table when one value changed but every count still matches", async () => {

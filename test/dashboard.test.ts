@@ -113,7 +113,7 @@ describe("the dashboard in a browser", () => {
     expect(await page.locator("h1 .badge").textContent()).toBe("sealed");
     expect(labels.size).toBeGreaterThan(1); // it moved
     expect(await page.locator("#bar").getAttribute("value")).toBe("1");
-    expect(await page.locator("#drill-proof").textContent()).toMatch(/^Proven: content-exact: \d+ tables, [\d.]+ [MG]B hashed$/);
+    expect(await page.locator("#drill-proof").textContent()).toMatch(/^Proven: content-exact: \d+ tables, [\d.]+ [KMGT]?i?B hashed$/);
     await page.getByText(/Per-table counts/).click();
     expect(await page.locator("details tbody tr td").first().textContent()).toBe("public.orders");
     expect(await page.locator("details tbody tr td").nth(2).textContent()).toBe("20000");

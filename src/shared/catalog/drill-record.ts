@@ -1,6 +1,7 @@
 // The shape of a drill's result, shared by the streamer that produces it, the Worker that stores it and the CLI that prints it.
 import type { ErrorCode } from "../errors.ts";
 import type { ContentProof, DrillSummary } from "./manifest.ts";
+import { formatBytes } from "../format-bytes.ts";
 
 export interface TableCount {
   table: string;
@@ -78,11 +79,6 @@ export function contentProof(c: DrillComparison | null | undefined): ContentProo
 /** "content-exact: 12 tables, 1.4 GB hashed" or "counts only (why)": the words the dashboard and report use. */
 export function describeProof(p: ContentProof | null | undefined): string {
   if (!p) return "counts only (no content comparison was recorded)";
-  if (p.proof === "content-exact") return `content-exact: ${p.tables} tables, ${formatGb(p.bytes)} hashed`;
+  if (p.proof === "content-exact") return `content-exact: ${p.tables} tables, ${formatBytes(p.bytes)} hashed`;
   return `counts only${p.reason ? ` (${p.reason})` : ""}`;
-}
-
-function formatGb(bytes: number): string {
-  const gb = bytes / 1e9;
-  return gb >= 10 ? `${gb.toFixed(0)} GB` : gb >= 1 ? `${gb.toFixed(2)} GB` : `${(bytes / 1e6).toFixed(bytes >= 1e8 ? 0 : 1)} MB`;
 }
