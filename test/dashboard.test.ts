@@ -9,6 +9,7 @@ import { generateKey } from "../src/shared/format/keyring.ts";
 import { startLocalWorker, type LocalWorker } from "./harness/local-worker.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { freshBucket } from "./harness/use-s3.ts";
+import { isActiveJobState } from "../src/shared/contract/job-states.ts";
 
 const CHROMIUM = process.env.PGSEAL_CHROMIUM ?? "/usr/bin/chromium";
 /** Screenshots of every page, kept as test artefacts (gitignored) for a human to look at. */
@@ -140,7 +141,7 @@ describe("the dashboard in a browser", () => {
       const post = await worker.api<{ status_url: string }>("/backups/shop", { method: "POST" });
       expect(post.status).toBe(202);
       const deadline = Date.now() + JOB_DEADLINE_MS;
-      while (["queued", "starting", "dumping", "uploading", "drilling"].includes((await worker.api<{ state: string }>(post.body.status_url)).body.state)) {
+      while (isActiveJobState((await worker.api<{ state: string }>(post.body.status_url)).body.state)) {
         if (Date.now() > deadline) throw new Error("a backup did not end in time");
         await new Promise((r) => setTimeout(r, 500));
       }

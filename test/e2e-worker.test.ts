@@ -13,6 +13,7 @@ import { startLocalWorker, type ApiJob, type LocalWorker } from "./harness/local
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { startSlowProxy, type SlowProxy } from "./harness/slow-proxy.ts";
 import { freshBucket } from "./harness/use-s3.ts";
+import { isActiveJobState } from "../src/shared/contract/job-states.ts";
 
 const SEED_SQL = new URL("./fixtures/seed.sql", import.meta.url).pathname;
 const JOB_DEADLINE_MS = 90_000;
@@ -207,7 +208,7 @@ describe("the Worker, started from Node with containers off and STREAMER_URL bou
 
   it("writes every configured destination in one pass, seals from the first, and records and alerts the copy that failed", async () => {
     const post = await worker.api<{ jobId: string }>("/backups/twice", { method: "POST" });
-    const job = await waitForJob(worker, "twice", post.body.jobId, (j) => !["queued", "starting", "dumping", "uploading", "drilling"].includes(j.state));
+    const job = await waitForJob(worker, "twice", post.body.jobId, (j) => !isActiveJobState(j.state));
     expect(job.state, JSON.stringify(job.error)).toBe("sealed");
     expect(job.copies?.map((c) => [c.name, c.ok, c.error?.code ?? null])).toEqual([
       ["local", true, null],

@@ -12,6 +12,7 @@ import { fingerprint, tableCounts } from "./harness/compare.ts";
 import { startLocalWorker, type ApiJob, type LocalWorker } from "./harness/local-worker.ts";
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { freshBucket } from "./harness/use-s3.ts";
+import { isActiveJobState } from "../src/shared/contract/job-states.ts";
 
 const SEED_SQL = new URL("./fixtures/seed.sql", import.meta.url).pathname;
 let pg: PgCluster;
@@ -50,7 +51,7 @@ describe("key custody mode (PGSEAL_RECIPIENT, no keyring in the deployment)", ()
     const deadline = Date.now() + 90_000;
     for (;;) {
       job = (await worker.api<ApiJob>(`/backups/shop/${post.body.jobId}`)).body;
-      if (!["queued", "starting", "dumping", "uploading", "drilling"].includes(job.state) || Date.now() > deadline) break;
+      if (!isActiveJobState(job.state) || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(job.state, JSON.stringify(job.error)).toBe("sealed");

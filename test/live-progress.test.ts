@@ -6,8 +6,8 @@ import { startLocalWorker, type ApiJob, type LocalWorker } from "./harness/local
 import { startPostgres, type PgCluster } from "./harness/postgres.ts";
 import { startSlowProxy, type SlowProxy } from "./harness/slow-proxy.ts";
 import { freshBucket } from "./harness/use-s3.ts";
+import { isActiveJobState } from "../src/shared/contract/job-states.ts";
 
-const RUNNING = ["queued", "starting", "dumping", "uploading", "drilling"];
 const JOB_DEADLINE_MS = 180_000;
 const CLIENT_POLL_MS = 200;
 /** Uploads through a throttled link: however fast this machine dumps, backpressure keeps the job in its phases for seconds. */
@@ -47,7 +47,7 @@ describe("live progress through the API", () => {
       const r = await worker.api<ApiJob>(post.body.status_url);
       expect(r.status).toBe(200);
       seen.push(r.body);
-      if (!RUNNING.includes(r.body.state)) break;
+      if (!isActiveJobState(r.body.state)) break;
       if (Date.now() > deadline) throw new Error(`the job did not end: ${r.body.state}`);
       await new Promise((res) => setTimeout(res, CLIENT_POLL_MS));
     }
@@ -56,9 +56,9 @@ describe("live progress through the API", () => {
     // While running: the dump phase was visible with bytes growing, and the upload's bytes too.
     const dumping = seen.filter((j) => j.state === "dumping" && j.progress);
     expect(dumping.length).toBeGreaterThan(0);
-    const dumped = seen.filter((j) => RUNNING.includes(j.state) && j.progress).map((j) => j.progress!.bytesDumped);
+    const dumped = seen.filter((j) => isActiveJobState(j.state) && j.progress).map((j) => j.progress!.bytesDumped);
     expect(new Set(dumped).size).toBeGreaterThan(2);
-    expect(seen.some((j) => RUNNING.includes(j.state) && (j.progress?.bytesCompressed ?? 0) > 0 && (j.progress?.bytesUploaded ?? 0) > 0)).toBe(true);
+    expect(seen.some((j) => isActiveJobState(j.state) && (j.progress?.bytesCompressed ?? 0) > 0 && (j.progress?.bytesUploaded ?? 0) > 0)).toBe(true);
     expect(seen.some((j) => j.state === "drilling" && (j.progress?.drill?.bytesRead ?? 0) > 0)).toBe(true);
     // The job passed every phase, and dumping (seconds long here) was entered on a poll that saw it, not
     // reconstructed afterwards. (A phase shorter than a poll, like the final upload of a small job, may still be.)
