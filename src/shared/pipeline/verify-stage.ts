@@ -23,16 +23,8 @@ export function verifyStage(hashing: Hashing, expected: ExpectedArtifact, what: 
   let held: Uint8Array | null = null;
 
   const checkHeader = async (bytes: Uint8Array): Promise<boolean> => {
-    let length: number;
-    try {
-      length = readHeader(bytes).headerLength;
-    } catch (e) {
-      if (e instanceof PgsealError && e.code === "FORMAT_TRUNCATED") return false; // not all of it yet
-      throw e;
-    }
-    const h = hashing.sha256();
-    h.update(bytes.subarray(0, length));
-    const actual = toHex(await h.digest());
+    const actual = await headerDigestOf(hashing, bytes);
+    if (actual === undefined) return false; // not all of it yet
     if (actual !== expected.headerSha256) {
       throw new PgsealError(
         "ARTIFACT_MISMATCH",
@@ -80,16 +72,8 @@ export function headerDigestTap(hashing: Hashing): { stage: TransformStream<Uint
     transform(chunk, controller) {
       if (head) {
         head = concatBytes([head, chunk]);
-        let length: number | undefined;
-        try {
-          length = readHeader(head).headerLength;
-        } catch (e) {
-          if (!(e instanceof PgsealError && e.code === "FORMAT_TRUNCATED")) throw e;
-        }
-        if (length !== undefined) {
-          const h = hashing.sha256();
-          h.update(head.subarray(0, length));
-          digest = Promise.resolve(h.digest()).then(toHex);
+        if (headerLengthOf(head) !== undefined) {
+          digest = headerDigestOf(hashing, head) as Promise<string>;
           head = null;
         }
       }
@@ -100,4 +84,23 @@ export function headerDigestTap(hashing: Hashing): { stage: TransformStream<Uint
     stage,
     headerSha256: () => digest ?? Promise.reject(new PgsealError("FORMAT_TRUNCATED", "the encrypted stream ended before its header was complete")),
   };
+}
+
+/** The header's length once `bytes` hold all of it; undefined while they do not (any other damage throws). */
+function headerLengthOf(bytes: Uint8Array): number | undefined {
+  try {
+    return readHeader(bytes).headerLength;
+  } catch (e) {
+    if (e instanceof PgsealError && e.code === "FORMAT_TRUNCATED") return undefined;
+    throw e;
+  }
+}
+
+/** sha256 (hex) of the header at the start of `bytes`: the value the manifest's `artifact.headerSha256` holds. */
+async function headerDigestOf(hashing: Hashing, bytes: Uint8Array): Promise<string | undefined> {
+  const length = headerLengthOf(bytes);
+  if (length === undefined) return undefined;
+  const h = hashing.sha256();
+  h.update(bytes.subarray(0, length));
+  return toHex(await h.digest());
 }
