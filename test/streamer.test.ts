@@ -197,7 +197,8 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
 
   it("cancels a job while pg_dump runs: DELETE answers 202, pg_dump is stopped and the job ends cancelled", async () => {
     expect((await call(streamer, "POST", "/jobs", jobRequest("cancel-dump", "held"))).status).toBe(202);
-    await until("pg_dump to wait on the lock", async () => pgDumpChildren(streamer.pid).length === 1);
+    // The phase too: tool discovery runs `pg_dump --version` during preflight, a pg_dump child of its own.
+    await until("pg_dump to wait on the lock", async () => pgDumpChildren(streamer.pid).length === 1 && (await call(streamer, "GET", "/jobs/cancel-dump")).body.phase === "dumping");
     const del = await call(streamer, "DELETE", "/jobs/cancel-dump");
     expect(del).toMatchObject({ status: 202, body: { jobId: "cancel-dump", state: "cancelling" } });
     const done = await finished(streamer, "cancel-dump");
