@@ -69,7 +69,11 @@ describe("pg_dump source", () => {
 
   it("errors the stream with the given reason when killed mid-dump", async () => {
     const tools = await findPgTools();
-    const src = pgDumpSource({ tools, conn: parsePgUrl(srcUrl) });
+    // ~16 MB of rows: the source buffers about 1 MiB ahead of its reader, so after one read pg_dump is
+    // certainly still running, blocked on the pipe. A small dump could end before the kill and close cleanly.
+    const bigUrl = await pg.createDatabase("stages_big");
+    await pg.psql(`create table big(id int, t text); insert into big select g, repeat('y', 150) from generate_series(1, 100000) g;`, "stages_big");
+    const src = pgDumpSource({ tools, conn: parsePgUrl(bigUrl) });
     const reader = src.readable.getReader();
     await reader.read();
     src.kill(new PgsealError("CANCELLED", "stop"));
