@@ -18,6 +18,7 @@ const UNIT_FILES = [
   "test/binding.test.ts",
   "test/errors-doc.test.ts",
   "test/format-v2.test.ts",
+  "test/row-scan.test.ts",
 ];
 /** What differs between PostgreSQL majors: dump and restore, the archive's inventory, drills, the Worker's jobs end to end. */
 const MATRIX_FILES = ["test/dump-inventory.test.ts", "test/e2e-cli.test.ts", "test/drill.test.ts", "test/content-drill.test.ts", "test/e2e-worker.test.ts"];

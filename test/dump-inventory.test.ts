@@ -108,6 +108,31 @@ describe("dumpInventory on awkward and broken input", () => {
     expect(Object.fromEntries(inventory.tables.map((t) => [t.name, t.rows]))).toEqual({ big: 200000, empty: 0, lines: 6 });
   });
 
+  it("counts and digests rows longer than the digest stage, and a whole archive handed over as one chunk larger than the scan window", async () => {
+    await pg.createDatabase("wide");
+    await pg.psql(
+      `create table wide(id int, t text); insert into wide select g, repeat(E'ab\\ncd\\t', 20000 + g) from generate_series(1, 12) g;
+       create table narrow(id int, t text); insert into narrow select g, md5(g::text) from generate_series(1, 120000) g;`,
+      "wide",
+    );
+    const dump = pgDump("wide", "-Z0");
+    expect(dump.length).toBeGreaterThan(5 * 1024 * 1024); // more than twice the row scan's 2 MiB window
+    for (const sizes of [() => dump.length, () => 1 + Math.floor(Math.random() * 3_000_000)]) {
+      const { inventory } = await run(dump, sizes);
+      if (inventory instanceof Error) throw inventory;
+      for (const table of ["wide", "narrow"]) {
+        const t = inventory.tables.find((x) => x.name === table)!;
+        const copy = spawnSync(pg.tools.psql, ["-X", "-q", "-d", pg.urlFor("wide"), "-c", `COPY public.${table} ${t.columns} TO STDOUT`], {
+          maxBuffer: 1 << 30,
+          env: { PATH: process.env.PATH ?? "" },
+        });
+        expect(t.rows, table).toBe(table === "wide" ? 12 : 120000);
+        expect(t.bytes, table).toBe(copy.stdout.length);
+        expect(t.sha256, table).toBe(sha(new Uint8Array(copy.stdout)));
+      }
+    }
+  });
+
   it("rejects a truncated archive and a pg_dump-compressed one, while still passing every byte", async () => {
     const cut = seedDump.slice(0, Math.floor(seedDump.length * 0.6));
     const truncated = await run(cut, () => 10_000);

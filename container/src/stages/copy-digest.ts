@@ -9,20 +9,24 @@ import { nodeHashing } from "../node-hash.ts";
  */
 export const CONTENT_DIGEST = "sha256-copy-text-v1";
 
-/** Bytes gathered before one native hash call: rows are copied here in the scan loop pg_dump's framing forces anyway. */
-const STAGE_BYTES = 64 * 1024;
+/** Bytes gathered before one native hash call: rows are copied here by the row scan (row-scan.ts) that pg_dump's framing forces anyway. */
+export const STAGE_BYTES = 64 * 1024;
 /** The block's last bytes always stay staged: its end-of-data marker is dropped from the digest once the block ends. */
 const TAIL_BYTES = 64;
 
 /**
  * sha256 of one table's COPY text, without pg_dump's per-row framing and without the end marker.
- * Rows go into `buf` (the caller's scan loop writes them in place after `room`) or through `add`;
- * the hash reads each staged run synchronously (node:crypto), so the buffer is reused at once.
+ * Rows go into `buf` (the row scan writes them in place after `room`) or through `add`; the hash
+ * reads each staged run synchronously (node:crypto), so the buffer is reused at once. `buf` may be
+ * the row scanner's stage (STAGE_BYTES long), shared by digests that run one after another.
  */
 export class BlockDigest {
-  readonly buf = new Uint8Array(STAGE_BYTES);
+  readonly buf: Uint8Array;
   w = 0;
   readonly #hash: IncrementalHash = nodeHashing.sha256();
+  constructor(buf: Uint8Array = new Uint8Array(STAGE_BYTES)) {
+    this.buf = buf;
+  }
 
   /** True when `n` more bytes fit in `buf` at `w` (hashing what is staged to make room, except its tail). */
   room(n: number): boolean {

@@ -1,5 +1,6 @@
 // Pass-through stage that reads a pg_dump custom-format archive (-Z0) as it streams and records what it holds: rows per table, sequences, objects.
 import { PgsealError } from "../../../src/shared/errors.ts";
+import { RowScanner, SCAN_BLOCK_END, SCAN_MORE, SCAN_NEGATIVE, SCAN_STAGE_FULL } from "./row-scan.ts";
 import { BlockDigest, combineLargeObjects, PlainDigest, CONTENT_DIGEST, copyColumns, terminatorLines, type LargeObjectDigest } from "./copy-digest.ts";
 
 export interface DumpInventory {
@@ -52,6 +53,11 @@ class ByteQueue {
   #ended = false;
   #wake: (() => void) | null = null;
   #drained: (() => void) | null = null;
+  readonly #scanner = new RowScanner();
+  /** The digest stage every data block's digest writes into, one block after another. */
+  get stage(): Uint8Array {
+    return this.#scanner.stage;
+  }
 
   push(chunk: Uint8Array): Promise<void> {
     this.#chunks.push(chunk);
@@ -91,10 +97,7 @@ class ByteQueue {
     visit?.(head.subarray(this.#offset, this.#offset + count));
     this.#offset += count;
     this.queued -= count;
-    if (this.#offset === head.length) {
-      this.#chunks.shift();
-      this.#offset = 0;
-    }
+    if (this.#offset === head.length) this.#dropHead();
     return count;
   }
 
@@ -120,57 +123,59 @@ class ByteQueue {
   }
 
   /**
-   * The hot loop of a data block: consumes every whole (length, bytes) piece that lies inside the
-   * first queued chunk, counting newlines, with no call or allocation per row (pg_dump writes one
-   * piece per COPY row). Stops at the block's end (length 0) or where a piece crosses chunks.
+   * The hot loop of a data block: takes every whole (length, bytes) piece of the queued chunks
+   * through the row scanner (row-scan.ts), which counts newlines and stages the bytes for the
+   * digest with no JavaScript per row (pg_dump writes one piece per COPY row). Stops at the block's
+   * end (length 0) or where a piece crosses chunks; that piece takes the slow path.
    */
   scanRows(intSize: number, st: RowScan): void {
+    const d = st.digest;
+    const sc = this.#scanner;
     while (this.#chunks.length > 0) {
       const head = this.#chunks[0];
       const o = this.#offset;
-      if (head.length - o < 1 + intSize) break;
-      let len = 0;
-      for (let i = intSize; i >= 1; i--) len = len * 256 + head[o + i];
-      if (head[o]) len = -len;
-      const start = o + 1 + intSize;
-      if (len === 0) {
-        this.#offset = start;
-        this.queued -= start - o;
-        st.done = true;
-      } else {
-        if (len < 0 || head.length - start < len) break;
-        const end = start + len;
-        let lines = 0;
-        const d = st.digest;
-        if (d.room(len)) {
-          // The row is read byte by byte to count lines anyway: copying it to the stage here is nearly free.
-          const buf = d.buf;
-          let w = d.w;
-          for (let i = start; i < end; i++) {
-            const b = head[i];
-            if (b === NEWLINE) lines++;
-            buf[w++] = b;
-          }
-          d.w = w;
-        } else {
-          for (let i = start; i < end; i++) if (head[i] === NEWLINE) lines++;
-          d.add(head.subarray(start, end));
-        }
-        st.lines += lines;
-        st.size += len;
+      const status = sc.scan(head, o, intSize, d.w);
+      d.w = sc.w;
+      st.lines += sc.lines;
+      st.size += sc.bytes;
+      if (sc.pieceStart >= 0) {
         st.last = head;
-        st.pieceStart = start;
-        st.lastEnd = end;
-        this.#offset = end;
-        this.queued -= end - o;
+        st.pieceStart = sc.pieceStart;
+        st.lastEnd = sc.lastEnd;
       }
-      if (this.#offset === head.length) {
-        this.#chunks.shift();
-        this.#offset = 0;
+      this.#offset = sc.offset;
+      this.queued -= sc.offset - o;
+      if (status === SCAN_STAGE_FULL && !d.room(sc.pieceLen)) this.#bigPiece(head, intSize, sc.pieceLen, st);
+      const exhausted = this.#offset === head.length;
+      if (exhausted) this.#dropHead();
+      if (status === SCAN_BLOCK_END) {
+        st.done = true;
+        break;
       }
-      if (st.done) break;
+      if ((status === SCAN_MORE || status === SCAN_NEGATIVE) && !exhausted) break;
     }
     this.#consumed();
+  }
+
+  /** A piece longer than the digest stage, whole in the head chunk: hashed from where it lies. */
+  #bigPiece(head: Uint8Array, intSize: number, len: number, st: RowScan): void {
+    const o = this.#offset;
+    const start = o + 1 + intSize;
+    const end = start + len;
+    for (let at = head.indexOf(NEWLINE, start); at !== -1 && at < end; at = head.indexOf(NEWLINE, at + 1)) st.lines++;
+    st.digest.add(head.subarray(start, end));
+    st.size += len;
+    st.last = head;
+    st.pieceStart = start;
+    st.lastEnd = end;
+    this.#offset = end;
+    this.queued -= end - o;
+  }
+
+  #dropHead(): void {
+    this.#chunks.shift();
+    this.#offset = 0;
+    this.#scanner.forget();
   }
 
   /** pg_dump's int (sign byte, then `size` bytes little-endian) when all of it is queued; undefined otherwise. */
@@ -183,10 +188,7 @@ class ByteQueue {
       for (let i = size; i >= 1; i--) v = v * 256 + head[o + i];
       this.#offset += 1 + size;
       this.queued -= 1 + size;
-      if (this.#offset === head.length) {
-        this.#chunks.shift();
-        this.#offset = 0;
-      }
+      if (this.#offset === head.length) this.#dropHead();
       this.#consumed();
       return head[o] ? -v : v;
     }
@@ -329,7 +331,7 @@ async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
     if (!(await r.q.take(1, (b) => (type = b[0])))) break; // the archive ends after its last data block
     const dumpId = await r.int();
     if (type === BLK_DATA) {
-      const st: RowScan = { lines: 0, size: 0, done: false, last: new Uint8Array(0), pieceStart: 0, lastEnd: 0, digest: new BlockDigest() };
+      const st: RowScan = { lines: 0, size: 0, done: false, last: new Uint8Array(0), pieceStart: 0, lastEnd: 0, digest: new BlockDigest(r.q.stage) };
       for (;;) {
         r.q.scanRows(r.intSize, st);
         if (st.done) break;
