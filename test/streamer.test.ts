@@ -162,6 +162,8 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
     expect(stored).toMatchObject({ db: "seeded", status: "uploaded", artifact: { key: result.artifactKey }, encryption: { keyId: "strm" } });
     expect((await bucket.head(result.artifactKey))?.size).toBe(stored.artifact.bytes);
 
+    // The status can answer before the test has read the log line written just before it: wait for that line.
+    await streamer.waitForEvent((e) => e.jobId === "full-1" && e.event === "job.end");
     const log = streamer.events().filter((e) => e.jobId === "full-1");
     expect(log.map((e) => e.event)).toEqual(["job.start", "job.phase", "job.phase", "job.phase", "job.end"]);
     expect(log.at(-1)).toMatchObject({ state: "succeeded", manifestKey: result.manifestKey, bytesUploaded: stored.artifact.bytes });
@@ -180,7 +182,8 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
 
   it("refuses a second job while one runs with 409 naming the active job, and answers a retry of the running one with its status", async () => {
     expect((await call(streamer, "POST", "/jobs", jobRequest("busy-1", "held"))).status).toBe(202);
-    await until("pg_dump to wait on the lock", async () => pgDumpChildren(streamer.pid).length === 1);
+    // The phase too: preflight's `pg_dump --version` is a pg_dump child of its own (see the cancel test below).
+    await until("pg_dump to wait on the lock", async () => pgDumpChildren(streamer.pid).length === 1 && (await call(streamer, "GET", "/jobs/busy-1")).body.phase === "dumping");
     const second = await call(streamer, "POST", "/jobs", jobRequest("busy-2", "seeded"));
     expect(second.status).toBe(409);
     expect(second.body.error).toMatchObject({ code: "STREAMER_BUSY", activeJobId: "busy-1" });
@@ -309,7 +312,7 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
     const done = await finished(streamer, "bad-auth");
     expect(done.body).toMatchObject({ state: "failed", phase: "preflight", error: { code: "PG_AUTH_FAILED", retryable: false } });
     expect(done.body.error.message).toContain("pgseal_test:***@");
-    expect(streamer.events().find((e) => e.jobId === "bad-auth" && e.event === "job.end")).toMatchObject({ state: "failed", code: "PG_AUTH_FAILED" });
+    expect(await streamer.waitForEvent((e) => e.jobId === "bad-auth" && e.event === "job.end")).toMatchObject({ state: "failed", code: "PG_AUTH_FAILED" });
     for (const text of [done.text, streamer.output()]) expect(text).not.toContain("wrong-password-hunter2");
     expectNoSecrets(streamer.output());
   });

@@ -16,7 +16,7 @@ export interface StreamerProcess {
   events(): Record<string, unknown>[];
   /** Resolves with the first log line matching `pred`, waiting for it if needed. */
   waitForEvent(pred: (e: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  /** Resolves with the exit code once it has exited (null if killed by a signal). */
+  /** Resolves with the exit code once it has exited and its output is all read (null if killed by a signal). */
   exited: Promise<number | null>;
   /** SIGTERM, as the container runtime stops it; SIGKILL if it does not exit in time. */
   stop(): Promise<number | null>;
@@ -35,7 +35,9 @@ export async function spawnStreamer(): Promise<StreamerProcess> {
   let all = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => ((stdout += d), (all += d)));
   child.stderr.setEncoding("utf8").on("data", (d: string) => (all += d));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // 'close', not 'exit': only then has all its output been read (a test reads the last log line after stop()).
+  // Nothing else holds its stdout or stderr: its own children get pipes of their own.
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   let gone = false;
   void exited.then(() => (gone = true));
 
