@@ -19,6 +19,8 @@ const BULK_ROWS = 400_000;
 const PART_SIZE_BYTES = 5 * 1024 * 1024;
 /** A 5 MiB part then takes ~5 s: a wide window to act while the upload runs. */
 const SLOW_UPLOAD_BYTES_PER_SECOND = 1024 * 1024;
+/** The drill reads the bulk artifact (~15 MB) back for ~7 s: a wide window to act while it drills. */
+const SLOW_DOWNLOAD_BYTES_PER_SECOND = 2 * 1024 * 1024;
 const POLL_MS = 50;
 const WAIT_MS = 60_000;
 /** pg_dump dies on SIGTERM at once; this only covers the signal's and the reaping's latency. */
@@ -29,6 +31,7 @@ let pg: PgCluster;
 let target: S3Target;
 let bucket: S3Client;
 let slow: SlowProxy;
+let slowDown: SlowProxy;
 let streamer: StreamerProcess;
 let releaseLock: () => Promise<void>;
 const urls: Record<"seeded" | "bulk" | "held", string> = { seeded: "", bulk: "", held: "" };
@@ -44,12 +47,14 @@ beforeAll(async () => {
   target = await freshBucket("streamer");
   bucket = new S3Client(target, nodeHashing);
   slow = await startSlowProxy(target.endpoint, { bytesPerSecond: SLOW_UPLOAD_BYTES_PER_SECOND });
+  slowDown = await startSlowProxy(target.endpoint, { bytesPerSecond: SLOW_DOWNLOAD_BYTES_PER_SECOND, direction: "down" });
   streamer = await spawnStreamer();
 });
 
 afterAll(async () => {
   await streamer?.stop();
   await slow?.stop();
+  await slowDown?.stop();
   await releaseLock?.();
   await pg?.stop();
 });
@@ -233,7 +238,9 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
   });
 
   it("cancels a job while it drills, after the upload finished: artifact and manifest are removed, and restore --name finds nothing to restore", async () => {
-    expect((await call(streamer, "POST", "/jobs", { ...jobRequest("cancel-drill", "seeded"), drill: { mode: "local" } })).status).toBe(202);
+    // A drill is mostly initdb: a second or two, which the poll and the bucket listing below could outlast on a
+    // fast or loaded machine. Reading the bulk artifact back through a slow link holds it in the drill for seconds.
+    expect((await call(streamer, "POST", "/jobs", { ...jobRequest("cancel-drill", "bulk", { endpoint: slowDown.url }), drill: { mode: "local" } })).status).toBe(202);
     await until("the drill to start", async () => ((await call(streamer, "GET", "/jobs/cancel-drill")).body.phase === "drilling" ? true : undefined));
     expect((await objectsUnder("cancel-drill")).length).toBe(2); // the upload is complete: artifact and `uploaded` manifest
     expect((await call(streamer, "DELETE", "/jobs/cancel-drill")).status).toBe(202);
@@ -242,7 +249,7 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
     expect(done.body.error.message).toMatch(/cancelled after the upload: .* and its manifest were removed$/);
     expect(await objectsUnder("cancel-drill")).toEqual([]);
     expect(await uploadsUnder("cancel-drill")).toEqual([]);
-    const restore = await pgseal(["restore", "--name", "seeded", "--prefix", "cancel-drill", "--target", await pg.createDatabase("cancel_drill_target")], pgsealEnv(target, KEY.entry));
+    const restore = await pgseal(["restore", "--name", "bulk", "--prefix", "cancel-drill", "--target", await pg.createDatabase("cancel_drill_target")], pgsealEnv(target, KEY.entry));
     expect(restore.code).not.toBe(0);
     expect(restore.stderr).toContain("ARTIFACT_NOT_FOUND");
   });
