@@ -223,7 +223,12 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
       return keys.length > 0 ? keys : undefined;
     });
     expect(key).toMatch(/\.dump\.zst\.pgseal$/);
-    const running = await call(streamer, "GET", "/jobs/cancel-up");
+    // Progress is reported every 250 ms while bytes flow: on a fast machine the first part can fill between
+    // two reports, so wait for a report past it (the upload at 1 MiB/s keeps the job running for seconds).
+    const running = await until("progress past the first part", async () => {
+      const r = await call(streamer, "GET", "/jobs/cancel-up");
+      return r.body.state !== "running" || r.body.progress.bytesDumped > PART_SIZE_BYTES ? r : undefined;
+    });
     expect(running.body.state).toBe("running");
     expect(running.body.progress.bytesDumped).toBeGreaterThan(PART_SIZE_BYTES);
 
