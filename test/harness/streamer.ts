@@ -1,11 +1,13 @@
 // The streamer as the image runs it (`node container/src/server.ts`), as a child process with its output captured.
 import { spawn } from "node:child_process";
+import { freePorts } from "./ports.ts";
 import { signalGroup, sleep, track, waitGone } from "./registry.ts";
 
 const SERVER = new URL("../../container/src/server.ts", import.meta.url).pathname;
 const READY_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 30_000;
 const POLL_MS = 20;
+const START_ATTEMPTS = 3;
 
 export interface StreamerProcess {
   url: string;
@@ -22,10 +24,26 @@ export interface StreamerProcess {
   stop(): Promise<number | null>;
 }
 
+/**
+ * Its port comes from freePorts (outside the kernel's ephemeral range): tests stop it and then expect
+ * nothing to answer there, which a port the kernel could hand to another server meanwhile cannot promise.
+ */
 export async function spawnStreamer(): Promise<StreamerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const [port] = await freePorts(1);
+    try {
+      return await spawnOn(port);
+    } catch (e) {
+      // Someone took the port between the pick and the bind: pick another.
+      if (!/EADDRINUSE/.test(String(e)) || attempt >= START_ATTEMPTS) throw e;
+    }
+  }
+}
+
+async function spawnOn(port: number): Promise<StreamerProcess> {
   const child = spawn(process.execPath, [SERVER], {
     // Bare on purpose (the image passes nothing else), except the tools the test run selected.
-    env: { PATH: process.env.PATH ?? "", PORT: "0", STREAMER_HOST: "127.0.0.1", ...(process.env.PGSEAL_PG_BIN ? { PGSEAL_PG_BIN: process.env.PGSEAL_PG_BIN } : {}) },
+    env: { PATH: process.env.PATH ?? "", PORT: String(port), STREAMER_HOST: "127.0.0.1", ...(process.env.PGSEAL_PG_BIN ? { PGSEAL_PG_BIN: process.env.PGSEAL_PG_BIN } : {}) },
     detached: true, // its own group: a stop reaches the pg_dump it runs too
     stdio: ["ignore", "pipe", "pipe"],
   });
