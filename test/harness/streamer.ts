@@ -56,6 +56,10 @@ async function spawnOn(port: number): Promise<StreamerProcess> {
   // 'close', not 'exit': only then has all its output been read (a test reads the last log line after stop()).
   // Nothing else holds its stdout or stderr: its own children get pipes of their own.
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  /** Reaped: its pid may belong to another process now, so it is never signalled again. */
+  let reaped = false;
+  child.once("exit", () => (reaped = true));
+  /** Reaped and all its output read. */
   let gone = false;
   void exited.then(() => (gone = true));
 
@@ -77,7 +81,7 @@ async function spawnOn(port: number): Promise<StreamerProcess> {
   const stop = async (): Promise<number | null> => {
     untrack();
     // The runtime signals the container's main process only, not its children: so do we.
-    if (!gone) process.kill(pid, "SIGTERM");
+    if (!reaped) process.kill(pid, "SIGTERM");
     if (!(await waitGone([pid], STOP_TIMEOUT_MS))) signalGroup(pid, "SIGKILL");
     const code = await exited;
     signalGroup(pid, "SIGKILL"); // a pg_dump it left behind
