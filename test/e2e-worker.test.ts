@@ -133,11 +133,14 @@ describe("the Worker, started from Node with containers off and STREAMER_URL bou
     expect(Object.fromEntries(job.drillRecord!.comparison!.tables.map((t) => [t.table, t.expected]))).toEqual(sourceCounts);
 
     type Status = { db: string; lastSealed: { jobId: string; drill: { restoreSeconds: number } } | null; lastPrune: { deleted: string[]; errors: string[] } | null };
-    // Pruning runs right after the seal, in the same alarm: wait for its record.
+    // Pruning runs right after the seal, in the same alarm: wait for its record (it lists the bucket,
+    // which a loaded machine can make take seconds; a fixed number of short polls could give up first).
     let shopStatus: Status | undefined;
-    for (let i = 0; i < 50 && !shopStatus?.lastPrune; i++) {
+    const pruneDeadline = Date.now() + JOB_DEADLINE_MS;
+    for (;;) {
       shopStatus = (await worker.api<{ databases: Status[] }>("/databases")).body.databases.find((d) => d.db === "shop");
-      if (!shopStatus?.lastPrune) await new Promise((r) => setTimeout(r, 100));
+      if (shopStatus?.lastPrune || Date.now() > pruneDeadline) break;
+      await new Promise((r) => setTimeout(r, 100));
     }
     expect(shopStatus?.lastSealed).toMatchObject({ jobId: post.body.jobId, drill: { restoreSeconds: job.drill!.restoreSeconds } });
     // Retention ran after the seal, with the default policy: nothing to delete, nothing failed.

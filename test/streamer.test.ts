@@ -19,6 +19,8 @@ const BULK_ROWS = 400_000;
 const PART_SIZE_BYTES = 5 * 1024 * 1024;
 /** A 5 MiB part then takes ~5 s: a wide window to act while the upload runs. */
 const SLOW_UPLOAD_BYTES_PER_SECOND = 1024 * 1024;
+/** The drill reads the bulk artifact (~15 MB) back for ~7 s: a wide window to act while it drills. */
+const SLOW_DOWNLOAD_BYTES_PER_SECOND = 2 * 1024 * 1024;
 const POLL_MS = 50;
 const WAIT_MS = 60_000;
 /** pg_dump dies on SIGTERM at once; this only covers the signal's and the reaping's latency. */
@@ -29,6 +31,7 @@ let pg: PgCluster;
 let target: S3Target;
 let bucket: S3Client;
 let slow: SlowProxy;
+let slowDown: SlowProxy;
 let streamer: StreamerProcess;
 let releaseLock: () => Promise<void>;
 const urls: Record<"seeded" | "bulk" | "held", string> = { seeded: "", bulk: "", held: "" };
@@ -44,12 +47,14 @@ beforeAll(async () => {
   target = await freshBucket("streamer");
   bucket = new S3Client(target, nodeHashing);
   slow = await startSlowProxy(target.endpoint, { bytesPerSecond: SLOW_UPLOAD_BYTES_PER_SECOND });
+  slowDown = await startSlowProxy(target.endpoint, { bytesPerSecond: SLOW_DOWNLOAD_BYTES_PER_SECOND, direction: "down" });
   streamer = await spawnStreamer();
 });
 
 afterAll(async () => {
   await streamer?.stop();
   await slow?.stop();
+  await slowDown?.stop();
   await releaseLock?.();
   await pg?.stop();
 });
@@ -162,6 +167,8 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
     expect(stored).toMatchObject({ db: "seeded", status: "uploaded", artifact: { key: result.artifactKey }, encryption: { keyId: "strm" } });
     expect((await bucket.head(result.artifactKey))?.size).toBe(stored.artifact.bytes);
 
+    // The status can answer before the test has read the log line written just before it: wait for that line.
+    await streamer.waitForEvent((e) => e.jobId === "full-1" && e.event === "job.end");
     const log = streamer.events().filter((e) => e.jobId === "full-1");
     expect(log.map((e) => e.event)).toEqual(["job.start", "job.phase", "job.phase", "job.phase", "job.end"]);
     expect(log.at(-1)).toMatchObject({ state: "succeeded", manifestKey: result.manifestKey, bytesUploaded: stored.artifact.bytes });
@@ -180,7 +187,8 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
 
   it("refuses a second job while one runs with 409 naming the active job, and answers a retry of the running one with its status", async () => {
     expect((await call(streamer, "POST", "/jobs", jobRequest("busy-1", "held"))).status).toBe(202);
-    await until("pg_dump to wait on the lock", async () => pgDumpChildren(streamer.pid).length === 1);
+    // The phase too: preflight's `pg_dump --version` is a pg_dump child of its own (see the cancel test below).
+    await until("pg_dump to wait on the lock", async () => pgDumpChildren(streamer.pid).length === 1 && (await call(streamer, "GET", "/jobs/busy-1")).body.phase === "dumping");
     const second = await call(streamer, "POST", "/jobs", jobRequest("busy-2", "seeded"));
     expect(second.status).toBe(409);
     expect(second.body.error).toMatchObject({ code: "STREAMER_BUSY", activeJobId: "busy-1" });
@@ -215,7 +223,12 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
       return keys.length > 0 ? keys : undefined;
     });
     expect(key).toMatch(/\.dump\.zst\.pgseal$/);
-    const running = await call(streamer, "GET", "/jobs/cancel-up");
+    // Progress is reported every 250 ms while bytes flow: on a fast machine the first part can fill between
+    // two reports, so wait for a report past it (the upload at 1 MiB/s keeps the job running for seconds).
+    const running = await until("progress past the first part", async () => {
+      const r = await call(streamer, "GET", "/jobs/cancel-up");
+      return r.body.state !== "running" || r.body.progress.bytesDumped > PART_SIZE_BYTES ? r : undefined;
+    });
     expect(running.body.state).toBe("running");
     expect(running.body.progress.bytesDumped).toBeGreaterThan(PART_SIZE_BYTES);
 
@@ -230,7 +243,9 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
   });
 
   it("cancels a job while it drills, after the upload finished: artifact and manifest are removed, and restore --name finds nothing to restore", async () => {
-    expect((await call(streamer, "POST", "/jobs", { ...jobRequest("cancel-drill", "seeded"), drill: { mode: "local" } })).status).toBe(202);
+    // A drill is mostly initdb: a second or two, which the poll and the bucket listing below could outlast on a
+    // fast or loaded machine. Reading the bulk artifact back through a slow link holds it in the drill for seconds.
+    expect((await call(streamer, "POST", "/jobs", { ...jobRequest("cancel-drill", "bulk", { endpoint: slowDown.url }), drill: { mode: "local" } })).status).toBe(202);
     await until("the drill to start", async () => ((await call(streamer, "GET", "/jobs/cancel-drill")).body.phase === "drilling" ? true : undefined));
     expect((await objectsUnder("cancel-drill")).length).toBe(2); // the upload is complete: artifact and `uploaded` manifest
     expect((await call(streamer, "DELETE", "/jobs/cancel-drill")).status).toBe(202);
@@ -239,7 +254,7 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
     expect(done.body.error.message).toMatch(/cancelled after the upload: .* and its manifest were removed$/);
     expect(await objectsUnder("cancel-drill")).toEqual([]);
     expect(await uploadsUnder("cancel-drill")).toEqual([]);
-    const restore = await pgseal(["restore", "--name", "seeded", "--prefix", "cancel-drill", "--target", await pg.createDatabase("cancel_drill_target")], pgsealEnv(target, KEY.entry));
+    const restore = await pgseal(["restore", "--name", "bulk", "--prefix", "cancel-drill", "--target", await pg.createDatabase("cancel_drill_target")], pgsealEnv(target, KEY.entry));
     expect(restore.code).not.toBe(0);
     expect(restore.stderr).toContain("ARTIFACT_NOT_FOUND");
   });
@@ -309,7 +324,7 @@ describe("the streamer process with real PostgreSQL and Swift", () => {
     const done = await finished(streamer, "bad-auth");
     expect(done.body).toMatchObject({ state: "failed", phase: "preflight", error: { code: "PG_AUTH_FAILED", retryable: false } });
     expect(done.body.error.message).toContain("pgseal_test:***@");
-    expect(streamer.events().find((e) => e.jobId === "bad-auth" && e.event === "job.end")).toMatchObject({ state: "failed", code: "PG_AUTH_FAILED" });
+    expect(await streamer.waitForEvent((e) => e.jobId === "bad-auth" && e.event === "job.end")).toMatchObject({ state: "failed", code: "PG_AUTH_FAILED" });
     for (const text of [done.text, streamer.output()]) expect(text).not.toContain("wrong-password-hunter2");
     expectNoSecrets(streamer.output());
   });

@@ -1,4 +1,4 @@
-// A loopback TCP proxy that forwards client→server bytes at a fixed rate: uploads that take long enough to interrupt.
+// A loopback TCP proxy that forwards one direction's bytes at a fixed rate: uploads (or downloads) that take long enough to interrupt.
 import net from "node:net";
 import { tieSockets } from "./socket-pair.ts";
 
@@ -9,32 +9,41 @@ export interface SlowProxy {
 }
 
 /**
- * One budget shared by every connection, so concurrent part uploads cannot add up to more than
- * `bytesPerSecond`. Server→client bytes pass unthrottled: only the upload is slowed.
+ * One budget shared by every connection, so concurrent transfers cannot add up to more than
+ * `bytesPerSecond`. Only one direction is slowed: client→server (uploads, the default) or, with
+ * `direction: "down"`, server→client (downloads, such as a drill reading the artifact back).
  */
-export async function startSlowProxy(targetUrl: string, opts: { bytesPerSecond: number }): Promise<SlowProxy> {
+export async function startSlowProxy(targetUrl: string, opts: { bytesPerSecond: number; direction?: "up" | "down" }): Promise<SlowProxy> {
   const target = new URL(targetUrl);
   const msPerByte = 1000 / opts.bytesPerSecond;
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let nextFreeAt = 0;
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    client.on("data", (chunk) => {
-      upstream.write(chunk);
+  const throttle = (from: net.Socket, to: net.Socket) => {
+    from.on("data", (chunk) => {
+      to.write(chunk);
       const now = Date.now();
       nextFreeAt = Math.max(now, nextFreeAt) + chunk.length * msPerByte;
       if (nextFreeAt > now) {
-        client.pause();
+        from.pause();
         const t = setTimeout(() => {
           timers.delete(t);
-          client.resume();
+          from.resume();
         }, nextFreeAt - now);
         timers.add(t);
       }
     });
-    client.on("end", () => upstream.end());
-    upstream.pipe(client);
+    from.on("end", () => to.end());
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    if (opts.direction === "down") {
+      throttle(upstream, client);
+      client.pipe(upstream);
+    } else {
+      throttle(client, upstream);
+      upstream.pipe(client);
+    }
     tieSockets(client, upstream, sockets);
   });
   await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", () => resolve()));

@@ -1,6 +1,9 @@
 // A loopback TCP proxy that can take a real server "down" and back, for outage tests.
 import net from "node:net";
+import { freePorts } from "./ports.ts";
 import { tieSockets } from "./socket-pair.ts";
+
+const LISTEN_ATTEMPTS = 5;
 
 export interface TcpProxy {
   /** http://127.0.0.1:<port> in front of the target. */
@@ -35,7 +38,16 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     tieSockets(client, upstream, sockets);
   });
   const listen = (port: number) => new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", () => resolve()));
-  await listen(0);
+  // up() listens on the same port again: a port from outside the kernel's ephemeral range (freePorts)
+  // cannot be handed to another server or client while the proxy is down.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await listen((await freePorts(1))[0]);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= LISTEN_ATTEMPTS) throw e;
+    }
+  }
   const port = (server.address() as net.AddressInfo).port;
   const down = async () => {
     for (const s of sockets) s.resetAndDestroy();

@@ -1,6 +1,6 @@
 // The keyring: parsing, rotation, key generation, and that key material never reaches a message or a log.
 import { inspect } from "node:util";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { concatBytes, fromBase64, toBase64, toBase64Url, toHex } from "../bytes.ts";
 import { PgsealError } from "../errors.ts";
 import { createDecryptStream, createEncryptStream, readHeader } from "./format.ts";
@@ -93,10 +93,17 @@ describe("parseKeyring", () => {
 
 describe("generateKey", () => {
   it("makes a fresh random 32-byte key each time, with a dated default id the keyring accepts", () => {
-    const today = new Date().toISOString().slice(0, 10).replace(/-/g, "");
-    const a = generateKey();
-    const b = generateKey();
-    expect(a.id).toMatch(new RegExp(`^k${today}[0-9a-f]{4}$`));
+    // A pinned clock: "today" read beside the call could be the other side of midnight UTC from it.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.parse("2026-03-09T23:59:59.999Z") });
+    let a: ReturnType<typeof generateKey>;
+    let b: ReturnType<typeof generateKey>;
+    try {
+      a = generateKey();
+      b = generateKey();
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(a.id).toMatch(/^k20260309[0-9a-f]{4}$/);
     expect(a.entry.startsWith(`${a.id}:`)).toBe(true);
     expect(fromBase64(a.entry.split(":")[1]).length).toBe(32);
     expect(a.entry.split(":")[1]).not.toBe(b.entry.split(":")[1]);
