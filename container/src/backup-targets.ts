@@ -39,7 +39,8 @@ export async function probeTargets(
     const t = { ...d, client: new S3Client(d.s3, nodeHashing, { signal }) };
     let exists: boolean;
     try {
-      exists = Boolean((await t.client.head(keys.manifest)) || (await t.client.head(keys.artifact)));
+      const [manifest, artifact] = await Promise.all([t.client.head(keys.manifest), t.client.head(keys.artifact)]);
+      exists = Boolean(manifest || artifact);
     } catch (e) {
       if (signal?.aborted) throw cancelled();
       if (destinations.length === 1) throw asPgsealError(e, "S3_UNAVAILABLE", `copy to ${t.name}`);
