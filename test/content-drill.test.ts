@@ -1,6 +1,7 @@
 // Content-exact drills against real PostgreSQL and Swift: the seed seals content-exact, and a restore that keeps every count but not every value is caught.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup, type BackupResult } from "../container/src/backup.ts";
+import type { ChunkPool } from "../src/shared/pipeline/chunk-pool.ts";
 import { createHash } from "node:crypto";
 import { TableSplitter } from "../container/src/drill-digest.ts";
 import { nodeHashing } from "../container/src/node-hash.ts";
@@ -79,6 +80,22 @@ describe("a content-exact drill of the seed database", () => {
     expect(stored.drill!.content).toEqual({ proof: "content-exact", tables: inv.tables.length, bytes: content.bytes });
     expect(manifest.drill!.content).toEqual(stored.drill!.content);
     expect(describeProof(stored.drill!.content)).toMatch(/^content-exact: \d+ tables, [\d.]+ [KMGT]?i?B hashed$/);
+  });
+
+  it("seals content-exact a backup whose source buffers were reused, each poisoned the moment it was handed back", async () => {
+    // ~40 MB of varied rows: some 80 chunks of 512 KiB, far more than the pipeline holds at once, so buffers go round.
+    await pg.createDatabase("pooled");
+    await pg.psql("create table t as select g as id, md5(g::text) || repeat(md5((g * 7)::text), 3) as v from generate_series(1, 300000) g;", "pooled");
+    let pool: ChunkPool | undefined;
+    const b = await runBackup(
+      { db: "pooled", databaseUrl: pg.urlFor("pooled"), s3: target, prefix: "c", keyring, compression: "zstd" },
+      { poisonReleasedChunks: true, onChunkPool: (p) => (pool = p) },
+    );
+    expect(pool!.reused).toBeGreaterThan(pool!.made * 4);
+    const { drill: d } = await drill(undefined, b);
+    expect(d.reason).toBeUndefined();
+    expect(d.verdict).toBe("pass");
+    expect(d.comparison!.content).toMatchObject({ proof: "content-exact", mismatched: [] });
   });
 
   it("fails with DRILL_CONTENT_MISMATCH naming the table when one value changed but every count still matches", async () => {

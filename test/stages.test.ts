@@ -87,6 +87,26 @@ describe("pg_dump source", () => {
   });
 });
 
+describe("zstd compression", () => {
+  it("keeps nothing of a chunk once its write resolved: chunks overwritten right after still decompress to the original", async () => {
+    // The backup hands a chunk's buffer back to pg_dump's reader then (ChunkPool), to be filled again.
+    const words = Array.from({ length: 400_000 }, (_, i) => `${i % 977}\trow ${i}\t${randomBytes(2).toString("hex")}\n`).join("");
+    const original = new TextEncoder().encode(words);
+    const z = compressStage("zstd");
+    const out = collect(z.readable);
+    const writer = z.writable.getWriter();
+    // Small chunks too: a Node writable takes those into its buffer and answers before zlib has read them.
+    for (let o = 0, n = 4000; o < original.length; o += n, n = n === 4000 ? 512 * 1024 : 4000) {
+      const chunk = original.slice(o, o + n);
+      await writer.write(chunk);
+      chunk.fill(0xa5);
+    }
+    await writer.close();
+    const back = await collect(streamOf(await out).pipeThrough(decompressStage("zstd")));
+    expect(equalBytes(back, original)).toBe(true);
+  });
+});
+
 describe("preflight", () => {
   it("refuses a pg_dump older than the server, naming both versions", async () => {
     const tools = await findPgTools();

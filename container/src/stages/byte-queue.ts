@@ -3,9 +3,9 @@ import { PgsealError } from "../../../src/shared/errors.ts";
 import type { BlockDigest } from "./copy-digest.ts";
 import { RowScanner, SCAN_BLOCK_END, SCAN_MORE, SCAN_NEGATIVE, SCAN_STAGE_FULL } from "./row-scan.ts";
 
-/** How far the parser may lag behind the stream before the stream waits for it. */
-const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 export const NEWLINE = 0x0a;
+/** Bytes of a block's last piece kept (copied) for the end-marker check: the marker piece is 3-4 bytes. */
+export const TAIL_KEEP_BYTES = 64;
 
 export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
@@ -14,26 +14,55 @@ export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The bytes the stage has passed on and the parser has yet to read; reads wait for more input. */
+/**
+ * The bytes the stage has passed on and the parser has yet to read; reads wait for more input.
+ * `push` resolves once the parser has read all it can and waits for more; `compact` then copies
+ * what is left unread, so the queue holds no view of a chunk once the stage's write of it resolved
+ * (the source reuses the chunk's buffer then: ChunkPool).
+ */
 export class ByteQueue {
   #chunks: Uint8Array[] = [];
   #offset = 0;
   queued = 0;
   #ended = false;
+  #abandoned = false;
   #wake: (() => void) | null = null;
-  #drained: (() => void) | null = null;
+  #idle: (() => void) | null = null;
   readonly #scanner = new RowScanner();
   /** The digest stage every data block's digest writes into, one block after another. */
   get stage(): Uint8Array {
     return this.#scanner.stage;
   }
 
+  /** Resolves once the parser has read what it can of the queue and waits for more (or gave up). */
   push(chunk: Uint8Array): Promise<void> {
+    if (this.#abandoned) return Promise.resolve();
     this.#chunks.push(chunk);
     this.queued += chunk.length;
+    const idle = new Promise<void>((resolve) => (this.#idle = resolve));
     this.#wake?.();
-    if (this.queued <= MAX_QUEUED_BYTES) return Promise.resolve();
-    return new Promise((resolve) => (this.#drained = resolve));
+    return idle;
+  }
+
+  /** Copies the unread bytes out of the chunks they sit in (a partial row or header: a few bytes, as a rule). */
+  compact(): void {
+    if (this.#chunks.length === 0) return;
+    const rest = new Uint8Array(this.queued);
+    let at = 0;
+    for (const [i, c] of this.#chunks.entries()) {
+      const part = i === 0 ? c.subarray(this.#offset) : c;
+      rest.set(part, at);
+      at += part.length;
+    }
+    this.#chunks = this.queued > 0 ? [rest] : [];
+    this.#offset = 0;
+    this.#scanner.forget();
+  }
+
+  #becomeIdle(): void {
+    const idle = this.#idle;
+    this.#idle = null;
+    idle?.();
   }
 
   end(): void {
@@ -45,18 +74,12 @@ export class ByteQueue {
   async #have(n: number): Promise<boolean> {
     while (this.queued < n) {
       if (this.#ended) return false;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      const more = new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#becomeIdle();
+      await more;
       this.#wake = null;
     }
     return true;
-  }
-
-  #consumed(): void {
-    if (this.#drained && this.queued <= MAX_QUEUED_BYTES) {
-      const d = this.#drained;
-      this.#drained = null;
-      d();
-    }
   }
 
   /** Hands what the first chunk holds, up to `max` bytes, to `visit` and drops it; returns how many bytes that was. */
@@ -75,7 +98,6 @@ export class ByteQueue {
     for (let left = n; left > 0; ) {
       if (!(await this.#have(1))) return false;
       left -= this.#step(left, visit);
-      this.#consumed();
     }
     return true;
   }
@@ -87,7 +109,6 @@ export class ByteQueue {
   takeSync(n: number, visit?: (bytes: Uint8Array) => void): boolean {
     if (this.queued < n) return false;
     for (let left = n; left > 0; ) left -= this.#step(left, visit);
-    this.#consumed();
     return true;
   }
 
@@ -107,11 +128,7 @@ export class ByteQueue {
       d.w = sc.w;
       st.lines += sc.lines;
       st.size += sc.bytes;
-      if (sc.pieceStart >= 0) {
-        st.last = head;
-        st.pieceStart = sc.pieceStart;
-        st.lastEnd = sc.lastEnd;
-      }
+      if (sc.pieceStart >= 0) keepTail(st, head, sc.pieceStart, sc.lastEnd);
       this.#offset = sc.offset;
       this.queued -= sc.offset - o;
       if (status === SCAN_STAGE_FULL && !d.room(sc.pieceLen)) this.#bigPiece(head, intSize, sc.pieceLen, st);
@@ -123,7 +140,6 @@ export class ByteQueue {
       }
       if ((status === SCAN_MORE || status === SCAN_NEGATIVE) && !exhausted) break;
     }
-    this.#consumed();
   }
 
   /** A piece longer than the digest stage, whole in the head chunk: hashed from where it lies. */
@@ -134,9 +150,7 @@ export class ByteQueue {
     for (let at = head.indexOf(NEWLINE, start); at !== -1 && at < end; at = head.indexOf(NEWLINE, at + 1)) st.lines++;
     st.digest.add(head.subarray(start, end));
     st.size += len;
-    st.last = head;
-    st.pieceStart = start;
-    st.lastEnd = end;
+    keepTail(st, head, start, end);
     this.#offset = end;
     this.queued -= end - o;
   }
@@ -158,7 +172,6 @@ export class ByteQueue {
       this.#offset += 1 + size;
       this.queued -= 1 + size;
       if (this.#offset === head.length) this.#dropHead();
-      this.#consumed();
       return head[o] ? -v : v;
     }
     if (this.queued < 1 + size) return undefined;
@@ -179,24 +192,31 @@ export class ByteQueue {
 
   /** Lets the writer go on when the parser gave up: it must never hold the backup back. */
   abandon(): void {
+    this.#abandoned = true;
     this.#chunks = [];
     this.queued = 0;
-    this.#drained?.();
-    this.#drained = null;
+    this.#scanner.forget();
+    this.#becomeIdle();
   }
 }
 
-/** Progress through one data block; `last`/`lastEnd` locate its final bytes (where the end marker sits). */
+/** Progress through one data block; `tail` holds its final bytes (where the end marker sits). */
 export interface RowScan {
   lines: number;
   size: number;
   done: boolean;
-  /** The block's last piece is last[pieceStart, lastEnd): pg_dump writes its end marker as a piece of its own. */
-  last: Uint8Array;
-  pieceStart: number;
-  lastEnd: number;
+  /** The last TAIL_KEEP_BYTES of the block's last piece, copied (pg_dump writes its end marker as a piece of its own). */
+  tail: Uint8Array;
+  /** `tail` is that whole piece. */
+  tailWhole: boolean;
   /** The block's content digest (rows are staged into it by the scan loop). */
   digest: BlockDigest;
+}
+
+/** Records the block's last piece so far, piece = bytes[start, end), by copying its end: nothing may point into a chunk. */
+export function keepTail(st: RowScan, bytes: Uint8Array, start: number, end: number): void {
+  st.tail = bytes.slice(Math.max(start, end - TAIL_KEEP_BYTES), end);
+  st.tailWhole = end - start <= TAIL_KEEP_BYTES;
 }
 
 export const truncated = () => new PgsealError("DUMP_INVALID", "the pg_dump archive ended in the middle of an entry");

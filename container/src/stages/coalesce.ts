@@ -5,6 +5,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import type { ChunkPool } from "../../../src/shared/pipeline/chunk-pool.ts";
 
 /**
  * Pipes hand Node whatever the writer wrote since the last read: pg_dump writes in 4-8 KiB pieces,
@@ -22,13 +23,15 @@ class Glue {
   #filled = 0;
   readonly #size: number;
   readonly #emit: (chunk: Uint8Array) => void;
-  constructor(size: number, emit: (chunk: Uint8Array) => void) {
-    this.#size = size;
+  readonly #pool: ChunkPool | undefined;
+  constructor(size: number, emit: (chunk: Uint8Array) => void, pool?: ChunkPool) {
+    this.#size = pool?.chunkBytes ?? size;
     this.#emit = emit;
+    this.#pool = pool;
   }
   push(data: Uint8Array): void {
     for (let o = 0; o < data.length; ) {
-      this.#buf ??= new Uint8Array(this.#size);
+      this.#buf ??= this.#pool?.acquire() ?? new Uint8Array(this.#size);
       const n = Math.min(this.#size - this.#filled, data.length - o);
       this.#buf.set(data.subarray(o, o + n), this.#filled);
       this.#filled += n;
@@ -51,7 +54,7 @@ interface Input {
   destroy(): void;
 }
 
-function gluedStream(input: Input, success: Promise<void>, chunkBytes: number): ReadableStream<Uint8Array> {
+function gluedStream(input: Input, success: Promise<void>, chunkBytes: number, pool?: ChunkPool): ReadableStream<Uint8Array> {
   // Closed, errored or cancelled: nothing more may be enqueued. The FIFO can still hold up to
   // 64 KiB after pg_dump's exit failed the stream, and enqueue would throw in a read callback.
   let done = false;
@@ -59,9 +62,13 @@ function gluedStream(input: Input, success: Promise<void>, chunkBytes: number): 
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        const glue = new Glue(chunkBytes, (c) => {
-          if (!done) controller.enqueue(c);
-        });
+        const glue = new Glue(
+          chunkBytes,
+          (c) => {
+            if (!done) controller.enqueue(c);
+          },
+          pool,
+        );
         const full = () => (controller.desiredSize ?? 1) <= 0;
         const ended = input.start(glue, () => {
           if (full()) (paused = true), input.pause();
@@ -94,7 +101,7 @@ function gluedStream(input: Input, success: Promise<void>, chunkBytes: number): 
 }
 
 /** A Node readable (a child's stdout pipe), glued into large chunks; `success` settles the stream. */
-export function coalescedSource(input: Readable, success: Promise<void>, chunkBytes = SOURCE_CHUNK_BYTES): ReadableStream<Uint8Array> {
+export function coalescedSource(input: Readable, success: Promise<void>, chunkBytes = SOURCE_CHUNK_BYTES, pool?: ChunkPool): ReadableStream<Uint8Array> {
   return gluedStream(
     {
       start: (glue, full) =>
@@ -109,6 +116,7 @@ export function coalescedSource(input: Readable, success: Promise<void>, chunkBy
     },
     success,
     chunkBytes,
+    pool,
   );
 }
 
@@ -123,7 +131,7 @@ export function openFifo(): {
   closeWriter(): void;
   /** Closes both ends when no reader will ever be made (the child could not be started). */
   abandon(): void;
-  readable(success: Promise<void>, chunkBytes?: number): ReadableStream<Uint8Array>;
+  readable(success: Promise<void>, chunkBytes?: number, pool?: ChunkPool): ReadableStream<Uint8Array>;
 } | null {
   let dir: string | undefined;
   let readFd: number | undefined;
@@ -146,7 +154,7 @@ export function openFifo(): {
         this.closeWriter();
         closeSync(rfd);
       },
-      readable(success, chunkBytes = SOURCE_CHUNK_BYTES) {
+      readable(success, chunkBytes = SOURCE_CHUNK_BYTES, pool) {
         let socket: net.Socket | undefined;
         return gluedStream(
           {
@@ -169,6 +177,7 @@ export function openFifo(): {
           },
           success,
           chunkBytes,
+          pool,
         );
       },
     };

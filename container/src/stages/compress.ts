@@ -22,8 +22,39 @@ type Pair = { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uin
  */
 export function compressStage(algorithm: Compression, level = DEFAULT_LEVEL[algorithm]): Pair {
   if (algorithm === "gzip") return parallelGzip(level);
-  const z = zlib.createZstdCompress({ chunkSize: CHUNK_BYTES, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
-  return Duplex.toWeb(z) as Pair;
+  return consumingStage(zlib.createZstdCompress({ chunkSize: CHUNK_BYTES, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }));
+}
+
+/**
+ * A zlib stream as a stage whose write resolves once zlib has consumed the chunk (the write's
+ * callback), where Duplex.toWeb resolves as soon as Node's writable has queued it: the backup
+ * hands the chunk's buffer back to the source then (ChunkPool), so the stage must be done with it.
+ * libzstd copies its input into its own window, so nothing points into the chunk afterwards.
+ */
+function consumingStage(z: zlib.ZstdCompress): TransformStream<Uint8Array, Uint8Array> {
+  let ended!: Promise<void>;
+  // `cancel` (an abort of the stage, Node 24 calls it) is in the Streams spec but not yet in TypeScript's Transformer type.
+  const transformer: Transformer<Uint8Array, Uint8Array> & { cancel(): void } = {
+    start(controller) {
+      z.on("data", (d: Buffer) => controller.enqueue(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+      ended = new Promise<void>((resolve, reject) => {
+        z.once("end", resolve);
+        z.once("error", reject);
+      });
+      ended.catch(() => {}); // a zlib error also rejects the write or the flush that is waiting on it
+    },
+    transform(chunk) {
+      return new Promise<void>((resolve, reject) => z.write(chunk, (e) => (e ? reject(e) : resolve())));
+    },
+    async flush() {
+      z.end();
+      await ended;
+    },
+    cancel() {
+      z.destroy();
+    },
+  };
+  return new TransformStream(transformer);
 }
 
 export function decompressStage(algorithm: Compression): Pair {

@@ -72,14 +72,18 @@ export class PlainDigest {
   }
 }
 
-/** Newlines that belong to the end-of-data marker: a "\\." line ending the block's last piece, plus blank lines after it. */
-export function terminatorLines(piece: Uint8Array): number {
+/**
+ * Newlines that belong to the end-of-data marker: a "\\." line ending the block's last piece, plus
+ * blank lines after it. `tail` is the piece's end; `whole`: it is the whole piece (so its first
+ * byte is the start of a line).
+ */
+export function terminatorLines(tail: Uint8Array, whole = true): number {
   let n = 0;
-  while (n < piece.length && piece[piece.length - 1 - n] === 0x0a) n++;
-  const dot = piece.length - n - 1;
-  if (n === 0 || dot < 1 || piece[dot] !== 0x2e || piece[dot - 1] !== 0x5c) return 0;
+  while (n < tail.length && tail[tail.length - 1 - n] === 0x0a) n++;
+  const dot = tail.length - n - 1;
+  if (n === 0 || dot < 1 || tail[dot] !== 0x2e || tail[dot - 1] !== 0x5c) return 0;
   // The marker must be a whole line: at the start of the piece, or after a newline.
-  return dot === 1 || piece[dot - 2] === 0x0a ? n : 0;
+  return dot === 1 ? (whole ? n : 0) : tail[dot - 2] === 0x0a ? n : 0;
 }
 
 export interface LargeObjectDigest {

@@ -1,6 +1,6 @@
 // Pass-through stage that reads a pg_dump custom-format archive (-Z0) as it streams and records what it holds: rows per table, sequences, objects.
 import { PgsealError } from "../../../src/shared/errors.ts";
-import { ByteQueue, concat, NEWLINE, truncated, type RowScan } from "./byte-queue.ts";
+import { ByteQueue, concat, NEWLINE, TAIL_KEEP_BYTES, truncated, type RowScan } from "./byte-queue.ts";
 import { BlockDigest, combineLargeObjects, PlainDigest, CONTENT_DIGEST, copyColumns, terminatorLines, type LargeObjectDigest } from "./copy-digest.ts";
 
 export interface DumpInventory {
@@ -134,7 +134,7 @@ async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
     if (!(await r.q.take(1, (b) => (type = b[0])))) break; // the archive ends after its last data block
     const dumpId = await r.int();
     if (type === BLK_DATA) {
-      const st: RowScan = { lines: 0, size: 0, done: false, last: new Uint8Array(0), pieceStart: 0, lastEnd: 0, digest: new BlockDigest(r.q.stage) };
+      const st: RowScan = { lines: 0, size: 0, done: false, tail: new Uint8Array(0), tailWhole: true, digest: new BlockDigest(r.q.stage) };
       for (;;) {
         r.q.scanRows(r.intSize, st);
         if (st.done) break;
@@ -142,19 +142,20 @@ async function parseArchive(r: ArchiveReader): Promise<DumpInventory> {
         let len = r.intSync();
         if (len === undefined) len = await r.int();
         if (len === 0) break;
-        const parts: Uint8Array[] = [];
+        // Only the piece's end is kept, as a copy: its bytes arrive as views of chunks the source reuses.
+        let end = new Uint8Array(0);
         const visit = (b: Uint8Array) => {
           for (let at = b.indexOf(NEWLINE); at !== -1; at = b.indexOf(NEWLINE, at + 1)) st.lines++;
           st.size += b.length;
           st.digest.add(b);
-          parts.push(b);
+          const joined = b.length >= TAIL_KEEP_BYTES ? b : concat(end, b);
+          end = joined.slice(Math.max(0, joined.length - TAIL_KEEP_BYTES));
         };
         if (!r.q.takeSync(len, visit) && !(await r.q.take(len, visit))) throw truncated();
-        st.last = parts.length === 1 ? parts[0] : parts.reduce(concat);
-        st.pieceStart = 0;
-        st.lastEnd = st.last.length;
+        st.tail = end;
+        st.tailWhole = len <= TAIL_KEEP_BYTES;
       }
-      const marker = terminatorLines(st.last.subarray(st.pieceStart, st.lastEnd));
+      const marker = terminatorLines(st.tail, st.tailWhole);
       rows.set(dumpId, st.lines - marker);
       // The marker is "\\." plus its newlines; the digest covers the rows only, as COPY TO STDOUT sends them.
       const markerBytes = marker > 0 ? marker + 2 : 0;
@@ -206,7 +207,10 @@ export function dumpInventory(): { stage: TransformStream<Uint8Array, Uint8Array
   const stage = new TransformStream<Uint8Array, Uint8Array>({
     async transform(chunk, controller) {
       controller.enqueue(chunk);
-      if (!failed) await q.push(chunk);
+      if (failed) return;
+      await q.push(chunk);
+      // From here on nothing in the inventory points into `chunk`: the source may reuse its buffer.
+      q.compact();
     },
     flush() {
       q.end();

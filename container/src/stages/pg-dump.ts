@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { PgsealError } from "../../../src/shared/errors.ts";
 import type { PgConnection } from "../../../src/shared/pg-url.ts";
+import type { ChunkPool } from "../../../src/shared/pipeline/chunk-pool.ts";
 import { pgEnv, pgFailure, StderrLog } from "../pg-process.ts";
 import { coalescedSource, openFifo } from "./coalesce.ts";
 import type { PgTools } from "../pg-tools.ts";
@@ -22,6 +23,8 @@ export function pgDumpSource(opts: {
   onTable?: (table: string) => void;
   /** How long pg_dump waits for each table's shared lock before it gives up (PG_LOCK_TIMEOUT). */
   lockWaitTimeoutMs?: number;
+  /** Where the source's chunks come from (and go back to): see ChunkPool. */
+  pool?: ChunkPool;
 }): PgDumpSource {
   const { tools, conn } = opts;
   const lockWait = opts.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS;
@@ -56,7 +59,7 @@ export function pgDumpSource(opts: {
 
   // A closed stdout is not success: the stream ends only once pg_dump exited 0, so an upload
   // downstream can never complete on a dump that failed halfway.
-  const readable = fifo ? fifo.readable(exited) : coalescedSource(child.stdout!, exited);
+  const readable = fifo ? fifo.readable(exited, undefined, opts.pool) : coalescedSource(child.stdout!, exited, undefined, opts.pool);
 
   return {
     readable,

@@ -21,6 +21,12 @@ export interface PipelineSource extends PipelinePart {
 export interface PipelineStage extends PipelinePart {
   readable: ReadableStream<Uint8Array>;
   writable: WritableStream<Uint8Array>;
+  /**
+   * Called with each chunk once the stage's write of it resolved, for a stage that by then holds
+   * no reference to the chunk's bytes (a ChunkPool's release): not called for chunks that were
+   * not written, so after a failure the chunk is left to the garbage collector.
+   */
+  written?: (chunk: Uint8Array) => void;
 }
 export interface PipelineSink extends PipelinePart {
   writable: WritableStream<Uint8Array>;
@@ -108,7 +114,7 @@ export async function runPipeline(spec: PipelineSpec): Promise<void> {
   if (signal?.aborted) cancel();
   else signal?.addEventListener("abort", cancel, { once: true });
 
-  const pump = async (reader: ReadableStreamDefaultReader<Uint8Array>, writable: WritableStream<Uint8Array>, last: boolean): Promise<void> => {
+  const pump = async (reader: ReadableStreamDefaultReader<Uint8Array>, writable: WritableStream<Uint8Array>, last: boolean, written?: (chunk: Uint8Array) => void): Promise<void> => {
     const writer = writable.getWriter();
     for (;;) {
       let r: ReadableStreamReadResult<Uint8Array>;
@@ -121,7 +127,8 @@ export async function runPipeline(spec: PipelineSpec): Promise<void> {
       if (r.done) break;
       // After a failure (here or anywhere) the link keeps reading and drops what it reads, so
       // writes parked upstream complete and the teardown reaches every part.
-      if (!failure) await writer.write(r.value).catch(note);
+      const chunk = r.value;
+      if (!failure) await writer.write(chunk).then(written && (() => written(chunk)), note);
     }
     // The last link never closes the sink: closing commits (pg_restore's transaction, the upload's
     // Complete), which the runner does only once everything upstream has succeeded.
@@ -133,7 +140,7 @@ export async function runPipeline(spec: PipelineSpec): Promise<void> {
   try {
     const readers = [sourceReader, ...stages.map((s) => s.readable.getReader())];
     const writables = [...stages.map((s) => s.writable), sink.writable];
-    const links = readers.map((r, i) => pump(r, writables[i], i === readers.length - 1));
+    const links = readers.map((r, i) => pump(r, writables[i], i === readers.length - 1, stages[i]?.written));
     await Promise.allSettled([...links, ...upstreamDones]);
     if (!failure) await sink.writable.close().catch(note);
     else {
