@@ -2,6 +2,8 @@
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup, type BackupResult } from "../container/src/backup.ts";
 import { runDrill } from "../container/src/drill.ts";
@@ -74,6 +76,19 @@ describe("starting the drill cluster while the artifact opens", () => {
     expect(result).toMatchObject({ verdict: "pass", target: "local-cluster" });
     expect(left).toEqual([]);
     expect(running).toEqual([]);
+  });
+
+  it("keeps the opened artifact while the cluster starts, even when the garbage collector runs meanwhile", async () => {
+    // undici cancels the unlocked body of a Response that was collected: the drill holds only the body.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const collecting = setInterval(gc, 10);
+    try {
+      const { result } = await inPrivateTmp(() => runDrill({ client, manifest: backup.manifest, keyring, expected: backup.inventory! }));
+      expect(result).toMatchObject({ verdict: "pass" });
+    } finally {
+      clearInterval(collecting);
+    }
   });
 
   it("an artifact that cannot be opened fails the drill, and the cluster that started meanwhile is stopped and removed", async () => {
