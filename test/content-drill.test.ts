@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup, type BackupResult } from "../container/src/backup.ts";
 import type { ChunkPool } from "../src/shared/pipeline/chunk-pool.ts";
 import { createHash } from "node:crypto";
-import { TableSplitter } from "../container/src/drill-digest.ts";
+import { balanceTables, READBACK_SESSIONS, TableSplitter } from "../container/src/drill-digest.ts";
 import { nodeHashing } from "../container/src/node-hash.ts";
 import { pgEnv } from "../container/src/pg-process.ts";
 import { runCommand } from "../container/src/run-command.ts";
@@ -63,6 +63,21 @@ describe("splitting psql's output into tables", () => {
   });
 });
 
+describe("splitting the read-back across psql sessions", () => {
+  it("puts a table that outweighs the rest alone in one session, every table in exactly one, each session in inventory order", () => {
+    const tables = [{ bytes: 10 }, { bytes: 5000 }, { bytes: 30 }, {}, { bytes: 20 }];
+    expect(balanceTables(tables, 2)).toEqual([[1], [0, 2, 3, 4]]);
+    // Balanced: the heaviest first, each onto the lighter session so far.
+    expect(balanceTables([{ bytes: 4 }, { bytes: 3 }, { bytes: 3 }, { bytes: 2 }], 2)).toEqual([
+      [0, 3],
+      [1, 2],
+    ]);
+    expect(balanceTables([{ bytes: 1 }], 2)).toEqual([[0]]);
+    expect(balanceTables([], 2)).toEqual([]);
+    expect(READBACK_SESSIONS).toBe(2);
+  });
+});
+
 describe("a content-exact drill of the seed database", () => {
   it("hashes every table and large object while dumping, reads them back after the restore, and seals content-exact", async () => {
     const inv = seeded.inventory!;
@@ -106,6 +121,27 @@ describe("a content-exact drill of the seed database", () => {
     expect(d.reason).toMatch(/1 of \d+ tables restored with the same row count but other content/);
     expect(d.reason).not.toContain("customers");
     expect(manifest.status).toBe("drill-failed");
+  });
+
+  it("names a changed table read by the second psql session, and only it", async () => {
+    const inv = seeded.inventory!;
+    const [first, second] = balanceTables(inv.tables);
+    // A table of the second session with rows and columns: moving its first row to the heap's end keeps every value and count.
+    const t = second.map((i) => inv.tables[i]).find((x) => x.rows > 1 && x.columns && x.name !== "customers")!;
+    expect(t, "the seed has such a table in the second session").toBeDefined();
+    expect(first.map((i) => inv.tables[i].name)).not.toContain(t.name);
+    const rel = `"${t.schema.replaceAll('"', '""')}"."${t.name.replaceAll('"', '""')}"`;
+    const col = t.columns!.slice(1, -1).split(", ")[0];
+    const { drill: d } = await drill(alter(`UPDATE ${rel} SET ${col} = ${col} WHERE ctid = (SELECT min(ctid) FROM ${rel})`));
+    expect(d).toMatchObject({ verdict: "fail", code: "DRILL_CONTENT_MISMATCH" });
+    expect(d.comparison!.tables.every((c) => c.actual === c.expected)).toBe(true);
+    expect(d.comparison!.content!.mismatched.map((m) => m.table)).toEqual([`${t.schema}.${t.name}`]);
+  });
+
+  it("drops the content result when a count differs: the count names the problem, content is not reported", async () => {
+    const { drill: d } = await drill(alter("INSERT INTO public.empty_table VALUES (1, 'one more row')"));
+    expect(d).toMatchObject({ verdict: "fail", code: "DRILL_ROW_MISMATCH" });
+    expect(d.comparison!.content).toBeNull();
   });
 
   it("catches a change invisible to counts in a large object's data", async () => {

@@ -68,8 +68,46 @@ async function query(tools: PgTools, conn: PgConnection, sql: string): Promise<s
     .map((l) => l.split("\x1f"));
 }
 
-/** `amcheck`: also check every restored B-tree index (reported in `amcheck`, apart from the verdict). */
+/**
+ * `amcheck`: also check every restored B-tree index (reported in `amcheck`, apart from the verdict).
+ * The content read-back starts with the counting, not after it (the machine has cores to spare while
+ * one session counts): its result is used only when every count matched, else it is stopped and dropped.
+ */
 export async function compareInventory(tools: PgTools, conn: PgConnection, expected: DumpInventory, opts: { amcheck?: boolean } = {}): Promise<DrillComparison> {
+  const contentStop = new AbortController();
+  const contentRun = compareContent(tools, conn, expected, contentStop.signal);
+  // Awaited below, or stopped and dropped when a count already names the problem.
+  contentRun.catch(() => {});
+  const dropContent = async (why: unknown) => {
+    contentStop.abort(why);
+    // It failed or was stopped: either way the counts' own result (or error) is the story.
+    await contentRun.catch(() => undefined);
+  };
+  let counted: Omit<DrillComparison, "content" | "amcheck">;
+  try {
+    counted = await countAndCompare(tools, conn, expected);
+  } catch (e) {
+    await dropContent(e);
+    throw e;
+  }
+  let failure = counted.failure;
+  let content: DrillComparison["content"] = null;
+  // Content is compared only when every count matched: a count that differs already names the problem.
+  if (failure) await dropContent(new PgsealError("DRILL_FAILED", "the content comparison was stopped: the counts differ already"));
+  else content = await contentRun;
+  if (content && (content.mismatched.length > 0 || content.largeObjects?.match === false)) {
+    const what = [
+      ...(content.mismatched.length > 0 ? [`${content.mismatched.length} of ${content.tables} tables restored with the same row count but other content than the dump holds`] : []),
+      ...(content.largeObjects?.match === false ? ["the large objects' data differs from the dump's"] : []),
+    ];
+    failure = { code: "DRILL_CONTENT_MISMATCH", summary: what.join("; ") };
+  }
+  const { failure: _counts, ...counts } = counted;
+  return { ...counts, content, ...(opts.amcheck ? { amcheck: await amcheckIndexes(tools, conn) } : {}), failure };
+}
+
+/** Tables, rows, sequences, large objects and catalog objects counted and compared with the inventory. */
+async function countAndCompare(tools: PgTools, conn: PgConnection, expected: DumpInventory): Promise<Omit<DrillComparison, "content" | "amcheck">> {
   const present = new Set(
     (
       await query(
@@ -103,13 +141,16 @@ export async function compareInventory(tools: PgTools, conn: PgConnection, expec
     actual: seqActual.get(i) ?? null,
   }));
 
-  const [[lo]] = await query(tools, conn, "SELECT count(*) FROM pg_largeobject_metadata;");
-  const largeObjects = { expected: expected.largeObjects, actual: Number(lo) };
-  const objects: DrillComparison["objects"] = [];
-  for (const q of OBJECT_QUERIES) {
-    const [[n]] = await query(tools, conn, q.sql + ";");
-    objects.push({ kind: q.kind, expected: q.toc.reduce((sum, d) => sum + (expected.objects[d] ?? 0), 0), actual: Number(n) });
-  }
+  // Large objects and every catalog count in one statement: one psql start instead of eight.
+  const catalog = ["SELECT count(*) FROM pg_largeobject_metadata", ...OBJECT_QUERIES.map((q) => q.sql)];
+  const catalogRows = await query(tools, conn, catalog.map((sql, i) => `SELECT ${i}, (${sql})`).join("\nUNION ALL\n") + ";");
+  const catalogCount = new Map(catalogRows.map(([i, n]) => [Number(i), Number(n)]));
+  const largeObjects = { expected: expected.largeObjects, actual: catalogCount.get(0) ?? 0 };
+  const objects: DrillComparison["objects"] = OBJECT_QUERIES.map((q, i) => ({
+    kind: q.kind,
+    expected: q.toc.reduce((sum, d) => sum + (expected.objects[d] ?? 0), 0),
+    actual: catalogCount.get(i + 1) ?? 0,
+  }));
 
   const missing = tables.filter((t) => t.actual === null).length;
   const differing = tables.filter((t) => t.actual !== null && t.actual !== t.expected).length;
@@ -126,15 +167,6 @@ export async function compareInventory(tools: PgTools, conn: PgConnection, expec
     const what = [...(largeObjects.actual !== largeObjects.expected ? ["large objects"] : []), ...objOff.map((o) => o.kind)];
     failure = { code: "DRILL_OBJECTS_MISMATCH", summary: `restored object counts differ from the dump's catalog for: ${what.join(", ")}` };
   }
-  // Content is compared only when every count matched: a count that differs already names the problem.
-  const content = failure ? null : await compareContent(tools, conn, expected);
-  if (content && (content.mismatched.length > 0 || content.largeObjects?.match === false)) {
-    const what = [
-      ...(content.mismatched.length > 0 ? [`${content.mismatched.length} of ${content.tables} tables restored with the same row count but other content than the dump holds`] : []),
-      ...(content.largeObjects?.match === false ? ["the large objects' data differs from the dump's"] : []),
-    ];
-    failure = { code: "DRILL_CONTENT_MISMATCH", summary: what.join("; ") };
-  }
   return {
     tables,
     rowsExpected: tables.reduce((s, t) => s + t.expected, 0),
@@ -143,8 +175,6 @@ export async function compareInventory(tools: PgTools, conn: PgConnection, expec
     sequences,
     largeObjects,
     objects,
-    content,
-    ...(opts.amcheck ? { amcheck: await amcheckIndexes(tools, conn) } : {}),
     failure,
   };
 }

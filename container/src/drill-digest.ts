@@ -93,11 +93,31 @@ export class TableSplitter {
   }
 }
 
-/** Every table's COPY text digest, in the order given, from one psql session. */
-export async function hashTables(tools: PgTools, conn: PgConnection, expected: DumpInventory, tables: DumpInventory["tables"]): Promise<{ sha256: string; bytes: number }[]> {
+/** psql sessions the read-back is split across: one per core of the drill machine (2), the largest table alone in one when it outweighs the rest. */
+export const READBACK_SESSIONS = 2;
+
+/**
+ * Indexes of `tables` in `sessions` groups balanced by their recorded COPY text bytes: heaviest
+ * first, each onto the lightest group so far. Each group keeps the tables' original order.
+ */
+export function balanceTables(tables: readonly { bytes?: number }[], sessions = READBACK_SESSIONS): number[][] {
+  const groups = Array.from({ length: Math.max(1, sessions) }, () => ({ bytes: 0, tables: [] as number[] }));
+  const heaviestFirst = tables.map((t, i) => ({ i, bytes: t.bytes ?? 0 })).sort((a, b) => b.bytes - a.bytes || a.i - b.i);
+  for (const t of heaviestFirst) {
+    const lightest = groups.reduce((min, g) => (g.bytes < min.bytes ? g : min));
+    lightest.bytes += t.bytes;
+    lightest.tables.push(t.i);
+  }
+  return groups.map((g) => g.tables.sort((a, b) => a - b)).filter((g) => g.length > 0);
+}
+
+/** Every table's COPY text digest, in the order given, from one psql session; `signal` kills the session (a sibling session failed). */
+export async function hashTables(tools: PgTools, conn: PgConnection, expected: DumpInventory, tables: DumpInventory["tables"], signal?: AbortSignal): Promise<{ sha256: string; bytes: number }[]> {
   if (tables.length === 0) return [];
   const script = [sessionSql(expected), ...tables.map((t) => `COPY ${ident(t.schema)}.${ident(t.name)} ${t.columns} TO STDOUT;\n${MARKER_COMMAND}`)].join("\n") + "\n";
   const child = spawn(tools.psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password", "-d", conn.urlWithoutPassword, "-f", "-"], { env: pgEnv(conn), stdio: ["pipe", "pipe", "pipe"] });
+  const stop = () => child.kill("SIGKILL");
+  signal?.addEventListener("abort", stop, { once: true });
   const splitter = new TableSplitter();
   const log = new StderrLog([conn.password]);
   child.stdout.on("data", (d: Buffer) => splitter.push(d));
@@ -109,7 +129,8 @@ export async function hashTables(tools: PgTools, conn: PgConnection, expected: D
   // EPIPE when psql dies early is reported through its exit status below.
   child.stdin.on("error", () => {});
   child.stdin.end(script);
-  const code = await exited;
+  const code = await exited.finally(() => signal?.removeEventListener("abort", stop));
+  if (signal?.aborted) throw signal.reason;
   if (code !== 0) {
     throw new PgsealError(
       "DRILL_FAILED",
@@ -120,6 +141,43 @@ export async function hashTables(tools: PgTools, conn: PgConnection, expected: D
     throw new PgsealError("DRILL_FAILED", `reading the restored tables back gave ${splitter.results.length} of ${tables.length} tables: psql's output was not what pgseal expects`);
   }
   return splitter.results;
+}
+
+/**
+ * Every table's digest, in the inventory's order, read by READBACK_SESSIONS psql sessions at once
+ * (balanced by recorded bytes). The first session to fail stops the others; all have exited when this settles.
+ */
+export async function hashTablesInSessions(tools: PgTools, conn: PgConnection, expected: DumpInventory, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }[]> {
+  const tables = expected.tables;
+  const stopAll = new AbortController();
+  const onOuter = () => stopAll.abort(signal!.reason);
+  signal?.addEventListener("abort", onOuter, { once: true });
+  const results: { sha256: string; bytes: number }[] = new Array(tables.length);
+  try {
+    const sessions = balanceTables(tables).map(async (group) => {
+      try {
+        const got = await hashTables(
+          tools,
+          conn,
+          expected,
+          group.map((i) => tables[i]),
+          stopAll.signal,
+        );
+        for (const [k, i] of group.entries()) results[i] = got[k];
+      } catch (e) {
+        stopAll.abort(e);
+        throw e;
+      }
+    });
+    const settled = await Promise.allSettled(sessions);
+    // The first failure is the cause; the others were stopped because of it.
+    if (stopAll.signal.aborted) throw stopAll.signal.reason;
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw failed.reason;
+    return results;
+  } finally {
+    signal?.removeEventListener("abort", onOuter);
+  }
 }
 
 /**
@@ -150,12 +208,12 @@ export async function hashLargeObjects(tools: PgTools, conn: PgConnection): Prom
  * every large object's bytes against the digests taken while the dump streamed. Sequences are
  * compared by value in drill-compare.ts, which is exact already.
  */
-export async function compareContent(tools: PgTools, conn: PgConnection, expected: DumpInventory): Promise<ContentCheck> {
+export async function compareContent(tools: PgTools, conn: PgConnection, expected: DumpInventory, signal?: AbortSignal): Promise<ContentCheck> {
   const started = performance.now();
   const seconds = () => Math.round(performance.now() - started) / 1000;
   const unavailable = contentUnavailable(expected);
   if (unavailable) return { proof: "counts-only", reason: unavailable, tables: 0, bytes: 0, seconds: 0, mismatched: [], largeObjects: null };
-  const actual = await hashTables(tools, conn, expected, expected.tables);
+  const actual = await hashTablesInSessions(tools, conn, expected, signal);
   const mismatched: ContentCheck["mismatched"] = [];
   let bytes = 0;
   expected.tables.forEach((t, i) => {

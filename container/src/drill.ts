@@ -11,7 +11,7 @@ import { createScratchDatabase, freeDiskBytes, startDrillCluster, type DrillTarg
 import { drillOutcome } from "./drill-outcome.ts";
 export { DRILL_RESTORE_FLAGS, judgeRestoreErrors } from "./drill-outcome.ts";
 import { findPgTools } from "./pg-tools.ts";
-import { openDump, type ReadProgress } from "./restore.ts";
+import { openDump, type Chain, type ReadProgress } from "./restore.ts";
 import { runPipeline } from "../../src/shared/pipeline/pipeline.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
 import { pgRestoreSink } from "./stages/pg-restore.ts";
@@ -92,6 +92,43 @@ async function drillTools(needServer: boolean, pgDumpVersion: string): Promise<A
   }
 }
 
+/**
+ * Starts the target (initdb and start: about a second) while the artifact is opened (key check,
+ * GET): neither needs the other, and nothing is read from the body until the restore pulls it.
+ * Both have settled when this returns or throws, so a failure of one never strands the other: a
+ * started target is handed to `started` (the caller disposes it), an opened body is cancelled.
+ * A target that could not start wins over an artifact that could not be opened, as when they ran in turn.
+ */
+async function targetAndDump(
+  spec: DrillSpec,
+  tools: Awaited<ReturnType<typeof findPgTools>>,
+  progress: DrillProgress,
+  started: (t: DrillTarget) => void,
+): Promise<{ chain: Chain; conn: PgConnection }> {
+  const starting = (spec.scratchUrl ? createScratchDatabase(tools, spec.scratchUrl) : startDrillCluster(tools, spec.onNotice)).then((t) => (started(t), t));
+  const opening = openDump(spec.client, spec.manifest, spec.keyring, (p: ReadProgress) => {
+    progress.bytesRead = p.bytesRead;
+    spec.onProgress?.(progress);
+  }).then(held);
+  const [target, dump] = await Promise.allSettled([starting, opening]);
+  if (target.status === "rejected") {
+    // The body was never read: cancelling it only releases the connection.
+    if (dump.status === "fulfilled") await dump.value.source.readable.cancel().catch(() => undefined);
+    throw targetUnavailable(target.reason, spec.scratchUrl ? "the drill scratch server" : "the local drill cluster");
+  }
+  if (dump.status === "rejected") throw dump.reason;
+  return { chain: dump.value, conn: target.value.conn };
+}
+
+/**
+ * The body as a stream that is locked from now on: undici cancels the unlocked body of a Response
+ * the garbage collector took (we keep only the body), and the body waits here while the target
+ * starts. The pipe pulls a chunk or two ahead, then waits for the restore (bounded).
+ */
+function held(chain: Chain): Chain {
+  return { ...chain, source: { ...chain.source, readable: chain.source.readable.pipeThrough(new TransformStream<Uint8Array, Uint8Array>()) } };
+}
+
 export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
   const outcome = drillOutcome(spec.scratchUrl ? "scratch-database" : "local-cluster");
   const progress: DrillProgress = { step: "preparing", bytesRead: 0, bytesTotal: spec.manifest.artifact.bytes };
@@ -105,25 +142,20 @@ export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {
   const tools = await drillTools(!spec.scratchUrl, spec.manifest.dump.pgDumpVersion);
   let target: DrillTarget | undefined;
   try {
-    try {
-      target = spec.scratchUrl ? await createScratchDatabase(tools, spec.scratchUrl) : await startDrillCluster(tools, spec.onNotice);
-    } catch (e) {
-      throw targetUnavailable(e, spec.scratchUrl ? "the drill scratch server" : "the local drill cluster");
+    const { chain, conn } = await targetAndDump(spec, tools, progress, (t) => (target = t));
+    if (spec.signal?.aborted) {
+      await chain.source.readable.cancel().catch(() => undefined); // the drill ends here; the body's own state no longer matters
+      throw new PgsealError("CANCELLED", "the drill was cancelled");
     }
-    if (spec.signal?.aborted) throw new PgsealError("CANCELLED", "the drill was cancelled");
     progress.step = "restoring";
     outcome.restoring();
-    const chain = await openDump(spec.client, spec.manifest, spec.keyring, (p: ReadProgress) => {
-      progress.bytesRead = p.bytesRead;
-      spec.onProgress?.(progress);
-    });
-    const sink = pgRestoreSink(tools, target.conn, { noOwner: true, noAcl: true, keepGoing: true });
+    const sink = pgRestoreSink(tools, conn, { noOwner: true, noAcl: true, keepGoing: true });
     const cancelled = () => new PgsealError("CANCELLED", "the drill was cancelled");
     await runPipeline({ ...chain, sink: { name: "pg_restore", writable: sink.writable, done: sink.done, stop: sink.stop }, signal: spec.signal, cancelReason: cancelled });
     return await outcome.judge({
       restored: await sink.done,
       tools,
-      conn: target.conn,
+      conn,
       inventory: spec.expected,
       amcheck: spec.amcheck,
       afterRestore: spec.afterRestore,
