@@ -109,7 +109,7 @@ async function targetAndDump(
   const opening = openDump(spec.client, spec.manifest, spec.keyring, (p: ReadProgress) => {
     progress.bytesRead = p.bytesRead;
     spec.onProgress?.(progress);
-  }).then(held);
+  });
   const [target, dump] = await Promise.allSettled([starting, opening]);
   if (target.status === "rejected") {
     // The body was never read: cancelling it only releases the connection.
@@ -118,15 +118,6 @@ async function targetAndDump(
   }
   if (dump.status === "rejected") throw dump.reason;
   return { chain: dump.value, conn: target.value.conn };
-}
-
-/**
- * The body as a stream that is locked from now on: undici cancels the unlocked body of a Response
- * the garbage collector took (we keep only the body), and the body waits here while the target
- * starts. The pipe pulls a chunk or two ahead, then waits for the restore (bounded).
- */
-function held(chain: Chain): Chain {
-  return { ...chain, source: { ...chain.source, readable: chain.source.readable.pipeThrough(new TransformStream<Uint8Array, Uint8Array>()) } };
 }
 
 export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {

@@ -111,6 +111,9 @@ export function lockHeaders(lock: ObjectLock | undefined): Record<string, string
   return { "x-amz-object-lock-mode": lock.mode, "x-amz-object-lock-retain-until-date": until };
 }
 
+/** A GET's body → its Response, held as long as the body is (see `get`). */
+const RESPONSE_OF_BODY = new WeakMap<ReadableStream<Uint8Array>, Response>();
+
 export class S3Client {
   readonly target: S3Target;
   #aws: AwsClient;
@@ -252,7 +255,12 @@ export class S3Client {
     if (r) headers.range = "suffix" in r ? `bytes=-${r.suffix}` : `bytes=${r.start}-${r.end ?? ""}`;
     const { res } = await this.#send({ op: "GetObject", method: "GET", key, headers });
     const size = Number(res.headers.get("content-length") ?? 0);
-    return { body: res.body ?? new Blob([]).stream(), size, etag: res.headers.get("etag") ?? "" };
+    const body = res.body ?? new Blob([]).stream();
+    // Node's fetch (undici) cancels the unread body of a Response the garbage collector took, and
+    // callers keep only the body, sometimes for a while before reading it (a drill starts its
+    // cluster meanwhile): the body keeps its Response alive.
+    RESPONSE_OF_BODY.set(body, res);
+    return { body, size, etag: res.headers.get("etag") ?? "" };
   }
 
   /** null when the key (or the whole bucket: HEAD answers carry no error code) does not exist. */
