@@ -201,6 +201,19 @@ describe.each(["zstd", "gzip"] as const)("%s compression stage", (algorithm) => 
   });
 });
 
+describe("gzip members", () => {
+  it("round-trip exactly over many members, whose input blocks are filled again once compressed", async () => {
+    // 12 MiB: twelve 1 MiB members, three compressing at a time, so blocks are reused from the fourth on.
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 12; i++) parts.push(randomBytes(300_000), new TextEncoder().encode(`member ${i} `.repeat(70_000)).subarray(0, 748_576));
+    const input = concatBytes(parts);
+    const packed = await collect(streamOf(input, 200_000).pipeThrough(compressStage("gzip")));
+    const out = spawnSync("gzip", ["-d", "-c"], { input: packed, maxBuffer: 64 << 20 });
+    expect(out.status).toBe(0);
+    expect(equalBytes(new Uint8Array(out.stdout), input)).toBe(true);
+  });
+});
+
 describe("pg_restore sink", () => {
   it("rolls the whole restore back when its input stream is aborted", async () => {
     const tools = await findPgTools();

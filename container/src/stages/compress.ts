@@ -69,12 +69,18 @@ function gzipMember(block: Uint8Array, level: number): Promise<Uint8Array> {
 /** Members in input order, at most GZIP_PARALLEL compressing; the stream waits for the oldest when all are busy. */
 function parallelGzip(level: number, blockBytes = GZIP_BLOCK_BYTES, parallel = GZIP_PARALLEL): TransformStream<Uint8Array, Uint8Array> {
   const inflight: Promise<Uint8Array>[] = [];
+  // A block is filled again once its member is compressed (zlib is done reading it then): a fresh
+  // MiB per member made the garbage collector run as often as fresh source chunks did.
+  const spare: Uint8Array[] = [];
   let block: Uint8Array | null = null;
   let filled = 0;
   let dispatched = false;
   const dispatch = async (controller: TransformStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
     const member = gzipMember(bytes, level);
-    member.catch(() => {}); // awaited in order below; an early failure must not count as unhandled meanwhile
+    member.then(
+      () => spare.push(bytes),
+      () => {}, // awaited in order below; an early failure must not count as unhandled meanwhile
+    );
     inflight.push(member);
     while (inflight.length >= parallel) controller.enqueue(await inflight.shift()!);
     dispatched = true;
@@ -83,7 +89,7 @@ function parallelGzip(level: number, blockBytes = GZIP_BLOCK_BYTES, parallel = G
     async transform(chunk, controller) {
       let o = 0;
       while (o < chunk.length) {
-        block ??= new Uint8Array(blockBytes);
+        block ??= spare.pop() ?? new Uint8Array(blockBytes);
         const n = Math.min(blockBytes - filled, chunk.length - o);
         block.set(chunk.subarray(o, o + n), filled);
         filled += n;
