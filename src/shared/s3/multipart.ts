@@ -57,10 +57,11 @@ function cancelled(key: string, signal: AbortSignal): PgsealError {
 }
 
 /**
- * Memory is bounded by partSize × (concurrency + 2): the client's copy of each of `concurrency`
- * parts uploading, one buffer filling and one full and waiting for a slot. A part's buffer is
- * filled again as soon as the client has taken its copy (before its first await), instead of
- * being left to the garbage collector (which lets tens of MiB of dead buffers pile up).
+ * Memory is bounded by partSize × (concurrency + 1): `concurrency` parts uploading plus one
+ * filling (or full and waiting for a slot; the next buffer is allocated only once it has one).
+ * A part's buffer is reused once its upload succeeded, instead of being left to the garbage
+ * collector (which lets tens of MiB of dead buffers pile up). fetch copies each in-flight body
+ * once more, which we cannot avoid here.
  *
  * An object smaller than one part is a single PUT: same integrity (Content-MD5), two requests
  * fewer, and nothing left to abort if it fails. Empty input is an empty PUT.
@@ -80,7 +81,7 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new PgsealError("USAGE", `upload concurrency must be a positive integer, not ${concurrency}`);
 
   let buffer: Uint8Array | undefined;
-  /** Part buffers the client has copied: filled again, so a long upload allocates at most two of them. */
+  /** Part buffers whose upload finished: reused, so a long upload allocates at most concurrency + 1 of them. */
   const spare: Uint8Array[] = [];
   let filled = 0;
   let nextPart = 1;
@@ -140,21 +141,19 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
     // Checked again with no await before the part is tracked: fail() waits for every tracked part.
     mustContinue();
     const partNumber = nextPart++;
-    const size = bytes.length;
     const tracked: Promise<void> = client
       .uploadPart(key, id, partNumber, bytes)
       .then(
         (etag) => {
           parts.push({ partNumber, etag });
-          uploaded += size;
+          uploaded += bytes.length;
+          if (!last) spare.push(bytes);
           opts.onProgress?.({ bytesUploaded: uploaded, partsDone: parts.length });
         },
         (e) => void fail(e),
       )
       .finally(() => inflight.delete(tracked));
     inflight.add(tracked);
-    // The client has its own copy once uploadPart returned (S3Client#send): the buffer is free now.
-    if (!last) spare.push(bytes);
   };
 
   const writable = new WritableStream<Uint8Array>({

@@ -175,19 +175,12 @@ export class S3Client {
     return { op: call.op, where: this.where(call.key), endpoint: redactUrl(this.target.endpoint), bucket: this.target.bucket, region: this.target.region, secrets: [this.target.secretAccessKey] };
   }
 
-  /**
-   * Reads `call.body` only before its first await (its MD5, and one copy as a Blob that every
-   * attempt sends without copying again): a caller may fill the buffer again as soon as the call
-   * has returned its promise, and the multipart upload does (one part buffer fewer per part in flight).
-   */
   async #send(call: Call): Promise<{ res: Response; xml: string }> {
-    const md5 = call.body === undefined ? undefined : this.#hashing.md5(call.body);
-    const body = call.body === undefined ? undefined : new Blob([call.body as Uint8Array<ArrayBuffer>]);
     const retries = call.retries ?? this.#opts.retries;
     const signal = call.ignoreSignal ? undefined : this.#opts.signal;
     const url = this.#url(call.key, call.query);
     const headers: Record<string, string> = { ...call.headers, "x-amz-content-sha256": UNSIGNED_PAYLOAD };
-    if (md5 !== undefined) headers["content-md5"] = toBase64(await md5);
+    if (call.body !== undefined) headers["content-md5"] = toBase64(await this.#hashing.md5(call.body));
     let last: PgsealError | undefined;
     for (let attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0) {
@@ -199,7 +192,7 @@ export class S3Client {
       let xml = "";
       try {
         // Signed afresh per attempt: the signature carries a timestamp.
-        const req = await this.#aws.sign(url, { method: call.method, headers, body });
+        const req = await this.#aws.sign(url, { method: call.method, headers, body: call.body as BodyInit | undefined });
         res = await (this.#opts.fetch ?? fetch)(req, signal ? { signal } : undefined);
         if (call.xml && res.ok) xml = await res.text();
       } catch (e) {
