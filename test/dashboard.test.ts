@@ -103,6 +103,7 @@ describe("the dashboard in a browser", () => {
           .textContent()
           .catch(() => "")) ?? "",
       );
+      // The page may be reloading between two polls: such a read is skipped, the next one counts.
       const both = await page.evaluate(() => [document.querySelector("h1 .badge")?.textContent ?? "", document.getElementById("state")?.textContent ?? ""] as [string, string]).catch(() => null);
       if (both) badges.push(both);
       if (both?.[0] === "sealed") break;

@@ -83,6 +83,7 @@ async function drillTools(needServer: boolean, pgDumpVersion: string): Promise<A
     return await findPgTools({ needServer, minMajor });
   } catch (e) {
     if (!(e instanceof PgsealError && e.code === "PG_TOOLS_MISSING")) throw e;
+    // Only to name the older version in the message: with no tools at all, the original error stands.
     const older = await findPgTools({ needServer }).catch(() => null);
     if (!older) throw e;
     throw new PgsealError(

@@ -197,6 +197,7 @@ export async function findRestoreTools(pgDumpVersion: string, opts: Omit<FindPgT
     return await findPgTools({ ...opts, minMajor: need });
   } catch (e) {
     if (!(e instanceof PgsealError) || e.code !== "PG_TOOLS_MISSING") throw e;
+    // Only to name the installed version in the message: with no tools at all, the original error stands.
     const newest = await findPgTools({ ...opts, minMajor: 0 }).catch(() => undefined);
     if (!newest) throw e;
     throw restoreTooOld(newest, pgDumpVersion, need, opts.needServer ?? false);

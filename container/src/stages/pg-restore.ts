@@ -199,6 +199,7 @@ export function pgRestoreSink(tools: PgTools, conn: PgConnection, opts: RestoreO
     },
     async abort(reason) {
       await stop(reason);
+      // A start that failed was reported through `done` already (begin); there is no child to close then.
       const r = await running?.catch(() => undefined);
       // stdin is closed only once the children are gone: closing it first would hand pg_restore an
       // end of input, and an archive whose last bytes already arrived would then be committed.
@@ -208,6 +209,7 @@ export function pgRestoreSink(tools: PgTools, conn: PgConnection, opts: RestoreO
   const stop = async (reason: unknown): Promise<void> => {
     aborted ??= reason ?? new PgsealError("CANCELLED", "the restore was stopped");
     if (!running) return settle.reject(aborted);
+    // A start that failed was reported through `done` already (begin): nothing is running to stop.
     const r = await running.catch(() => undefined);
     if (!r) return;
     // A broken pipe means a child is already on its way out: its own exit status beats EPIPE.
