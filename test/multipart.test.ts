@@ -6,6 +6,7 @@ import { equalBytes } from "../src/shared/bytes.ts";
 import { choosePartSize, createUploadSink, DEFAULT_PART_BYTES, MAX_PART_BYTES, type UploadProgress } from "../src/shared/s3/multipart.ts";
 import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { startDiscardS3, type DiscardOptions } from "./harness/discard-s3.ts";
+import { startRecordingProxy } from "./harness/recording-proxy.ts";
 import { useS3 } from "./harness/use-s3.ts";
 
 const MiB = 1024 * 1024;
@@ -184,6 +185,54 @@ describe("multipart upload sink", () => {
     await chunked(body).pipeTo(sink.writable);
     expect((await sink.result).etag).toMatch(/-1"$/);
     expect(equalBytes(await bytesOf((await client.get("one/object")).body), body)).toBe(true);
+  });
+
+  it("sends parts uncopied as streams with an exact Content-Length (never chunked), resending a whole part after a failed attempt", async () => {
+    const proxy = await startRecordingProxy(target.endpoint);
+    try {
+      let failedOnce = false;
+      const sentBuffers = new Set<ArrayBufferLike>();
+      // One attempt of part 2 dies after its body started: the retry must send the part again from its first byte.
+      const flaky: typeof fetch = async (input, init) => {
+        const req = input as Request;
+        if (req.url.includes("partNumber=1")) {
+          // What fetch would send for part 1: views of the written chunks themselves, not a copy.
+          const pieces: Uint8Array[] = [];
+          for await (const piece of req.body!) pieces.push(piece), sentBuffers.add(piece.buffer);
+          return fetch(new Request(req, { body: new Blob(pieces as Uint8Array<ArrayBuffer>[]) }), init);
+        }
+        if (!failedOnce && req.url.includes("partNumber=2")) {
+          failedOnce = true;
+          await req.body?.getReader().read();
+          throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
+        }
+        return fetch(req, init);
+      };
+      const streaming = new S3Client({ ...target, endpoint: proxy.url }, nodeHashing, { streamBodies: true, fetch: flaky, baseDelayMs: 5 });
+      const body = new Uint8Array(randomBytes(13 * MiB + 777));
+      const sink = createUploadSink(streaming, "stream/object", { partSize: PART, concurrency: 2 });
+      await chunked(body, 3).pipeTo(sink.writable);
+      expect(await sink.result).toMatchObject({ bytes: body.length, parts: 3 });
+      expect(failedOnce).toBe(true);
+      expect([...sentBuffers]).toEqual([body.buffer]);
+      const parts = proxy.requests.filter((r) => r.method === "PUT" && r.url.includes("partNumber="));
+      expect(parts.map((r) => [new URL(r.url, proxy.url).searchParams.get("partNumber"), r.headers["content-length"], r.headers["transfer-encoding"]])).toEqual([
+        ["1", String(PART), undefined],
+        ["2", String(PART), undefined],
+        ["3", String(3 * MiB + 777), undefined],
+      ]);
+      expect(equalBytes(await bytesOf((await client.get("stream/object")).body), body)).toBe(true);
+
+      // A small object is one streamed PUT, with the same framing.
+      const small = new Uint8Array(randomBytes(70_000));
+      const one = createUploadSink(streaming, "stream/small", { partSize: PART });
+      await chunked(small, 5).pipeTo(one.writable);
+      expect((await one.result).etag).toBe(`"${createHash("md5").update(small).digest("hex")}"`);
+      const put = proxy.requests.find((r) => r.method === "PUT" && r.url.endsWith("/stream/small"));
+      expect([put?.headers["content-length"], put?.headers["transfer-encoding"]]).toEqual(["70000", undefined]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("refuses part sizes S3 would reject", () => {

@@ -36,7 +36,7 @@ export async function probeTargets(
   const unreachable: CopyOutcome[] = [];
   const targets: Target[] = [];
   for (const d of destinations) {
-    const t = { ...d, client: new S3Client(d.s3, nodeHashing, { signal }) };
+    const t = { ...d, client: new S3Client(d.s3, nodeHashing, { signal, streamBodies: true }) };
     let exists: boolean;
     try {
       const [manifest, artifact] = await Promise.all([t.client.head(keys.manifest), t.client.head(keys.artifact)]);

@@ -10,5 +10,9 @@ export const nodeHashing: Hashing = {
       digest: () => new Uint8Array(h.digest()),
     };
   },
-  md5: (data) => new Uint8Array(createHash("md5").update(data).digest()),
+  md5: (data) => {
+    const h = createHash("md5");
+    for (const piece of data instanceof Uint8Array ? [data] : data) h.update(piece);
+    return new Uint8Array(h.digest());
+  },
 };

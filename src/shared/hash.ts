@@ -8,6 +8,6 @@ export interface IncrementalHash {
 
 export interface Hashing {
   sha256(): IncrementalHash;
-  /** One-shot MD5 for S3 Content-MD5 (not security-relevant; the store checks part integrity). */
-  md5(data: Uint8Array): Promise<Uint8Array> | Uint8Array;
+  /** MD5 for S3 Content-MD5 (not security-relevant; the store checks part integrity), of the pieces in order. */
+  md5(data: Uint8Array | readonly Uint8Array[]): Promise<Uint8Array> | Uint8Array;
 }

@@ -1,4 +1,5 @@
 // The Workers runtime's implementation of the injected hashing: DigestStream for sha256, subtle MD5.
+import { concatBytes } from "./bytes.ts";
 import type { Hashing } from "./hash.ts";
 
 interface DigestStreamLike extends WritableStream<Uint8Array> {
@@ -19,5 +20,5 @@ export const workersHashing: Hashing = {
     };
   },
   // Workers' WebCrypto accepts MD5 (non-standard); Content-MD5 needs it.
-  md5: async (data) => new Uint8Array(await crypto.subtle.digest("MD5", data as Uint8Array<ArrayBuffer>)),
+  md5: async (data) => new Uint8Array(await crypto.subtle.digest("MD5", (data instanceof Uint8Array ? data : concatBytes(data)) as Uint8Array<ArrayBuffer>)),
 };

@@ -57,11 +57,12 @@ function cancelled(key: string, signal: AbortSignal): PgsealError {
 }
 
 /**
- * Memory is bounded by partSize × (concurrency + 1): `concurrency` parts uploading plus one
- * filling (or full and waiting for a slot; the next buffer is allocated only once it has one).
- * A part's buffer is reused once its upload succeeded, instead of being left to the garbage
- * collector (which lets tens of MiB of dead buffers pile up). fetch copies each in-flight body
- * once more, which we cannot avoid here.
+ * A part is the list of chunks written to the sink (split at part boundaries), not a copy: the
+ * sink keeps every chunk it is given until that chunk's part is uploaded, so a writer must not
+ * change a chunk after writing it (the encrypt stage writes fresh buffers). Memory is bounded by
+ * partSize × (concurrency + 1): `concurrency` parts uploading plus one filling (or full and
+ * waiting for a slot). With the client's `streamBodies` nothing else is held; without it, fetch
+ * copies each part in flight once.
  *
  * An object smaller than one part is a single PUT: same integrity (Content-MD5), two requests
  * fewer, and nothing left to abort if it fails. Empty input is an empty PUT.
@@ -80,9 +81,8 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
   }
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new PgsealError("USAGE", `upload concurrency must be a positive integer, not ${concurrency}`);
 
-  let buffer: Uint8Array | undefined;
-  /** Part buffers whose upload finished: reused, so a long upload allocates at most concurrency + 1 of them. */
-  const spare: Uint8Array[] = [];
+  /** The part being filled: views of the written chunks, in order. */
+  let pieces: Uint8Array[] = [];
   let filled = 0;
   let nextPart = 1;
   let total = 0;
@@ -124,9 +124,9 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
     if (signal?.aborted) throw cancelled(key, signal);
   };
 
-  const dispatch = async (bytes: Uint8Array, last: boolean) => {
-    if (!last && bytes.length !== partSize) {
-      throw new PgsealError("S3_PART_SIZE", `part ${nextPart} of ${key} is ${bytes.length} bytes; every part but the last must be ${partSize}`);
+  const dispatch = async (part: Uint8Array[], bytes: number, last: boolean) => {
+    if (!last && bytes !== partSize) {
+      throw new PgsealError("S3_PART_SIZE", `part ${nextPart} of ${key} is ${bytes} bytes; every part but the last must be ${partSize}`);
     }
     if (nextPart > maxParts) {
       throw new PgsealError(
@@ -142,12 +142,11 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
     mustContinue();
     const partNumber = nextPart++;
     const tracked: Promise<void> = client
-      .uploadPart(key, id, partNumber, bytes)
+      .uploadPart(key, id, partNumber, part)
       .then(
         (etag) => {
           parts.push({ partNumber, etag });
-          uploaded += bytes.length;
-          if (!last) spare.push(bytes);
+          uploaded += bytes;
           opts.onProgress?.({ bytesUploaded: uploaded, partsDone: parts.length });
         },
         (e) => void fail(e),
@@ -167,18 +166,17 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
         mustContinue();
         let o = 0;
         while (o < chunk.length) {
-          buffer ??= spare.pop() ?? new Uint8Array(partSize);
           const n = Math.min(partSize - filled, chunk.length - o);
-          buffer.set(chunk.subarray(o, o + n), filled);
+          pieces.push(n === chunk.length ? chunk : chunk.subarray(o, o + n));
           filled += n;
           o += n;
           total += n;
           if (filled === partSize) {
-            const full = buffer;
-            buffer = undefined;
+            const full = pieces;
+            pieces = [];
             filled = 0;
             // Resolves only once the part has a slot: this is the backpressure upstream feels.
-            await dispatch(full, false);
+            await dispatch(full, partSize, false);
           }
         }
       } catch (e) {
@@ -190,12 +188,12 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
       try {
         mustContinue();
         if (!uploadId) {
-          const { etag } = await client.put(key, buffer ? buffer.subarray(0, filled) : new Uint8Array(0), { contentType: opts.contentType, objectLock: opts.objectLock });
+          const { etag } = await client.put(key, pieces, { contentType: opts.contentType, objectLock: opts.objectLock });
           opts.onProgress?.({ bytesUploaded: total, partsDone: 1 });
           settle.resolve({ bytes: total, parts: 1, etag, partSize });
         } else {
-          if (filled > 0) await dispatch(buffer!.subarray(0, filled), true);
-          buffer = undefined;
+          if (filled > 0) await dispatch(pieces, filled, true);
+          pieces = [];
           while (inflight.size > 0) await Promise.allSettled([...inflight]);
           mustContinue();
           parts.sort((a, b) => a.partNumber - b.partNumber);

@@ -1,6 +1,6 @@
 // The S3 client pgseal needs, on aws4fetch: objects, ranged streaming GET, listing, multipart.
 import { AwsClient } from "aws4fetch";
-import { toBase64 } from "../bytes.ts";
+import { concatBytes, toBase64 } from "../bytes.ts";
 import { PgsealError } from "../errors.ts";
 import type { Hashing } from "../hash.ts";
 import { redactUrl } from "../redact.ts";
@@ -23,6 +23,14 @@ export interface S3ClientOptions {
   fetch?: typeof fetch;
   /** Cancels every call, except AbortMultipartUpload: cleanup must still run after a cancel. */
   signal?: AbortSignal;
+  /**
+   * Send bodies as a stream of the caller's bytes with an explicit Content-Length. Node's fetch
+   * (undici) copies a Uint8Array body into the Request, so every multipart part in flight would
+   * cost its size twice; a stream with a Content-Length is sent from the caller's pieces as they
+   * are. Off by default: workerd drops Content-Length on a stream body and sends it chunked,
+   * which S3 refuses. The caller must not change the bytes until the call has returned.
+   */
+  streamBodies?: boolean;
 }
 
 export interface ObjectInfo {
@@ -48,13 +56,15 @@ export const DEFAULT_LIST_PAGE_SIZE = 1000;
 const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
 
 type Query = Record<string, string>;
+/** A request body: one buffer, or pieces sent in order as one body (a multipart part as the pipeline handed it over). */
+export type Body = Uint8Array | readonly Uint8Array[];
 interface Call {
   op: string;
   method: string;
   key?: string;
   query?: Query;
   headers?: Record<string, string>;
-  body?: Uint8Array;
+  body?: Body;
   retries?: number;
   /** Statuses the caller handles itself (e.g. 404 on HEAD). */
   accept?: number[];
@@ -81,6 +91,17 @@ function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<vo
     };
     const timer = setTimeout(done, ms);
     signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** A fresh stream per attempt (a body stream can be sent only once), over the caller's pieces, uncopied. */
+function piecesStream(pieces: readonly Uint8Array[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (i < pieces.length) c.enqueue(pieces[i++]);
+      if (i >= pieces.length) c.close();
+    },
   });
 }
 
@@ -119,7 +140,7 @@ export class S3Client {
   #aws: AwsClient;
   #hashing: Hashing;
   #endpoint: URL;
-  #opts: Required<Omit<S3ClientOptions, "signal" | "fetch">> & Pick<S3ClientOptions, "signal" | "fetch">;
+  #opts: Required<Omit<S3ClientOptions, "signal" | "fetch" | "streamBodies">> & Pick<S3ClientOptions, "signal" | "fetch" | "streamBodies">;
 
   constructor(target: S3Target, hashing: Hashing, opts: S3ClientOptions = {}) {
     this.target = target;
@@ -137,6 +158,7 @@ export class S3Client {
       maxDelayMs: opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
       fetch: opts.fetch,
       signal: opts.signal,
+      streamBodies: opts.streamBodies,
     };
   }
 
@@ -181,6 +203,11 @@ export class S3Client {
     const url = this.#url(call.key, call.query);
     const headers: Record<string, string> = { ...call.headers, "x-amz-content-sha256": UNSIGNED_PAYLOAD };
     if (call.body !== undefined) headers["content-md5"] = toBase64(await this.#hashing.md5(call.body));
+    const pieces = call.body === undefined ? undefined : call.body instanceof Uint8Array ? [call.body] : call.body;
+    const length = pieces?.reduce((n, p) => n + p.length, 0) ?? 0;
+    const stream = pieces !== undefined && length > 0 && this.#opts.streamBodies === true;
+    if (stream) headers["content-length"] = String(length);
+    const whole = pieces === undefined || stream ? undefined : pieces.length === 1 ? pieces[0] : concatBytes(pieces);
     let last: PgsealError | undefined;
     for (let attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0) {
@@ -192,7 +219,8 @@ export class S3Client {
       let xml = "";
       try {
         // Signed afresh per attempt: the signature carries a timestamp.
-        const req = await this.#aws.sign(url, { method: call.method, headers, body: call.body as BodyInit | undefined });
+        const body = stream ? piecesStream(pieces!) : (whole as BodyInit | undefined);
+        const req = await this.#aws.sign(url, { method: call.method, headers, body, ...(stream ? { duplex: "half" } : {}) } as RequestInit);
         res = await (this.#opts.fetch ?? fetch)(req, signal ? { signal } : undefined);
         if (call.xml && res.ok) xml = await res.text();
       } catch (e) {
@@ -238,7 +266,7 @@ export class S3Client {
   }
 
   /** Content-MD5 always; `ifNoneMatch` refuses to overwrite (S3_PRECONDITION_FAILED if the key exists). */
-  async put(key: string, body: Uint8Array | string, opts: { contentType?: string; ifNoneMatch?: boolean; objectLock?: ObjectLock } = {}): Promise<{ etag: string }> {
+  async put(key: string, body: Body | string, opts: { contentType?: string; ifNoneMatch?: boolean; objectLock?: ObjectLock } = {}): Promise<{ etag: string }> {
     const headers: Record<string, string> = { ...lockHeaders(opts.objectLock) };
     if (opts.contentType) headers["content-type"] = opts.contentType;
     if (opts.ifNoneMatch) headers["if-none-match"] = "*";
@@ -306,8 +334,8 @@ export class S3Client {
   }
 
   /** Content-MD5 on every part; returns the part's ETag (quotes included, as Complete wants it). */
-  async uploadPart(key: string, uploadId: string, partNumber: number, bytes: Uint8Array): Promise<string> {
-    const { res } = await this.#send({ op: `UploadPart ${partNumber}`, method: "PUT", key, query: { partNumber: String(partNumber), uploadId }, body: bytes });
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Body): Promise<string> {
+    const { res } = await this.#send({ op: `UploadPart ${partNumber}`, method: "PUT", key, query: { partNumber: String(partNumber), uploadId }, body });
     await res.body?.cancel();
     const etag = res.headers.get("etag");
     if (!etag) throw new PgsealError("S3_BAD_REQUEST", `S3 UploadPart ${partNumber} on ${this.where(key)} returned no ETag`);
