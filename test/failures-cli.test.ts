@@ -1,7 +1,10 @@
 // Failure paths of the CLI against real servers: each fails with its code, names the cause, leaks nothing, loses nothing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHashing } from "../container/src/node-hash.ts";
-import { generateKey } from "../src/shared/format/keyring.ts";
+import { runRestore } from "../container/src/restore.ts";
+import { parseKey } from "../src/shared/catalog/artifact-keys.ts";
+import { parseManifest } from "../src/shared/catalog/manifest.ts";
+import { generateKey, parseKeyring } from "../src/shared/format/keyring.ts";
 import { S3Client, type S3Target } from "../src/shared/s3/s3.ts";
 import { pgseal, pgsealEnv } from "./harness/cli.ts";
 import { freshBucket } from "./harness/use-s3.ts";
@@ -133,6 +136,40 @@ describe("restore failures", () => {
     const clean = await pgseal(["restore", b.stdout.trim(), "--target", targetUrl, "--prefix", "nonempty", "--clean"], env);
     expect(clean.code, clean.stderr).toBe(0);
     expect(await pg.psql("select count(*) from blob", "nonempty_target")).toBe("60000");
+  });
+
+  it("cancels the artifact it opened while checking a target that turns out not to be empty, having read none of it", async () => {
+    const b = await pgseal(["backup", "--name", "overlap", "--prefix", "overlap"], { ...env, PGSEAL_DATABASE_URL: sourceUrl });
+    expect(b.code, b.stderr).toBe(0);
+    const manifestKey = `${parseKey(b.stdout.trim())!.stem}.manifest.json`;
+    const manifest = parseManifest(await new Response((await client.get(manifestKey)).body).text(), manifestKey);
+    const targetUrl = await pg.createDatabase("overlap_target");
+    await pg.psql("create table keep_me(x int)", "overlap_target");
+    const opened: { key: string; cancelled: boolean; bytesRead: number }[] = [];
+    const watching = {
+      get: async (key: string, opts?: Parameters<S3Client["get"]>[1]) => {
+        const r = await client.get(key, opts);
+        const seen = { key, cancelled: false, bytesRead: 0 };
+        opened.push(seen);
+        const reader = r.body.getReader();
+        const body = new ReadableStream<Uint8Array>(
+          {
+            async pull(c) {
+              const { done, value } = await reader.read();
+              if (done) return c.close();
+              seen.bytesRead += value.length;
+              c.enqueue(value);
+            },
+            cancel: (reason) => ((seen.cancelled = true), reader.cancel(reason)),
+          },
+          { highWaterMark: 0 },
+        );
+        return { ...r, body };
+      },
+    };
+    const err = await runRestore({ client: watching, manifest, keyring: parseKeyring(env.PGSEAL_KEYRING), targetUrl }).catch((e) => e);
+    expect(err).toMatchObject({ code: "RESTORE_TARGET_NOT_EMPTY" });
+    expect(opened).toEqual([{ key: manifest.artifact.key, cancelled: true, bytesRead: 0 }]);
   });
 
   it("names the missing key id when the keyring cannot decrypt the backup", async () => {

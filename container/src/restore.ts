@@ -117,18 +117,31 @@ export async function runRestore(args: {
   const target = parsePgUrl(args.targetUrl, "target database URL");
   for (const n of target.notices) args.onNotice?.(n);
   assertKeyAvailable(args.manifest, args.keyring);
-  // pg_restore must read the archive's format; the target server may be older (stages/pg-restore.ts).
-  const tools = await findRestoreTools(args.manifest.dump.pgDumpVersion);
-  if (!args.options?.clean) {
-    const objects = await countUserObjects(tools, target);
-    if (objects > 0) {
-      throw new PgsealError(
-        "RESTORE_TARGET_NOT_EMPTY",
-        `target ${target.redacted} already holds ${objects} tables, views, sequences or large objects: restore into an empty database, or pass --clean to drop and replace matching objects`,
-      );
+  const checking = (async () => {
+    // pg_restore must read the archive's format; the target server may be older (stages/pg-restore.ts).
+    const tools = await findRestoreTools(args.manifest.dump.pgDumpVersion);
+    if (!args.options?.clean) {
+      const objects = await countUserObjects(tools, target);
+      if (objects > 0) {
+        throw new PgsealError(
+          "RESTORE_TARGET_NOT_EMPTY",
+          `target ${target.redacted} already holds ${objects} tables, views, sequences or large objects: restore into an empty database, or pass --clean to drop and replace matching objects`,
+        );
+      }
     }
+    return tools;
+  })();
+  // The target's checks (process starts) and the artifact's GET (a round trip to the bucket) need
+  // nothing of each other, so they overlap. The body waits unread until pg_restore pulls it; a
+  // target that fails its checks wins, as when they ran in turn, and the opened body is cancelled.
+  const [checked, opened] = await Promise.allSettled([checking, openDump(args.client, args.manifest, args.keyring, args.onProgress)]);
+  if (checked.status === "rejected") {
+    if (opened.status === "fulfilled") await opened.value.source.readable.cancel().catch(() => undefined);
+    throw checked.reason;
   }
-  const chain = await openDump(args.client, args.manifest, args.keyring, args.onProgress);
+  if (opened.status === "rejected") throw opened.reason;
+  const tools = checked.value;
+  const chain = opened.value;
   const sink = pgRestoreSink(tools, target, args.options);
   await runPipeline({ ...chain, sink: { name: "pg_restore", writable: sink.writable, done: sink.done, stop: sink.stop } });
   const { warnings } = await sink.done;
