@@ -2,6 +2,7 @@
 // as Web Streams on WebCrypto, so the Worker, the streamer and the CLI share one implementation.
 import { equalBytes } from "../bytes.ts";
 import { PgsealError, type ErrorCode } from "../errors.ts";
+import { ByteRanges } from "./byte-ranges.ts";
 import type { Keyring, MasterKey } from "./keyring.ts";
 import { unwrapDataKey, WRAP_BLOCK_BYTES, wrapDataKey, type RecipientPrivateKey, type RecipientPublicKey } from "./recipient.ts";
 
@@ -247,65 +248,6 @@ export function createEncryptStream(keys: Keyring | RecipientPublicKey, opts: En
   });
 }
 
-/** Accumulates input chunks and hands out exact-length byte ranges (a view when one chunk holds them). */
-class ByteQueue {
-  #chunks: Uint8Array[] = [];
-  #first = 0;
-  #head = 0;
-  length = 0;
-
-  push(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
-    this.length += chunk.length;
-  }
-
-  peek(n: number): Uint8Array {
-    return this.#copy(n, false);
-  }
-
-  take(n: number): Uint8Array {
-    return this.#copy(n, true);
-  }
-
-  #copy(n: number, consume: boolean): Uint8Array {
-    const first = this.#chunks[this.#first];
-    let out: Uint8Array;
-    if (first && first.length - this.#head >= n) {
-      out = first.subarray(this.#head, this.#head + n);
-    } else {
-      out = new Uint8Array(n);
-      for (let o = 0, i = this.#first, head = this.#head; o < n; i++, head = 0) {
-        const c = this.#chunks[i];
-        const k = Math.min(n - o, c.length - head);
-        out.set(c.subarray(head, head + k), o);
-        o += k;
-      }
-    }
-    if (consume) this.#advance(n);
-    return out;
-  }
-
-  #advance(n: number): void {
-    this.length -= n;
-    while (n > 0) {
-      const rest = this.#chunks[this.#first].length - this.#head;
-      if (n < rest) {
-        this.#head += n;
-        return;
-      }
-      n -= rest;
-      this.#head = 0;
-      this.#first++;
-    }
-    // Compact now and then instead of shift() per chunk: 1-byte chunkings stay linear.
-    if (this.#first > 1024 || this.#first === this.#chunks.length) {
-      this.#chunks = this.#chunks.slice(this.#first);
-      this.#first = 0;
-    }
-  }
-}
-
 /** The key an artifact's segments derive from: a keyring entry (v1), or the data key unwrapped with a private key (v2). */
 async function masterFor(header: HeaderInfo, keys: DecryptKeys, headerBytes: Uint8Array): Promise<MasterKey> {
   if (header.version === FORMAT_VERSION_RECIPIENT) {
@@ -332,7 +274,7 @@ async function masterFor(header: HeaderInfo, keys: DecryptKeys, headerBytes: Uin
  */
 export function createDecryptStream(keysOrKeyring: Keyring | DecryptKeys): TransformStream<Uint8Array, Uint8Array> {
   const keys: DecryptKeys = "active" in keysOrKeyring ? { keyring: keysOrKeyring } : keysOrKeyring;
-  const queue = new ByteQueue();
+  const queue = new ByteRanges();
   let header: HeaderInfo | undefined;
   let headerBytes: Uint8Array<ArrayBuffer>;
   let aes: CryptoKey;
