@@ -294,6 +294,41 @@ describe("S3 client failures", () => {
     }
   });
 
+  it("has a streamed body of several pieces corrupted in transit rejected as S3_INTEGRITY too: its Content-MD5 covers the pieces in order", async () => {
+    const proxy = await frontProxy({ corruptBodies: true });
+    try {
+      const c = new S3Client({ ...target, endpoint: proxy.endpoint }, nodeHashing, { baseDelayMs: 5, streamBodies: true });
+      const pieces = [new Uint8Array(randomBytes(700)), new Uint8Array(randomBytes(300))];
+      await expect(c.put("corrupt/streamed", pieces)).rejects.toMatchObject({ code: "S3_INTEGRITY" });
+      expect(await client.head("corrupt/streamed")).toBeNull();
+      // Uncorrupted, the same pieces are stored as their concatenation.
+      await new S3Client(target, nodeHashing, { streamBodies: true }).put("corrupt/streamed", pieces);
+      expect(equalBytes(await bytesOf((await client.get("corrupt/streamed")).body), concatBytes(pieces))).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("reports a store that refuses a streamed part before reading its body, and hangs up, as S3_FORBIDDEN without retrying", async () => {
+    let requests = 0;
+    const server = http.createServer((req, res) => {
+      requests++;
+      res.writeHead(403, { "content-type": "application/xml", connection: "close" });
+      res.end('<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+      req.socket.destroySoon();
+    });
+    const store = await listen(server);
+    try {
+      const c = new S3Client({ ...target, endpoint: store.endpoint }, nodeHashing, { streamBodies: true, baseDelayMs: 5 });
+      const err = await c.uploadPart("denied/object", "upload-1", 1, [new Uint8Array(8 << 20), new Uint8Array(1 << 20)]).catch((e) => e);
+      expect(err).toMatchObject({ code: "S3_FORBIDDEN", retryable: false });
+      expect(err.message).toMatch(/UploadPart 1 .*AccessDenied/);
+      expect(requests).toBe(1);
+    } finally {
+      await store.stop();
+    }
+  });
+
   it("never sends an x-amz-checksum header, and sends Content-MD5 with every body", async () => {
     const proxy = await frontProxy();
     try {
