@@ -136,6 +136,7 @@ export async function runRestore(args: {
   // target that fails its checks wins, as when they ran in turn, and the opened body is cancelled.
   const [checked, opened] = await Promise.allSettled([checking, openDump(args.client, args.manifest, args.keyring, args.onProgress)]);
   if (checked.status === "rejected") {
+    // Unread: cancelling only releases the connection, and a failed cancel changes nothing the user must know; the target's error is the story.
     if (opened.status === "fulfilled") await opened.value.source.readable.cancel().catch(() => undefined);
     throw checked.reason;
   }
