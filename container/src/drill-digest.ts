@@ -169,11 +169,9 @@ export async function hashTablesInSessions(tools: PgTools, conn: PgConnection, e
         throw e;
       }
     });
-    const settled = await Promise.allSettled(sessions);
-    // The first failure is the cause; the others were stopped because of it.
+    await Promise.allSettled(sessions);
+    // Every failure aborts stopAll, with the first as the reason: the cause; the others were stopped because of it.
     if (stopAll.signal.aborted) throw stopAll.signal.reason;
-    const failed = settled.find((s) => s.status === "rejected");
-    if (failed) throw failed.reason;
     return results;
   } finally {
     signal?.removeEventListener("abort", onOuter);

@@ -11,7 +11,7 @@ import { createScratchDatabase, freeDiskBytes, startDrillCluster, type DrillTarg
 import { drillOutcome } from "./drill-outcome.ts";
 export { DRILL_RESTORE_FLAGS, judgeRestoreErrors } from "./drill-outcome.ts";
 import { findPgTools } from "./pg-tools.ts";
-import { openDump, type Chain, type ReadProgress } from "./restore.ts";
+import { openDump, whileDumpOpens, type Chain, type ReadProgress } from "./restore.ts";
 import { runPipeline } from "../../src/shared/pipeline/pipeline.ts";
 import type { DumpInventory } from "./stages/dump-inventory.ts";
 import { pgRestoreSink } from "./stages/pg-restore.ts";
@@ -95,10 +95,8 @@ async function drillTools(needServer: boolean, pgDumpVersion: string): Promise<A
 
 /**
  * Starts the target (initdb and start: about a second) while the artifact is opened (key check,
- * GET): neither needs the other, and nothing is read from the body until the restore pulls it.
- * Both have settled when this returns or throws, so a failure of one never strands the other: a
- * started target is handed to `started` (the caller disposes it), an opened body is cancelled.
- * A target that could not start wins over an artifact that could not be opened, as when they ran in turn.
+ * GET), through whileDumpOpens: a started target is handed to `started` (the caller disposes it),
+ * and a target that could not start wins over an artifact that could not be opened.
  */
 async function targetAndDump(
   spec: DrillSpec,
@@ -106,19 +104,18 @@ async function targetAndDump(
   progress: DrillProgress,
   started: (t: DrillTarget) => void,
 ): Promise<{ chain: Chain; conn: PgConnection }> {
-  const starting = (spec.scratchUrl ? createScratchDatabase(tools, spec.scratchUrl) : startDrillCluster(tools, spec.onNotice)).then((t) => (started(t), t));
+  const starting = (spec.scratchUrl ? createScratchDatabase(tools, spec.scratchUrl) : startDrillCluster(tools, spec.onNotice)).then(
+    (t) => (started(t), t),
+    (e: unknown) => {
+      throw targetUnavailable(e, spec.scratchUrl ? "the drill scratch server" : "the local drill cluster");
+    },
+  );
   const opening = openDump(spec.client, spec.manifest, spec.keyring, (p: ReadProgress) => {
     progress.bytesRead = p.bytesRead;
     spec.onProgress?.(progress);
   });
-  const [target, dump] = await Promise.allSettled([starting, opening]);
-  if (target.status === "rejected") {
-    // The body was never read: cancelling it only releases the connection.
-    if (dump.status === "fulfilled") await dump.value.source.readable.cancel().catch(() => undefined);
-    throw targetUnavailable(target.reason, spec.scratchUrl ? "the drill scratch server" : "the local drill cluster");
-  }
-  if (dump.status === "rejected") throw dump.reason;
-  return { chain: dump.value, conn: target.value.conn };
+  const { checked: target, chain } = await whileDumpOpens(starting, opening);
+  return { chain, conn: target.conn };
 }
 
 export async function runDrill(spec: DrillSpec): Promise<DrillRecord> {

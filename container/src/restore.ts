@@ -104,6 +104,22 @@ export async function openDump(client: Pick<S3Client, "get">, manifest: Manifest
   return chain;
 }
 
+/**
+ * Runs `check` (a target's checks or start) while `opening` opens the dump: neither needs the other,
+ * and the body waits unread until a consumer pulls it. Both have settled when this returns or
+ * throws. `check`'s failure wins, as when they ran in turn, and the opened body is then cancelled.
+ */
+export async function whileDumpOpens<T>(check: Promise<T>, opening: Promise<Chain>): Promise<{ checked: T; chain: Chain }> {
+  const [checked, opened] = await Promise.allSettled([check, opening]);
+  if (checked.status === "rejected") {
+    // Unread: cancelling only releases the connection, and a failed cancel changes nothing the user must know; the check's error is the story.
+    if (opened.status === "fulfilled") await opened.value.source.readable.cancel().catch(() => undefined);
+    throw checked.reason;
+  }
+  if (opened.status === "rejected") throw opened.reason;
+  return { checked: checked.value, chain: opened.value };
+}
+
 export async function runRestore(args: {
   client: Pick<S3Client, "get">;
   manifest: Manifest;
@@ -131,18 +147,8 @@ export async function runRestore(args: {
     }
     return tools;
   })();
-  // The target's checks (process starts) and the artifact's GET (a round trip to the bucket) need
-  // nothing of each other, so they overlap. The body waits unread until pg_restore pulls it; a
-  // target that fails its checks wins, as when they ran in turn, and the opened body is cancelled.
-  const [checked, opened] = await Promise.allSettled([checking, openDump(args.client, args.manifest, args.keyring, args.onProgress)]);
-  if (checked.status === "rejected") {
-    // Unread: cancelling only releases the connection, and a failed cancel changes nothing the user must know; the target's error is the story.
-    if (opened.status === "fulfilled") await opened.value.source.readable.cancel().catch(() => undefined);
-    throw checked.reason;
-  }
-  if (opened.status === "rejected") throw opened.reason;
-  const tools = checked.value;
-  const chain = opened.value;
+  // The target's checks are process starts, the artifact's GET a round trip to the bucket: they overlap.
+  const { checked: tools, chain } = await whileDumpOpens(checking, openDump(args.client, args.manifest, args.keyring, args.onProgress));
   const sink = pgRestoreSink(tools, target, args.options);
   await runPipeline({ ...chain, sink: { name: "pg_restore", writable: sink.writable, done: sink.done, stop: sink.stop } });
   const { warnings } = await sink.done;
