@@ -97,17 +97,23 @@ describe("a content-exact drill of the seed database", () => {
     expect(describeProof(stored.drill!.content)).toMatch(/^content-exact: \d+ tables, [\d.]+ [KMGT]?i?B hashed$/);
   });
 
-  it("seals content-exact a backup whose source buffers were reused, each poisoned the moment it was handed back", async () => {
+  it("seals content-exact a backup whose source buffers and sealed records were reused, each poisoned the moment it was handed back", async () => {
     // ~40 MB of varied rows: some 80 chunks of 512 KiB, far more than the pipeline holds at once, so buffers go round.
     await pg.createDatabase("pooled");
     await pg.psql("create table t as select g as id, md5(g::text) || repeat(md5((g * 7)::text), 3) as v from generate_series(1, 300000) g;", "pooled");
     let pool: ChunkPool | undefined;
+    let records: ChunkPool | undefined;
     const b = await runBackup(
-      { db: "pooled", databaseUrl: pg.urlFor("pooled"), s3: target, prefix: "c", keyring, compression: "zstd" },
-      { poisonReleasedChunks: true, onChunkPool: (p) => (pool = p) },
+      // 4 KiB records and 5 MiB parts, one uploading at a time: thousands of records, most of them after the first part.
+      { db: "pooled", databaseUrl: pg.urlFor("pooled"), s3: target, prefix: "c", keyring, compression: "zstd", segmentSize: 4096, partSize: 5 * 1024 * 1024, concurrency: 1 },
+      { poisonReleasedChunks: true, onChunkPool: (p) => (pool = p), onRecordPool: (p) => (records = p) },
     );
     // Only a handful of buffers are ever in flight (stream high-water marks; 7 when measured), so most of the ~80 chunks reused one.
     expect(pool!.reused).toBeGreaterThan(pool!.made * 2);
+    // Records come back once their part is uploaded: the part uploading and the one filling hold at most
+    // 2 × 1,280 of them (1,436-1,478 made when measured), and the ~12 MB artifact needs ~2,900.
+    expect(records!.made).toBeLessThanOrEqual(2 * Math.ceil((5 * 1024 * 1024) / (4096 + 20)) + 8);
+    expect(records!.reused).toBeGreaterThan(1000);
     const { drill: d } = await drill(undefined, b);
     expect(d.reason).toBeUndefined();
     expect(d.verdict).toBe("pass");

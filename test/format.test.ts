@@ -9,6 +9,7 @@ import { concatBytes, equalBytes, fromHex, toHex } from "../src/shared/bytes.ts"
 import { PgsealError } from "../src/shared/errors.ts";
 import * as F from "../src/shared/format/format.ts";
 import { generateKey, parseKeyring, type Keyring } from "../src/shared/format/keyring.ts";
+import { ChunkPool } from "../src/shared/pipeline/chunk-pool.ts";
 import { VECTOR_KEYRING, VECTOR_NONCE_PREFIX, VECTOR_SALT, VECTOR_SEGMENT_BYTES } from "./vectors/vector-inputs.ts";
 
 const { createDecryptStream, createEncryptStream, encryptedSize, readHeader } = F;
@@ -81,6 +82,11 @@ describe("format v1 round trip", () => {
       if (size < 1000) expect(equalBytes(await decrypt(ct, ring, () => 1), pt)).toBe(true);
     });
   }
+
+  it("refuses a record pool whose buffers do not fit the segment size", () => {
+    const pool = new ChunkPool({ chunkBytes: F.sealedRecordBytes(1024) - 1, holders: 1 });
+    expect(() => createEncryptStream(parseKeyring(generateKey("p").entry), { segmentSize: 1024, records: pool })).toThrow(expect.objectContaining({ code: "CONFIG_INVALID" }));
+  });
 
   it("round-trips with the largest allowed segment size and rejects sizes outside 64 B..16 MiB", async () => {
     const pt = new Uint8Array(randomBytes(F.MAX_SEGMENT_BYTES + 1));
@@ -166,6 +172,18 @@ describe("golden vectors (test/vectors/format-v1.json)", () => {
       const enc = createEncryptStream(vectorKeyring, { segmentSize: VECTOR_SEGMENT_BYTES, testOnly: { salt: VECTOR_SALT, noncePrefix: VECTOR_NONCE_PREFIX } });
       expect(toHex(await run(chunked(pt, seeded(3, 9)), enc))).toBe(v.ciphertext);
       expect(toHex(await decrypt(fromHex(v.ciphertext), vectorKeyring, () => 1))).toBe(v.plaintext);
+    });
+
+    it(`encrypts the '${v.name}' vector to its committed bytes into pooled record buffers, each poisoned and reused once handed back`, async () => {
+      const pool = new ChunkPool({ chunkBytes: F.sealedRecordBytes(VECTOR_SEGMENT_BYTES), holders: 1, poison: true });
+      const enc = createEncryptStream(vectorKeyring, { segmentSize: VECTOR_SEGMENT_BYTES, records: pool, testOnly: { salt: VECTOR_SALT, noncePrefix: VECTOR_NONCE_PREFIX } });
+      const seen: string[] = [];
+      for await (const c of chunked(fromHex(v.plaintext), seeded(5, 9)).pipeThrough(enc)) seen.push(toHex(c)), pool.release(c);
+      expect(seen.join("")).toBe(v.ciphertext);
+      // Every record is written into a pooled buffer; handed back as soon as they are read, two serve them all.
+      const records = Math.max(1, Math.ceil(fromHex(v.plaintext).length / VECTOR_SEGMENT_BYTES));
+      expect(pool.made + pool.reused).toBe(records);
+      expect(pool.made).toBeLessThanOrEqual(2);
     });
 
     it(`decrypts the '${v.name}' vector with an independent implementation of docs/FORMAT.md (node:crypto)`, () => {

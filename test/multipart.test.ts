@@ -235,6 +235,64 @@ describe("multipart upload sink", () => {
     }
   });
 
+  it("hands each written chunk back exactly once, only after every part holding its bytes was uploaded, and none of a part that never was", async () => {
+    const uploaded = new Set<string>();
+    // Notes a part (or a single PUT) as uploaded once the store answered it, before the sink learns of it.
+    const noting: typeof fetch = async (input, init) => {
+      const req = input as Request;
+      const res = await fetch(req, init);
+      if (res.ok && req.method === "PUT") uploaded.add(`${new URL(req.url).pathname}#${new URL(req.url).searchParams.get("partNumber") ?? "put"}`);
+      return res;
+    };
+    const noted = new S3Client(target, nodeHashing, { fetch: noting });
+    /** The parts (1-based) a chunk of `chunked(body)` has bytes in. */
+    const partsOf = (c: Uint8Array) => [...new Set([Math.floor(c.byteOffset / PART) + 1, Math.floor((c.byteOffset + c.length - 1) / PART) + 1])];
+
+    const body = new Uint8Array(randomBytes(12 * MiB + 5));
+    const written: Uint8Array[] = [];
+    const released: Uint8Array[] = [];
+    const early: string[] = [];
+    const sink = createUploadSink(noted, "released/object", {
+      partSize: PART,
+      concurrency: 2,
+      released: (c) => {
+        released.push(c);
+        for (const p of partsOf(c)) if (!uploaded.has(`/${target.bucket}/released/object#${p}`)) early.push(`bytes ${c.byteOffset}+${c.length} before part ${p}`);
+      },
+    });
+    await chunked(body, 11)
+      .pipeThrough(new TransformStream({ transform: (c, ctl) => (written.push(c), ctl.enqueue(c)) }))
+      .pipeTo(sink.writable);
+    expect(await sink.result).toMatchObject({ bytes: body.length, parts: 3 });
+    expect(early).toEqual([]);
+    expect(
+      written.some((c) => partsOf(c).length === 2),
+      "some chunk straddles a part boundary",
+    ).toBe(true);
+    expect(new Set(released).size).toBe(released.length);
+    expect(new Set(released)).toEqual(new Set(written));
+
+    // A single PUT hands its chunks back once it is stored.
+    const small = new Uint8Array(randomBytes(70_000));
+    const smallReleased: Uint8Array[] = [];
+    const one = createUploadSink(noted, "released/small", { partSize: PART, released: (c) => (expect(uploaded.has(`/${target.bucket}/released/small#put`)).toBe(true), smallReleased.push(c)) });
+    await chunked(small, 5).pipeTo(one.writable);
+    await one.result;
+    expect(smallReleased.reduce((n, c) => n + c.length, 0)).toBe(small.length);
+
+    // Input that fails halfway through part 2: part 1's own chunks come back, none with bytes in part 2.
+    const failing: Uint8Array[] = [];
+    const aborted = createUploadSink(noted, "released/failed", { partSize: PART, concurrency: 1, released: (c) => failing.push(c) });
+    const writer = aborted.writable.getWriter();
+    const half = new Uint8Array(randomBytes(PART + PART / 2));
+    const pieces = [half.subarray(0, 3 * MiB), half.subarray(3 * MiB, 6 * MiB), half.subarray(6 * MiB)];
+    for (const piece of pieces) await writer.write(piece);
+    await writer.abort(new Error("input failed"));
+    await expect(aborted.result).rejects.toThrow("input failed");
+    expect(failing).toEqual([pieces[0]]);
+    expect(await openUploads("released/")).toEqual([]);
+  });
+
   it("refuses part sizes S3 would reject", () => {
     for (const partSize of [4 * MiB, PART + 0.5, MAX_PART_BYTES + MiB]) {
       expect(() => createUploadSink(client, "k", { partSize }), String(partSize)).toThrow(expect.objectContaining({ code: "S3_PART_SIZE" }));

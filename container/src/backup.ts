@@ -6,7 +6,7 @@ import { toHex } from "../../src/shared/bytes.ts";
 import { PgsealError, asPgsealError } from "../../src/shared/errors.ts";
 import { fanOut, type CopyOutcome } from "../../src/shared/pipeline/fanout.ts";
 export type { CopyOutcome };
-import { createEncryptStream, DEFAULT_SEGMENT_BYTES } from "../../src/shared/format/format.ts";
+import { createEncryptStream, DEFAULT_SEGMENT_BYTES, sealedRecordBytes } from "../../src/shared/format/format.ts";
 import type { Keyring } from "../../src/shared/format/keyring.ts";
 import type { RecipientPublicKey } from "../../src/shared/format/recipient.ts";
 import type { Manifest } from "../../src/shared/catalog/manifest.ts";
@@ -30,6 +30,11 @@ import { PGSEAL_VERSION } from "./version.ts";
 
 export const PROGRESS_INTERVAL_MS = 250;
 export const DEFAULT_UPLOAD_CONCURRENCY = 4;
+
+/** Sealed records a sink can hold at once (parts uploading plus the one filling, a record straddling each boundary): the record pool keeps that many. */
+function recordsInFlight(partSize: number, concurrency: number, segmentSize: number): number {
+  return Math.ceil(((concurrency + 1) * partSize) / sealedRecordBytes(segmentSize)) + concurrency + 2;
+}
 
 export interface BackupSpec {
   /** Logical database name used in object keys. */
@@ -72,10 +77,11 @@ export interface BackupHooks {
   now?: () => Date;
   /** Tests only: see (and wrap, for fault injection) the stages between pg_dump and the upload. */
   stages?: (stages: PipelineStage[]) => PipelineStage[];
-  /** Tests only: fill each source buffer handed back to the pool with 0xA5, so that a stage that still read it would read garbage. */
+  /** Tests only: fill each pooled buffer handed back (source chunks, sealed records) with 0xA5, so that a stage or a sink that still read it would read garbage. */
   poisonReleasedChunks?: boolean;
-  /** Tests only: the pool the source's buffers come from (none with a streaming drill or test stages). */
+  /** Tests only: the pool of pg_dump's source buffers (none with a streaming drill or test stages), and the pool of sealed records. */
   onChunkPool?: (pool: ChunkPool) => void;
+  onRecordPool?: (pool: ChunkPool) => void;
 }
 
 export interface BackupResult {
@@ -134,11 +140,23 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   const lock = spec.objectLock ? { mode: spec.objectLock.mode, retainUntil: new Date(createdAt.getTime() + spec.objectLock.days * 86_400_000) } : undefined;
   // Progress shows the slowest live copy: that is the one the pipeline waits for.
   const uploadedBy = targets.map(() => ({ bytes: 0, parts: 0, live: true }));
+  // Sealed records come back to the encrypt stage once every destination uploaded them: dead
+  // ciphertext waiting for a collection was what made peak RSS vary (docs/PERFORMANCE.md).
+  const segmentSize = spec.segmentSize ?? DEFAULT_SEGMENT_BYTES;
+  const concurrency = spec.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY;
+  const records = new ChunkPool({
+    chunkBytes: sealedRecordBytes(segmentSize),
+    holders: targets.length,
+    keep: recordsInFlight(partSize, concurrency, segmentSize),
+    poison: hooks.poisonReleasedChunks,
+  });
+  hooks.onRecordPool?.(records);
   const sinks = targets.map((t, i) =>
     createUploadSink(t.client, keys.artifact, {
+      released: records.release,
       objectLock: lock,
       partSize,
-      concurrency: spec.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
+      concurrency,
       signal,
       onOpenUpload: (u) => {
         progress.openUploads = [...(progress.openUploads ?? []), { destination: t.name, key: u.key, uploadId: u.uploadId }];
@@ -195,7 +213,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
       "compressed-bytes",
       tap((c) => (progress.bytesCompressed += c.length)),
     ),
-    stage("encrypt", createEncryptStream(sealTo, { segmentSize: spec.segmentSize })),
+    stage("encrypt", createEncryptStream(sealTo, { segmentSize, records })),
     stage("header-digest", header.stage),
     stage(
       "artifact-sha256",

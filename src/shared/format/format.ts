@@ -160,10 +160,27 @@ function started<T>(p: Promise<T>): Promise<T> {
 export interface EncryptOptions {
   segmentSize?: number;
   /**
+   * Where sealed records go: a pool of `sealedRecordBytes(segmentSize)` buffers that the sinks give
+   * back once they are done with them (a record is then one chunk: its word and its ciphertext).
+   * Without it every record is a fresh WebCrypto buffer that only the garbage collector frees.
+   */
+  records?: RecordPool;
+  /**
    * Fixed randomness, for the golden test vectors only (reusing it reuses nonces): salt and nonce
    * prefix, and in recipient mode the data key and the ephemeral X25519 private key.
    */
   testOnly?: { salt: Uint8Array; noncePrefix: Uint8Array; dataKey?: Uint8Array; ephemeralPrivate?: Uint8Array };
+}
+
+/** A full record, word and tag included: the size of the buffers `EncryptOptions.records` hands out. */
+export function sealedRecordBytes(segmentSize: number): number {
+  return RECORD_WORD_BYTES + segmentSize + TAG_BYTES;
+}
+
+/** The part of a ChunkPool the encrypt stage uses. */
+export interface RecordPool {
+  readonly chunkBytes: number;
+  acquire(): Uint8Array;
 }
 
 /** What can decrypt: the keyring (v1), private keys of recipients (v2), or both. */
@@ -181,6 +198,8 @@ export interface DecryptKeys {
 export function createEncryptStream(keys: Keyring | RecipientPublicKey, opts: EncryptOptions = {}): TransformStream<Uint8Array, Uint8Array> {
   const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_BYTES;
   checkSegmentOption(segmentSize);
+  const records = opts.records;
+  if (records && records.chunkBytes !== sealedRecordBytes(segmentSize)) fail("CONFIG_INVALID", `the record pool's buffers are ${records.chunkBytes} bytes, not ${sealedRecordBytes(segmentSize)}`);
   // Recipient mode: a fresh data key per artifact plays the master key's part, and travels wrapped.
   const recipient = "kind" in keys && keys.kind === "recipient" ? keys : undefined;
   const master: MasterKey = recipient ? { id: recipient.id, bytes: opts.testOnly?.dataKey ?? crypto.getRandomValues(new Uint8Array(32)) } : (keys as Keyring).active;
@@ -200,9 +219,20 @@ export function createEncryptStream(keys: Keyring | RecipientPublicKey, opts: En
     if (!pending) return;
     const { word, ciphertext } = pending;
     pending = undefined;
-    const body = new Uint8Array(await ciphertext);
-    controller.enqueue(word);
-    controller.enqueue(body);
+    const sealed = await ciphertext;
+    if (!records) {
+      controller.enqueue(word);
+      controller.enqueue(new Uint8Array(sealed));
+      return;
+    }
+    const out = records.acquire();
+    const n = word.length + sealed.byteLength;
+    out.set(word);
+    out.set(new Uint8Array(sealed), word.length);
+    // WebCrypto's result is ours alone: detaching it frees it now instead of at a collection,
+    // which with few collections is what let dead ciphertext pile up (docs/PERFORMANCE.md).
+    sealed.transfer(0);
+    controller.enqueue(n === out.length ? out : out.subarray(0, n));
   };
 
   const seal = async (controller: TransformStreamDefaultController<Uint8Array>, final: boolean) => {

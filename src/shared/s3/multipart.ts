@@ -48,6 +48,12 @@ export interface UploadSinkOptions {
   signal?: AbortSignal;
   /** For stores with a lower limit than S3's 10,000 (never higher). */
   maxParts?: number;
+  /**
+   * Called with each written chunk once the sink will never read it again: every part holding
+   * bytes of it is uploaded (a ChunkPool's release). A chunk with bytes in a part that was never
+   * uploaded (a failure) is not handed back: it is left to the garbage collector.
+   */
+  released?: (chunk: Uint8Array) => void;
   /** Told when the abort after a failure itself failed: the upload stays open in the bucket and is the caller's to record. */
   onOpenUpload?: (u: { key: string; uploadId: string; reason: string }) => void;
 }
@@ -83,6 +89,17 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
 
   /** The part being filled: views of the written chunks, in order. */
   let pieces: Uint8Array[] = [];
+  /** With `released`: the written chunks the part being filled has bytes of, and for each chunk the parts not yet uploaded. */
+  const released = opts.released;
+  let owners: Uint8Array[] = [];
+  const partsLeft = new Map<Uint8Array, number>();
+  const releaseAll = (chunks: Uint8Array[]) => {
+    for (const c of chunks) {
+      const left = partsLeft.get(c)! - 1;
+      if (left > 0) partsLeft.set(c, left);
+      else partsLeft.delete(c), released!(c);
+    }
+  };
   let filled = 0;
   let nextPart = 1;
   let total = 0;
@@ -124,7 +141,7 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
     if (signal?.aborted) throw cancelled(key, signal);
   };
 
-  const dispatch = async (part: Uint8Array[], bytes: number, last: boolean) => {
+  const dispatch = async (part: Uint8Array[], chunks: Uint8Array[], bytes: number, last: boolean) => {
     if (!last && bytes !== partSize) {
       throw new PgsealError("S3_PART_SIZE", `part ${nextPart} of ${key} is ${bytes} bytes; every part but the last must be ${partSize}`);
     }
@@ -146,6 +163,7 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
       .then(
         (etag) => {
           parts.push({ partNumber, etag });
+          if (released) releaseAll(chunks);
           uploaded += bytes;
           opts.onProgress?.({ bytesUploaded: uploaded, partsDone: parts.length });
         },
@@ -168,15 +186,18 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
         while (o < chunk.length) {
           const n = Math.min(partSize - filled, chunk.length - o);
           pieces.push(n === chunk.length ? chunk : chunk.subarray(o, o + n));
+          if (released) owners.push(chunk), partsLeft.set(chunk, (partsLeft.get(chunk) ?? 0) + 1);
           filled += n;
           o += n;
           total += n;
           if (filled === partSize) {
             const full = pieces;
+            const fullOwners = owners;
             pieces = [];
+            owners = [];
             filled = 0;
             // Resolves only once the part has a slot: this is the backpressure upstream feels.
-            await dispatch(full, partSize, false);
+            await dispatch(full, fullOwners, partSize, false);
           }
         }
       } catch (e) {
@@ -189,10 +210,11 @@ export function createUploadSink(client: S3Client, key: string, opts: UploadSink
         mustContinue();
         if (!uploadId) {
           const { etag } = await client.put(key, pieces, { contentType: opts.contentType, objectLock: opts.objectLock });
+          if (released) releaseAll(owners);
           opts.onProgress?.({ bytesUploaded: total, partsDone: 1 });
           settle.resolve({ bytes: total, parts: 1, etag, partSize });
         } else {
-          if (filled > 0) await dispatch(pieces, filled, true);
+          if (filled > 0) await dispatch(pieces, owners, filled, true);
           pieces = [];
           while (inflight.size > 0) await Promise.allSettled([...inflight]);
           mustContinue();
