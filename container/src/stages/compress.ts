@@ -62,30 +62,74 @@ export function decompressStage(algorithm: Compression): Pair {
   return Duplex.toWeb(z) as Pair;
 }
 
-function gzipMember(block: Uint8Array, level: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => zlib.gzip(block, { level }, (e, out) => (e ? reject(e) : resolve(out))));
+/**
+ * One deflate context that compresses a member at a time and is reset in between (deflateReset
+ * keeps its ~260 KiB of state): a fresh `zlib.gzip()` per member allocated that state, a stream
+ * and the joined output again for every MiB.
+ */
+class GzipContext {
+  // Node's Gzip has reset() (deflateReset); @types/node declares it only on Deflate.
+  readonly #z: zlib.Gzip & zlib.ZlibReset;
+  #out: Uint8Array[] = [];
+  #failed: ((e: unknown) => void) | undefined;
+
+  constructor(level: number) {
+    this.#z = zlib.createGzip({ level }) as zlib.Gzip & zlib.ZlibReset;
+    // Flowing: each chunk is handed over as zlib makes it, so all of a member's output has arrived by the flush callback.
+    this.#z.on("data", (d: Buffer) => this.#out.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+    this.#z.on("error", (e) => this.#failed?.(e));
+  }
+
+  /** `block` as one gzip member, as the chunks zlib wrote it in. zlib is done reading `block` once this resolves. */
+  member(block: Uint8Array): Promise<Uint8Array[]> {
+    return new Promise((resolve, reject) => {
+      this.#failed = reject;
+      this.#z.write(block);
+      this.#z.flush(zlib.constants.Z_FINISH, () => {
+        const out = this.#out;
+        this.#out = [];
+        this.#failed = undefined;
+        this.#z.reset();
+        resolve(out);
+      });
+    });
+  }
+
+  close(): void {
+    this.#z.close();
+  }
 }
 
 /** Members in input order, at most GZIP_PARALLEL compressing; the stream waits for the oldest when all are busy. */
 function parallelGzip(level: number, blockBytes = GZIP_BLOCK_BYTES, parallel = GZIP_PARALLEL): TransformStream<Uint8Array, Uint8Array> {
-  const inflight: Promise<Uint8Array>[] = [];
+  const inflight: Promise<Uint8Array[]>[] = [];
+  const contexts: GzipContext[] = [];
+  const idle: GzipContext[] = [];
   // A block is filled again once its member is compressed (zlib is done reading it then): a fresh
   // MiB per member made the garbage collector run as often as fresh source chunks did.
   const spare: Uint8Array[] = [];
   let block: Uint8Array | null = null;
   let filled = 0;
   let dispatched = false;
-  const dispatch = async (controller: TransformStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
-    const member = gzipMember(bytes, level);
+  const compress = (bytes: Uint8Array) => {
+    let context = idle.pop();
+    if (!context) contexts.push((context = new GzipContext(level)));
+    const member = context.member(bytes);
+    const done = context;
     member.then(
-      () => spare.push(bytes),
+      () => (spare.push(bytes), idle.push(done)),
       () => {}, // awaited in order below; an early failure must not count as unhandled meanwhile
     );
     inflight.push(member);
-    while (inflight.length >= parallel) controller.enqueue(await inflight.shift()!);
-    dispatched = true;
   };
-  return new TransformStream({
+  const emit = async (controller: TransformStreamDefaultController<Uint8Array>) => {
+    for (const c of await inflight.shift()!) controller.enqueue(c);
+  };
+  const closeAll = () => {
+    for (const c of contexts) c.close();
+  };
+  // `cancel` (an abort of the stage, Node 24 calls it) is in the Streams spec but not yet in TypeScript's Transformer type.
+  const transformer: Transformer<Uint8Array, Uint8Array> & { cancel(): void } = {
     async transform(chunk, controller) {
       let o = 0;
       while (o < chunk.length) {
@@ -98,14 +142,22 @@ function parallelGzip(level: number, blockBytes = GZIP_BLOCK_BYTES, parallel = G
           const full = block;
           block = null;
           filled = 0;
-          await dispatch(controller, full);
+          compress(full);
+          dispatched = true;
+          while (inflight.length >= parallel) await emit(controller);
         }
       }
     },
     async flush(controller) {
       // Empty input still makes one (empty) member, as a gzip stream must hold at least one.
-      if (filled > 0 || !dispatched) inflight.push(gzipMember(block ? block.subarray(0, filled) : new Uint8Array(0), level));
-      while (inflight.length > 0) controller.enqueue(await inflight.shift()!);
+      if (filled > 0 || !dispatched) compress(block ? block.subarray(0, filled) : new Uint8Array(0));
+      try {
+        while (inflight.length > 0) await emit(controller);
+      } finally {
+        closeAll();
+      }
     },
-  });
+    cancel: closeAll,
+  };
+  return new TransformStream(transformer);
 }
