@@ -103,6 +103,22 @@ describe("the CLI explains itself", () => {
     expect(parsed).toMatchObject({ command: "restore", error: { code: expect.stringMatching(/^[A-Z_]+$/), retryable: expect.any(Boolean) } });
   });
 
+  it("refuses a compression level its algorithm does not have, naming the range, before it connects to anything", async () => {
+    const env = {
+      PGSEAL_DATABASE_URL: "postgres://u@127.0.0.1:1/db",
+      PGSEAL_S3_ENDPOINT: "http://127.0.0.1:1",
+      PGSEAL_S3_BUCKET: "b",
+      PGSEAL_S3_ACCESS_KEY_ID: "k",
+      PGSEAL_S3_SECRET_ACCESS_KEY: "s",
+      PGSEAL_KEYRING: "",
+    };
+    const gzip = await pgseal(["backup", "--compression", "gzip", "--level", "12"], env);
+    expect(gzip.code).toBe(2);
+    expect(gzip.stderr.trim()).toBe("pgseal backup: error USAGE: --level must be an integer 1-9 for gzip, not '12'");
+    const zstd = await pgseal(["backup", "--level", "20"], env);
+    expect(zstd.stderr.trim()).toBe("pgseal backup: error USAGE: --level must be an integer 1-19 for zstd, not '20'");
+  });
+
   it("keeps an error on one line when a value holds a newline", async () => {
     const r = await pgseal(["help", "no\nsuch"], {});
     expect(r.code).toBe(2);

@@ -187,4 +187,15 @@ describe("the backup chain", () => {
       { numRuns: 6 },
     );
   });
+
+  it("refuses a compression level the algorithm does not have before pg_dump starts, storing nothing", async () => {
+    let dumped = false;
+    const run = runBackup(
+      { db: "faults", databaseUrl: sourceUrl, s3: target, prefix: "bad-level", compression: "gzip", level: 12, keyring },
+      { onProgress: (p) => (dumped ||= p.phase === "dumping") },
+    );
+    await expect(run).rejects.toMatchObject({ code: "USAGE", message: "compression level 12 must be an integer 1-9 for gzip" });
+    expect(dumped).toBe(false);
+    expect(await keysUnder("bad-level/")).toEqual({ objects: [], uploads: [] });
+  });
 });

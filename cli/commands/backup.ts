@@ -8,6 +8,7 @@ import type { Command } from "../command.ts";
 import { BUCKET_ENV, BUCKET_FLAGS, ENV, keyringFrom, prefixFrom, s3TargetFrom, urlFrom } from "../options.ts";
 import { formatBytes, plural, PROGRESS_FLAG, PROGRESS_FLAG_HELP, progressLine } from "../progress.ts";
 import { parsePgUrl } from "../../src/shared/pg-url.ts";
+import { levelProblem } from "../../container/src/stages/compress.ts";
 
 export const backup: Command = {
   summary: "back a database up to the bucket, encrypted",
@@ -16,7 +17,7 @@ export const backup: Command = {
     "db-url": `source database URL (env ${ENV.databaseUrl}; prefer the environment: command lines show in ps)`,
     name: "database name in the object keys (default: the database in the URL)",
     compression: "zstd (default) or gzip",
-    level: "compression level 1-19",
+    level: "compression level: zstd 1-19 (default 3), gzip 1-9 (default 6)",
     "part-size-mib": "multipart upload part size, 5-5120 MiB (memory use is about two parts)",
     drill: "after the upload, restore it into a throwaway cluster, compare every table, and seal it",
     "scratch-url": "with --drill: drill in a temporary database on this server instead (env PGSEAL_DRILL_SCRATCH_URL)",
@@ -41,7 +42,8 @@ export const backup: Command = {
     const compression = (flags.compression as string | undefined) ?? "zstd";
     if (compression !== "zstd" && compression !== "gzip") throw new PgsealError("USAGE", `--compression must be zstd or gzip, not '${compression}'`);
     const level = flags.level === undefined ? undefined : Number(flags.level);
-    if (level !== undefined && !(Number.isInteger(level) && level >= 1 && level <= 19)) throw new PgsealError("USAGE", "--level must be an integer 1-19");
+    const levelIsBad = level === undefined ? undefined : levelProblem(compression, level);
+    if (levelIsBad) throw new PgsealError("USAGE", `--level ${levelIsBad}, not '${flags.level}'`);
     const partMiB = flags["part-size-mib"] === undefined ? undefined : Number(flags["part-size-mib"]);
     if (partMiB !== undefined && !(Number.isInteger(partMiB) && partMiB >= 5 && partMiB <= 5120)) throw new PgsealError("USAGE", "--part-size-mib must be an integer 5-5120");
     const name = (flags.name as string | undefined) ?? parsePgUrl(databaseUrl).database;

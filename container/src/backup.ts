@@ -21,7 +21,7 @@ import { headerDigestTap } from "../../src/shared/pipeline/verify-stage.ts";
 import { nodeHashing } from "./node-hash.ts";
 import { findPgTools } from "./pg-tools.ts";
 import { inspectSource } from "./preflight.ts";
-import { compressStage, DEFAULT_LEVEL } from "./stages/compress.ts";
+import { compressStage, DEFAULT_LEVEL, levelProblem } from "./stages/compress.ts";
 import { dumpInventory, type DumpInventory } from "./stages/dump-inventory.ts";
 import { pgDumpSource } from "./stages/pg-dump.ts";
 import { SOURCE_CHUNK_BYTES } from "./stages/coalesce.ts";
@@ -109,6 +109,9 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
   const signal = hooks.signal;
   const cancelled = () => new PgsealError("CANCELLED", `backup of ${spec.db} was cancelled`);
   if (signal?.aborted) throw cancelled();
+  // Before anything starts: zlib would only refuse it once pg_dump is running, as a pipeline failure.
+  const levelIsBad = spec.level === undefined ? undefined : levelProblem(spec.compression, spec.level);
+  if (levelIsBad) throw new PgsealError("USAGE", `compression level ${spec.level} ${levelIsBad}`);
 
   const conn = parsePgUrl(spec.databaseUrl);
   for (const n of conn.notices) hooks.onNotice?.(n);

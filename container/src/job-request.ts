@@ -8,11 +8,9 @@ import { parsePgUrl } from "../../src/shared/pg-url.ts";
 import { scrub } from "../../src/shared/redact.ts";
 import { DRILL_MODES, STREAMER_JOB_ID_RE, type DrillMode, type StreamerJobRequest } from "../../src/shared/contract/streamer-job.ts";
 import type { BackupSpec } from "./backup.ts";
+import { levelProblem } from "./stages/compress.ts";
 import { endpointProblems, parseObjectLock } from "../../src/shared/s3/destination-checks.ts";
 export type { DrillMode };
-
-/** The levels the CLI offers too: zstd above 19 needs far more memory than a container has to spare. */
-export const LEVEL_RANGE: Record<Compression, readonly [number, number]> = { zstd: [1, 19], gzip: [1, 9] };
 
 const TOP_FIELDS = [
   "jobId",
@@ -213,8 +211,8 @@ export function parseJobRequest(body: unknown): ParseOutcome {
   if (compression !== "zstd" && compression !== "gzip") bad("compression", compression === undefined ? "is required" : 'must be "zstd" or "gzip"');
   const level = body.level;
   if (level !== undefined && (compression === "zstd" || compression === "gzip")) {
-    const [min, max] = LEVEL_RANGE[compression];
-    if (typeof level !== "number" || !Number.isInteger(level) || level < min || level > max) bad("level", `must be an integer ${min}-${max} for ${compression}`);
+    const problem = levelProblem(compression, level);
+    if (problem) bad("level", problem);
   } else if (level !== undefined && (typeof level !== "number" || !Number.isInteger(level))) {
     bad("level", "must be an integer");
   }

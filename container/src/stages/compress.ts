@@ -4,6 +4,15 @@ import zlib from "node:zlib";
 import type { Compression } from "../../../src/shared/catalog/artifact-keys.ts";
 
 export const DEFAULT_LEVEL: Record<Compression, number> = { zstd: 3, gzip: 6 };
+/** The levels offered (CLI, streamer API): zstd above 19 needs far more memory than a container has to spare. */
+export const LEVEL_RANGE: Record<Compression, readonly [number, number]> = { zstd: [1, 19], gzip: [1, 9] };
+
+/** Why `level` is no level of `algorithm`, or undefined when it is one. */
+export function levelProblem(algorithm: Compression, level: unknown): string | undefined {
+  const [min, max] = LEVEL_RANGE[algorithm];
+  if (typeof level === "number" && Number.isInteger(level) && level >= min && level <= max) return undefined;
+  return `must be an integer ${min}-${max} for ${algorithm}`;
+}
 // Larger output chunks than zlib's 16 KiB default mean fewer stream hops downstream.
 const CHUNK_BYTES = 256 * 1024;
 /** gzip: input per member; a fresh 32 KiB window every MiB costs well under 1% of the ratio. */
