@@ -65,7 +65,8 @@ function cancelled(key: string, signal: AbortSignal): PgsealError {
 /**
  * A part is the list of chunks written to the sink (split at part boundaries), not a copy: the
  * sink keeps every chunk it is given until that chunk's part is uploaded, so a writer must not
- * change a chunk after writing it (the encrypt stage writes fresh buffers). Memory is bounded by
+ * change a chunk after writing it until the sink hands it back through `released` (the backup's
+ * encrypt stage fills a record's buffer again only then). Memory is bounded by
  * partSize × (concurrency + 1): `concurrency` parts uploading plus one filling (or full and
  * waiting for a slot). With the client's `streamBodies` nothing else is held; without it, fetch
  * copies each part in flight once.
