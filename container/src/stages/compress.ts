@@ -83,7 +83,11 @@ class GzipContext {
   #failed: ((e: unknown) => void) | undefined;
 
   constructor(level: number) {
-    this.#z = zlib.createGzip({ level }) as zlib.Gzip & zlib.ZlibReset;
+    // zlib returns to the JavaScript thread each time its output buffer is full: with the 16 KiB
+    // default a member took ~5 such trips, and the pool's thread waited for a busy JavaScript
+    // thread in each (7-10% of the wall time, measured). 256 KiB holds a typical member whole and
+    // is sliced across members; 1 MiB was no faster and peaked higher (docs/PERFORMANCE.md).
+    this.#z = zlib.createGzip({ level, chunkSize: CHUNK_BYTES }) as zlib.Gzip & zlib.ZlibReset;
     // Flowing: each chunk is handed over as zlib makes it, so all of a member's output has arrived by the flush callback.
     this.#z.on("data", (d: Buffer) => this.#out.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
     this.#z.on("error", (e) => this.#failed?.(e));
