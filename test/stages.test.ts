@@ -204,7 +204,7 @@ describe.each(["zstd", "gzip"] as const)("%s compression stage", (algorithm) => 
 
 describe("gzip members", () => {
   it("round-trip exactly over many members, whose input blocks are filled again once compressed", async () => {
-    // 12 MiB: twelve 1 MiB members, three compressing at a time, so blocks are reused from the fourth on.
+    // 12 MiB: twelve 1 MiB members, four compressing at a time, so blocks are reused from the fifth on.
     const parts: Uint8Array[] = [];
     for (let i = 0; i < 12; i++) parts.push(randomBytes(300_000), new TextEncoder().encode(`member ${i} `.repeat(70_000)).subarray(0, 748_576));
     const input = concatBytes(parts);
