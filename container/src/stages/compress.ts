@@ -103,7 +103,9 @@ class GzipContext {
     return new Promise((resolve, reject) => {
       this.#failed = reject;
       this.#z.write(block);
-      this.#z.flush(zlib.constants.Z_FINISH, () => {
+      // A failed write calls this with its error, possibly before "error" is emitted: never resolve then.
+      this.#z.flush(zlib.constants.Z_FINISH, (e?: unknown) => {
+        if (e) return reject(e);
         const out = this.#out;
         this.#out = [];
         this.#failed = undefined;
@@ -140,11 +142,13 @@ function parallelGzip(level: number, blockBytes = GZIP_BLOCK_BYTES, parallel = G
     );
     inflight.push(member);
   };
-  const emit = async (controller: TransformStreamDefaultController<Uint8Array>) => {
-    for (const c of await inflight.shift()!) controller.enqueue(c);
-  };
   const closeAll = () => {
     for (const c of contexts) c.close();
+  };
+  const emit = async (controller: TransformStreamDefaultController<Uint8Array>) => {
+    // A failed member fails the stage, which nothing then cancels: free the contexts here.
+    const out = await inflight.shift()!.catch((e: unknown) => (closeAll(), Promise.reject(e)));
+    for (const c of out) controller.enqueue(c);
   };
   // `cancel` (an abort of the stage, Node 24 calls it) is in the Streams spec but not yet in TypeScript's Transformer type.
   const transformer: Transformer<Uint8Array, Uint8Array> & { cancel(): void } = {
