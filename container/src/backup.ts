@@ -281,7 +281,7 @@ export async function runBackup(spec: BackupSpec, hooks: BackupHooks = {}): Prom
     encryption: {
       format: spec.recipient ? "pgseal-v2" : "pgseal-v1",
       keyId: spec.recipient ? spec.recipient.id : spec.keyring!.active.id,
-      segmentSize: spec.segmentSize ?? DEFAULT_SEGMENT_BYTES,
+      segmentSize,
       bytes: progress.bytesEncrypted,
     },
     artifact: {

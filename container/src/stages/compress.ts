@@ -131,13 +131,12 @@ function parallelGzip(level: number, blockBytes = GZIP_BLOCK_BYTES, parallel = G
   let block: Uint8Array | null = null;
   let filled = 0;
   let dispatched = false;
+  const opened = (c: GzipContext) => (contexts.push(c), c);
   const compress = (bytes: Uint8Array) => {
-    let context = idle.pop();
-    if (!context) contexts.push((context = new GzipContext(level)));
+    const context = idle.pop() ?? opened(new GzipContext(level));
     const member = context.member(bytes);
-    const done = context;
     member.then(
-      () => (spare.push(bytes), idle.push(done)),
+      () => (spare.push(bytes), idle.push(context)),
       () => {}, // awaited in order below; an early failure must not count as unhandled meanwhile
     );
     inflight.push(member);
